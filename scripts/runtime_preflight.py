@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Check a PyTorch runtime and write a JSON report: see --help."""
+
+from __future__ import annotations
+
+import _bootstrap
+
+_bootstrap.ensure_package()
+
+from preflight_action.cli_preflight import main  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(main())

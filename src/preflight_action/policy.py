@@ -1,0 +1,100 @@
+"""The severity policy (policy/severity.yaml): which failure scores what, and which band that is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from preflight_action.errors import InputError
+from preflight_action.paths import data_dir
+
+BAND_ORDER = ("critical", "high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    min_score: int
+    action: str
+
+
+@dataclass(frozen=True)
+class SeverityPolicy:
+    source: str
+    strict_threshold: str
+    bands: tuple[Band, ...]
+    first_class: frozenset[str]
+    experimental: frozenset[str]
+    default_score: int
+    scores: dict[str, dict[str, int]]
+    compile_fallback_allowed: bool
+    compile_fallback_score: int
+    compile_fallback_rationale: str
+
+    def score(self, check_id: str, backend: str | None) -> int:
+        """Severity score (0-100) of a failure of ``check_id`` on ``backend``."""
+        entry = self.scores.get(check_id)
+        if entry is None:
+            return self.default_score
+        if check_id == "compile.smoke" and self.compile_fallback_allowed:
+            return self.compile_fallback_score
+        if backend in self.experimental and "experimental_score" in entry:
+            return entry["experimental_score"]
+        return entry["score"]
+
+    def band(self, score: int) -> Band:
+        for band in sorted(self.bands, key=lambda b: b.min_score, reverse=True):
+            if score >= band.min_score:
+                return band
+        return self.bands[-1]
+
+    def band_named(self, name: str) -> Band:
+        for band in self.bands:
+            if band.name == name:
+                return band
+        raise KeyError(name)
+
+    def blocks(self, score: int, threshold: str | None = None) -> bool:
+        """Whether a failure with ``score`` fails a ``--strict`` run."""
+        return score >= self.band_named(threshold or self.strict_threshold).min_score
+
+
+def default_path() -> Path:
+    return data_dir("policy") / "severity.yaml"
+
+
+def from_document(document: dict[str, Any], source: str) -> SeverityPolicy:
+    bands = tuple(Band(b["name"], b["min_score"], b["action"]) for b in document["bands"])
+    names = [b.name for b in bands]
+    missing = [name for name in BAND_ORDER if name not in names]
+    if missing or len(set(names)) != len(names):
+        raise InputError(f"{source}: /bands: each of {', '.join(BAND_ORDER)} must appear exactly once")
+    ordered = sorted(bands, key=lambda b: BAND_ORDER.index(b.name))
+    mins = [b.min_score for b in ordered]
+    if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+        raise InputError(f"{source}: /bands: min_score must fall strictly from critical to low, got {mins}")
+    if ordered[-1].min_score != 0:
+        raise InputError(f"{source}: /bands: the low band must start at 0 so every score has a band")
+    fallback = document["compile_fallback"]
+    return SeverityPolicy(
+        source=source,
+        strict_threshold=document["strict_threshold"],
+        bands=tuple(ordered),
+        first_class=frozenset(document["backends"]["first_class"]),
+        experimental=frozenset(document["backends"]["experimental"]),
+        default_score=document["default_score"],
+        scores={k: dict(v) for k, v in document["checks"].items()},
+        compile_fallback_allowed=fallback["allowed"],
+        compile_fallback_score=fallback["score"],
+        compile_fallback_rationale=fallback["rationale"],
+    )
+
+
+def load(path: str | Path | None = None) -> SeverityPolicy:
+    """Load and validate a severity policy; the shipped one when ``path`` is None."""
+    from preflight_action import schemas  # late: keeps jsonschema off the start-up path
+
+    file = Path(path) if path else default_path()
+    document = schemas.read_yaml(file, "severity_policy")
+    return from_document(document, str(file))

@@ -1,0 +1,49 @@
+"""Render reports to Markdown and HTML through Jinja2 templates (user-overridable)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from preflight_action import describe
+from preflight_action.paths import templates_dir
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+_HTML = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def md_cell(value: Any, limit: int = 300) -> str:
+    """Text safe inside a GitHub Markdown table cell: no pipes, newlines, HTML or @mentions."""
+    text = " ".join(str(value if value is not None else "").split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.translate(_HTML).replace("|", "\\|").replace("`", "'")
+    return _MENTION.sub("@\u200b", text)
+
+
+def md_block(value: Any, limit: int = 2000) -> str:
+    """Text safe inside a fenced code block (no fence breaks, no @mentions)."""
+    text = str(value if value is not None else "")[:limit].replace("```", "'''")
+    return _MENTION.sub("@\u200b", text)
+
+
+def environment(extra_dirs: list[Path] | None = None, html: bool = False) -> jinja2.Environment:
+    """Templates from ``extra_dirs`` (user overrides) first, then ours."""
+    loader = jinja2.FileSystemLoader([str(p) for p in (extra_dirs or [])] + [str(templates_dir())])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=html),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(md_cell=md_cell, md_block=md_block, duration=describe.duration, words=describe.words)
+    return env
+
+
+def render(template: str, extra_dirs: list[Path] | None = None, **context: Any) -> str:
+    return environment(extra_dirs).get_template(template).render(**context)

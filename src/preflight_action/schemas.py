@@ -1,0 +1,118 @@
+"""The one accessor for JSON Schemas in ``schemas/``: load, validate, read validated files."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from preflight_action.errors import InputError, SchemaError
+from preflight_action.paths import data_dir
+
+
+def schema_dir() -> Path:
+    return data_dir("schemas")
+
+
+@lru_cache(maxsize=1)
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    by_name: dict[str, dict[str, Any]] = {}
+    resources = []
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        by_name[path.name.removesuffix(".schema.json")] = schema
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources), by_name
+
+
+def names() -> list[str]:
+    """Every schema name (file name without ``.schema.json``)."""
+    return sorted(_registry()[1])
+
+
+def load(name: str) -> dict[str, Any]:
+    """The schema document called ``name`` (e.g. ``preflight_report``)."""
+    try:
+        return _registry()[1][name]
+    except KeyError:
+        raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}") from None
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> jsonschema.protocols.Validator:
+    schema = load(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=_registry()[0], format_checker=cls.FORMAT_CHECKER)
+
+
+def _pointer(error: jsonschema.ValidationError) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _suggest(error: jsonschema.ValidationError) -> str:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ""
+    allowed = list((error.schema.get("properties") or {}).keys()) if isinstance(error.schema, dict) else []
+    extra = [key for key in error.instance if key not in allowed]
+    hints = []
+    for key in extra:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if close:
+            hints.append(f"{key!r} -> did you mean {close[0]!r}?")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
+def problems(document: Any, name: str) -> list[str]:
+    """Every violation as ``/json/pointer: message``, sorted by location."""
+    errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [f"{_pointer(e)}: {e.message[:300]}{_suggest(e)}" for e in errors]
+
+
+def validate(document: Any, name: str, source: str) -> None:
+    """Raise SchemaError naming ``source`` and each JSON pointer when ``document`` is invalid."""
+    found = problems(document, name)
+    if found:
+        raise SchemaError(source, found)
+
+
+def read_json(path: str | Path, name: str) -> Any:
+    """Read a JSON file and validate it against schema ``name``; one clear error otherwise."""
+    document = parse_file(path, "json")
+    validate(document, name, str(path))
+    return document
+
+
+def read_yaml(path: str | Path, name: str) -> Any:
+    """Read a YAML file and validate it against schema ``name``; one clear error otherwise."""
+    document = parse_file(path, "yaml")
+    validate(document, name, str(path))
+    return document
+
+
+def parse_file(path: str | Path, kind: str) -> Any:
+    """Parse JSON or YAML, turning missing files and syntax errors into InputError."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{file}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read ({exc})") from None
+    try:
+        if kind == "json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{file}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{file}: malformed YAML{where}: {reason}") from None

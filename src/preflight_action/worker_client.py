@@ -1,0 +1,191 @@
+"""Run probe checks in a worker process under the diagnosed interpreter, with a timeout each.
+
+A check that crashes, is killed or hangs costs only that worker: the caller gets
+a ``WorkerFailure`` naming the signal or timeout and the last stderr lines, and
+the next request starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO, Any
+
+import preflight_probe
+
+BOOT = "from preflight_probe.worker import main\nraise SystemExit(main())\n"
+STDERR_TAIL = 20
+
+
+class WorkerFailure(Exception):
+    """The worker died or timed out while running a check."""
+
+    def __init__(self, message: str, stderr_tail: list[str]) -> None:
+        self.stderr_tail = stderr_tail
+        super().__init__(message)
+
+    def describe(self) -> str:
+        tail = "\n".join(self.stderr_tail[-STDERR_TAIL:])
+        return f"{self}" + (f"\nlast stderr lines:\n{tail}" if tail else " (no stderr output)")
+
+
+def describe_exit(returncode: int | None) -> str:
+    """'killed by SIGSEGV (exit -11)' / 'access violation (0xC0000005)' / 'exit code 3'."""
+    if returncode is None:
+        return "no exit code"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name} (exit {returncode})"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    if os.name == "nt" and returncode >= 0xC0000000:
+        names = {0xC0000005: "access violation", 0xC00000FD: "stack overflow", 0xC0000409: "stack buffer overrun"}
+        return f"{names.get(returncode, 'crashed')} (0x{returncode:08X})"
+    return f"exit code {returncode}"
+
+
+class ProbeDirectory:
+    """A private copy of ``preflight_probe`` so the diagnosed interpreter sees nothing else of ours."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="preflight-probe-"))
+        source = Path(preflight_probe.__file__).resolve().parent
+        shutil.copytree(source, self.root / "preflight_probe", ignore=shutil.ignore_patterns("__pycache__"))
+        self.boot = self.root / "preflight_probe_boot.py"
+        self.boot.write_text(BOOT, encoding="utf-8")
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ProbeWorker:
+    """One worker process; ``request`` sends a check, ``result`` waits for its answer."""
+
+    def __init__(self, python: str, probe_dir: ProbeDirectory) -> None:
+        self.python = python
+        self.hello: dict[str, Any] | None = None
+        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._stderr: deque[str] = deque(maxlen=200)
+        self._stderr_seen = 0
+        self._proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+            [python, str(probe_dir.boot)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+        )
+        assert self._proc.stdout and self._proc.stderr
+        threading.Thread(target=self._pump_stdout, args=(self._proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True).start()
+
+    def _pump_stdout(self, stream: IO[str]) -> None:
+        for line in stream:
+            try:
+                self._messages.put(json.loads(line))
+            except json.JSONDecodeError:
+                self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
+        self._messages.put(None)
+
+    def _pump_stderr(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._stderr.append(line.rstrip("\n"))
+            self._stderr_seen += 1
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def stderr_since(self, mark: int) -> list[str]:
+        new = self._stderr_seen - mark
+        lines = list(self._stderr)
+        return lines[-new:] if new > 0 else []
+
+    def request(self, check_id: str, params: dict[str, Any]) -> int:
+        """Send one check request; returns a stderr mark for ``result``."""
+        mark = self._stderr_seen
+        assert self._proc.stdin
+        try:
+            self._proc.stdin.write(json.dumps({"type": "check", "id": check_id, "params": params}) + "\n")
+            self._proc.stdin.flush()
+        except OSError:
+            pass  # the worker already died; result() reports how
+        return mark
+
+    def result(self, check_id: str, timeout: float, mark: int) -> dict[str, Any]:
+        """Wait for ``check_id``'s result; raise WorkerFailure on crash or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                message = self._messages.get(timeout=max(remaining, 0.0))
+            except queue.Empty:
+                self.kill()
+                raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self.stderr_since(mark)) from None
+            if message is None:
+                code = self._wait_exit()
+                time.sleep(0.05)  # let the stderr pump drain the last lines
+                raise WorkerFailure(f"the worker {describe_exit(code)}", self.stderr_since(mark))
+            if message.get("type") == "hello":
+                self.hello = message
+                continue
+            if message.get("type") == "result" and message.get("id") == check_id:
+                return message
+
+    def _wait_exit(self) -> int | None:
+        try:
+            return self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self._proc.returncode
+
+    def kill(self) -> None:
+        """Kill the worker and anything it started (inductor compile workers, for instance)."""
+        try:
+            import psutil
+
+            children = psutil.Process(self._proc.pid).children(recursive=True)
+        except Exception:
+            children = []
+        for child in children:
+            try:
+                child.kill()
+            except Exception:
+                pass
+        if self._proc.poll() is None:
+            self._proc.kill()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""
+        if self._proc.stdin:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        self.kill()
+
+
+def resolve_python(python: str | None) -> tuple[str, str]:
+    """(interpreter path, where it came from); a missing interpreter is the caller's usage error."""
+    if not python:
+        return sys.executable, "sys.executable"
+    found = shutil.which(python) if os.sep not in python and "/" not in python else python
+    if not found or not Path(found).exists():
+        raise FileNotFoundError(python)
+    return str(Path(found)), "--python"

@@ -1,0 +1,3 @@
+from preflight_probe.worker import main
+
+raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""Collect runtime facts, each with the place it came from (stdlib + optional torch).
+
+Every collector returns ``None`` (and the reason lands in ``sources``) rather
+than raising, so a half-broken runtime still yields a useful record.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+_ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
+
+
+class Facts:
+    """Accumulates ``name -> value`` with ``name -> source``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+
+    def put(self, name: str, value: Any, source: str) -> None:
+        self.values[name] = value
+        self.sources[name] = source
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.values, "sources": dict(sorted(self.sources.items()))}
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _run(argv: list[str], timeout: float = 5.0) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def collect_host(facts: Facts) -> None:
+    """OS, WSL2, Python, CPU and RAM facts that need no torch."""
+    system = platform.system()
+    release = platform.release()
+    facts.put("os", system, "platform.system()")
+    facts.put("os_release", release, "platform.release()")
+    facts.put("machine", platform.machine(), "platform.machine()")
+    wsl = system == "Linux" and "microsoft" in (release + (_read("/proc/version") or "")).lower()
+    facts.put("is_wsl2", wsl, "platform.release() and /proc/version")
+    facts.put("python_version", platform.python_version(), "platform.python_version()")
+    facts.put("python_implementation", platform.python_implementation(), "platform.python_implementation()")
+    facts.put("python_executable", sys.executable, "sys.executable")
+    facts.put("cpu_count", os.cpu_count(), "os.cpu_count()")
+    model, flags, source = _cpu_model_and_flags(system)
+    facts.put("cpu_model", model, source)
+    facts.put("cpu_isa", flags, source)
+    total, available, mem_source = _ram_mb(system)
+    facts.put("ram_total_mb", total, mem_source)
+    facts.put("ram_available_mb", available, mem_source)
+
+
+def _cpu_model_and_flags(system: str) -> tuple[str | None, list[str] | None, str]:
+    if system == "Linux":
+        text = _read("/proc/cpuinfo") or ""
+        model = None
+        flags: set[str] = set()
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key in ("model name", "hardware") and model is None:
+                model = value.strip()
+            elif key in ("flags", "features") and not flags:
+                flags = set(value.split())
+        return model, sorted(f for f in _ISA_FLAGS if f in flags), "/proc/cpuinfo"
+    if system == "Darwin":
+        model = _run(["sysctl", "-n", "machdep.cpu.brand_string"])
+        feats = (_run(["sysctl", "-n", "machdep.cpu.features", "machdep.cpu.leaf7_features"]) or "").lower()
+        found = sorted(f for f in _ISA_FLAGS if f.replace("_", "") in feats.replace(".", ""))
+        if platform.machine() == "arm64":
+            found = sorted(set(found) | {"neon"})
+        return model, found, "sysctl machdep.cpu"
+    return platform.processor() or None, None, "platform.processor() (ISA flags not readable on this OS)"
+
+
+def _ram_mb(system: str) -> tuple[int | None, int | None, str]:
+    if system == "Linux":
+        info: dict[str, int] = {}
+        for line in (_read("/proc/meminfo") or "").splitlines():
+            key, _, rest = line.partition(":")
+            parts = rest.split()
+            if parts and parts[0].isdigit():
+                info[key] = int(parts[0]) // 1024
+        return info.get("MemTotal"), info.get("MemAvailable"), "/proc/meminfo"
+    if system == "Windows":
+        return _windows_ram_mb()
+    if system == "Darwin":
+        total = _run(["sysctl", "-n", "hw.memsize"])
+        return (int(total) // (1024 * 1024) if total and total.isdigit() else None), None, "sysctl hw.memsize"
+    return None, None, "no RAM reader for this OS"
+
+
+def _windows_ram_mb() -> tuple[int | None, int | None, str]:
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [
+            ("dwLength", ctypes.c_ulong),
+            ("dwMemoryLoad", ctypes.c_ulong),
+            ("ullTotalPhys", ctypes.c_ulonglong),
+            ("ullAvailPhys", ctypes.c_ulonglong),
+            ("ullTotalPageFile", ctypes.c_ulonglong),
+            ("ullAvailPageFile", ctypes.c_ulonglong),
+            ("ullTotalVirtual", ctypes.c_ulonglong),
+            ("ullAvailVirtual", ctypes.c_ulonglong),
+            ("sullAvailExtendedVirtual", ctypes.c_ulonglong),
+        ]
+
+    status = MemoryStatus()
+    status.dwLength = ctypes.sizeof(MemoryStatus)
+    try:
+        ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        ok = 0
+    if not ok:
+        return None, None, "GlobalMemoryStatusEx failed"
+    mib = 1024 * 1024
+    return status.ullTotalPhys // mib, status.ullAvailPhys // mib, "GlobalMemoryStatusEx"
+
+
+def cuda_driver_version() -> tuple[str | None, str]:
+    """Driver API version straight from libcuda, not nvcc or torch's build."""
+    names = ["nvcuda.dll"] if os.name == "nt" else ["libcuda.so.1", "libcuda.dylib"]
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        version = ctypes.c_int(0)
+        if lib.cuDriverGetVersion(ctypes.byref(version)) == 0 and version.value:
+            major, minor = divmod(version.value, 1000)
+            return f"{major}.{minor // 10}", f"{name} cuDriverGetVersion"
+    return None, "libcuda not loadable (no NVIDIA driver on this host)"
+
+
+def windows_driver_model() -> tuple[str | None, str]:
+    """WDDM or TCC on native Windows, as nvidia-smi reports it."""
+    out = _run(["nvidia-smi", "--query-gpu=driver_model.current", "--format=csv,noheader"], timeout=10)
+    if not out:
+        return None, "nvidia-smi driver_model query unavailable"
+    return out.splitlines()[0].strip(), "nvidia-smi --query-gpu=driver_model.current"
+
+
+def collect_torch(facts: Facts, torch: Any, device: str | None) -> None:
+    """Build and accelerator facts from an imported torch; ``device`` like ``cuda:0``."""
+    facts.put("torch_version", torch.__version__, "torch.__version__")
+    facts.put("torch_path", os.path.dirname(getattr(torch, "__file__", "") or ""), "torch.__file__")
+    facts.put("torch_debug", bool(getattr(torch.version, "debug", False)), "torch.version.debug")
+    facts.put("torch_cuda_build", torch.version.cuda, "torch.version.cuda (CUDA runtime torch was built with)")
+    facts.put("torch_hip_build", getattr(torch.version, "hip", None), "torch.version.hip")
+    facts.put("torch_cpu_capability", _safe(lambda: torch.backends.cpu.get_cpu_capability()), "torch.backends.cpu.get_cpu_capability()")
+    facts.put("torch_num_threads", _safe(torch.get_num_threads), "torch.get_num_threads()")
+    cudnn = _safe(lambda: torch.backends.cudnn.version()) if torch.version.cuda else None
+    facts.put("cudnn_version", cudnn, "torch.backends.cudnn.version()")
+    cuda_available = bool(_safe(torch.cuda.is_available))
+    facts.put("cuda_available", cuda_available, "torch.cuda.is_available()")
+    facts.put("cuda_device_count", _safe(torch.cuda.device_count) if cuda_available else 0, "torch.cuda.device_count()")
+    if torch.version.cuda:
+        driver, source = cuda_driver_version()
+        facts.put("cuda_driver_version", driver, source)
+        if platform.system() == "Windows" and cuda_available:
+            model, model_source = windows_driver_model()
+            facts.put("windows_driver_model", model, model_source)
+    mps = getattr(torch.backends, "mps", None)
+    facts.put("mps_built", bool(mps and _safe(mps.is_built)), "torch.backends.mps.is_built()")
+    facts.put("mps_available", bool(mps and _safe(mps.is_available)), "torch.backends.mps.is_available()")
+    xpu = getattr(torch, "xpu", None)
+    facts.put("xpu_available", bool(xpu and _safe(xpu.is_available)), "torch.xpu.is_available()")
+    if device and device.startswith("cuda") and cuda_available:
+        _collect_cuda_device(facts, torch, device)
+    elif device and device.startswith("xpu"):
+        facts.put("device_name", _safe(lambda: torch.xpu.get_device_name(device)), "torch.xpu.get_device_name()")
+    elif device == "mps":
+        facts.put("device_name", "Apple MPS", "torch.backends.mps")
+        rec = _safe(lambda: torch.mps.recommended_max_memory())
+        facts.put("total_memory_mb", rec // (1024 * 1024) if rec else None, "torch.mps.recommended_max_memory()")
+        facts.put("bf16_supported", _mps_bf16(torch), "bfloat16 tensor on mps")
+
+
+def _collect_cuda_device(facts: Facts, torch: Any, device: str) -> None:
+    props = torch.cuda.get_device_properties(device)
+    facts.put("device_name", props.name, "torch.cuda.get_device_properties().name")
+    facts.put("compute_capability", f"{props.major}.{props.minor}", "torch.cuda.get_device_properties().major/minor")
+    facts.put("multi_processor_count", props.multi_processor_count, "torch.cuda.get_device_properties()")
+    free, total = torch.cuda.mem_get_info(device)
+    facts.put("total_memory_mb", total // (1024 * 1024), "torch.cuda.mem_get_info()")
+    facts.put("free_memory_mb", free // (1024 * 1024), "torch.cuda.mem_get_info()")
+    facts.put("bf16_supported", bool(_safe(torch.cuda.is_bf16_supported)), "torch.cuda.is_bf16_supported()")
+    facts.put("gcn_arch", getattr(props, "gcnArchName", None), "torch.cuda.get_device_properties().gcnArchName")
+
+
+def _mps_bf16(torch: Any) -> bool:
+    try:
+        torch.ones(1, dtype=torch.bfloat16, device="mps")
+    except Exception:
+        return False
+    return True
+
+
+def _safe(func: Any) -> Any:
+    try:
+        return func()
+    except Exception:
+        return None
+
+
+def collect(torch: Any = None, device: str | None = None) -> dict[str, Any]:
+    """All facts as one flat dict with a ``sources`` map; ``torch=None`` means host facts only."""
+    facts = Facts()
+    collect_host(facts)
+    facts.put("torch_available", torch is not None, "import torch")
+    if torch is not None:
+        collect_torch(facts, torch, device)
+    return facts.as_dict()

@@ -1,0 +1,198 @@
+"""Core checks: torch import, device resolution, capabilities, tensor and dtype smoke."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from typing import Any
+
+from preflight_probe import capabilities
+from preflight_probe.outcome import Outcome
+
+# Relative error bounds against a float64 CPU reference computed from the same
+# (already rounded) inputs: fp32 leaves room for TF32 when a user enabled it,
+# fp16/bf16 allow output rounding (2^-11, 2^-8) plus accumulation order.
+TOLERANCE = {"float32": 2e-3, "float16": 5e-3, "bfloat16": 2e-2, "float64": 1e-10}
+
+
+def torch_module() -> Any:
+    """The torch imported by ``torch.import`` (imported once per worker)."""
+    return importlib.import_module("torch")
+
+
+def check_torch_import(params: dict[str, Any]) -> Outcome:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch = importlib.import_module("torch")
+    return Outcome.ok(
+        version=torch.__version__,
+        path=getattr(torch, "__file__", None),
+        cuda_build=torch.version.cuda,
+        hip_build=getattr(torch.version, "hip", None),
+        git_version=getattr(torch.version, "git_version", None),
+        import_warnings=[str(w.message)[:300] for w in caught][:5],
+        interpreter=sys.executable,
+    )
+
+
+def _cuda_unavailable_reason(torch: Any, caught: list[Any]) -> str:
+    if not torch.backends.cuda.is_built():
+        return f"this torch ({torch.__version__}) is a CPU-only build"
+    messages = [str(w.message) for w in caught if "cuda" in str(w.message).lower()]
+    if messages:
+        return messages[0].splitlines()[0][:300]
+    return "torch.cuda.is_available() returned False (no visible device; check the driver and CUDA_VISIBLE_DEVICES)"
+
+
+def _probe_backends(torch: Any) -> dict[str, tuple[bool, str]]:
+    """backend -> (available, reason) for every backend this torch knows."""
+    found: dict[str, tuple[bool, str]] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cuda_ok = bool(torch.cuda.is_available())
+    hip = getattr(torch.version, "hip", None)
+    if cuda_ok:
+        name = "rocm" if hip else "cuda"
+        found[name] = (True, f"torch.cuda.is_available() with {'HIP ' + hip if hip else 'CUDA ' + str(torch.version.cuda)}")
+        other = "cuda" if hip else "rocm"
+        found[other] = (False, f"this torch is a {'ROCm' if hip else 'CUDA'} build")
+    else:
+        reason = _cuda_unavailable_reason(torch, caught)
+        found["cuda"] = (False, reason)
+        found["rocm"] = (False, reason if hip else f"this torch ({torch.__version__}) is not a ROCm build")
+    xpu = getattr(torch, "xpu", None)
+    xpu_ok = bool(xpu is not None and xpu.is_available())
+    found["xpu"] = (xpu_ok, "torch.xpu.is_available()" if xpu_ok else "no Intel XPU visible to this torch")
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps is not None and mps.is_available())
+    if mps_ok:
+        found["mps"] = (True, "torch.backends.mps.is_available()")
+    elif mps is not None and mps.is_built():
+        found["mps"] = (False, "MPS is built into this torch but not available (needs macOS 12.3+ on Apple silicon)")
+    else:
+        found["mps"] = (False, "this torch was built without MPS")
+    found["cpu"] = (True, "always available")
+    return found
+
+
+AUTO_ORDER = ("cuda", "rocm", "xpu", "mps", "cpu")
+
+
+def device_string(backend: str, index: int = 0) -> str:
+    if backend in ("cuda", "rocm"):
+        return f"cuda:{index}"
+    if backend == "xpu":
+        return f"xpu:{index}"
+    return backend
+
+
+def check_device_resolve(params: dict[str, Any]) -> Outcome:
+    torch = torch_module()
+    requested = str(params.get("requested", "auto"))
+    backends = _probe_backends(torch)
+    considered = {name: {"available": ok, "reason": why} for name, (ok, why) in backends.items()}
+    if requested == "auto":
+        backend = next(name for name in AUTO_ORDER if backends[name][0])
+        reason = "auto: first available of " + " > ".join(AUTO_ORDER)
+    else:
+        ok, why = backends[requested]
+        if not ok:
+            return Outcome.fail(f"--device {requested} was requested but is not available: {why}", backends=considered)
+        backend, reason = requested, f"explicitly requested, {why}"
+    device = device_string(backend)
+    torch.empty(1, device=device)  # the device must accept an allocation, not only report itself
+    return Outcome.ok(resolved_device=device, backend=backend, reason=reason, backends=considered)
+
+
+def check_capabilities_detect(params: dict[str, Any]) -> Outcome:
+    torch = torch_module()
+    facts = capabilities.collect(torch, params.get("device"))
+    return Outcome.ok(**facts)
+
+
+def _synchronize(torch: Any, device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    elif device.startswith("xpu"):
+        torch.xpu.synchronize(device)
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def _relative_error(torch: Any, got: Any, ref: Any) -> float:
+    got64 = got.detach().to("cpu", torch.float64)
+    scale = float(ref.abs().max()) or 1.0
+    return float((got64 - ref).abs().max()) / scale
+
+
+def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
+    torch = torch_module()
+    device = str(params["device"])
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(96, 64, generator=gen)
+    b = torch.randn(64, 80, generator=gen)
+    a_dev, b_dev = a.to(device), b.to(device)
+    product = a_dev @ b_dev
+    combined = (a_dev.exp().sum(dim=1) + a_dev.abs().mean(dim=1)).sigmoid()
+    _synchronize(torch, device)
+    matmul_err = _relative_error(torch, product, a.double() @ b.double())
+    ew_ref = (a.double().exp().sum(dim=1) + a.double().abs().mean(dim=1)).sigmoid()
+    elementwise_err = _relative_error(torch, combined, ew_ref)
+    roundtrip = torch.equal(a_dev.to("cpu"), a)
+    details = {
+        "device": device,
+        "tensor_device": str(product.device),
+        "matmul_rel_error": matmul_err,
+        "elementwise_rel_error": elementwise_err,
+        "roundtrip_exact": roundtrip,
+        "tolerance": TOLERANCE["float32"],
+    }
+    problems = []
+    if str(product.device).split(":")[0] != device.split(":")[0]:
+        problems.append(f"result landed on {product.device}, not {device}")
+    if not roundtrip:
+        problems.append("host->device->host round trip changed the data")
+    for name, err in (("matmul", matmul_err), ("elementwise", elementwise_err)):
+        if not err <= TOLERANCE["float32"]:
+            problems.append(f"{name} relative error {err:.3g} exceeds {TOLERANCE['float32']:g} vs float64 CPU reference")
+    if problems:
+        return Outcome.fail("; ".join(problems), **details)
+    return Outcome.ok(**details)
+
+
+def _dtype_claimed(torch: Any, device: str, name: str) -> bool:
+    if name == "bfloat16" and device.startswith("cuda"):
+        return bool(torch.cuda.is_bf16_supported())
+    return True
+
+
+def check_dtype_support(params: dict[str, Any]) -> Outcome:
+    torch = torch_module()
+    device = str(params["device"])
+    names = list(params.get("dtypes") or ["float16", "bfloat16"])
+    gen = torch.Generator().manual_seed(1)
+    results: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name in names:
+        dtype = getattr(torch, name)
+        a = torch.randn(128, 128, generator=gen).to(dtype)
+        b = torch.randn(128, 128, generator=gen).to(dtype)
+        claimed = _dtype_claimed(torch, device, name)
+        try:
+            out = a.to(device) @ b.to(device)
+            _synchronize(torch, device)
+        except (RuntimeError, NotImplementedError, TypeError) as exc:
+            results[name] = {"supported": False, "claimed": claimed, "error": str(exc).splitlines()[0][:300]}
+            if claimed and "not implemented" not in str(exc).lower():
+                problems.append(f"{name} matmul raised on {device}: {str(exc).splitlines()[0][:200]}")
+            continue
+        err = _relative_error(torch, out, a.double() @ b.double())
+        ok = err <= TOLERANCE[name] and str(out.dtype) == f"torch.{name}"
+        results[name] = {"supported": True, "claimed": claimed, "rel_error": err, "tolerance": TOLERANCE[name], "ok": ok}
+        if not ok:
+            problems.append(f"{name} matmul relative error {err:.3g} exceeds {TOLERANCE[name]:g}")
+    details = {"device": device, "dtypes": results}
+    if problems:
+        return Outcome.fail("; ".join(problems), **details)
+    return Outcome.ok(**details)
