@@ -1,0 +1,117 @@
+"""Developer entry points: preflight, tests, lint, build, summarize, sweep, smoke, benchmarks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "virtualenv"  # pip sees local wheel caches; uv users: nox -db uv
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHON = os.environ.get("PREFLIGHT_NOX_PYTHON") or f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _install(session: nox.Session, *groups: str, torch: bool = True) -> None:
+    """Our package (editable), the named dependency groups and, unless told not to, torch."""
+    target = ".[torch]" if torch else "."
+    session.install("-e", target)
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session(python=PYTHON)
+def preflight(session: nox.Session) -> None:
+    """Preflight this machine: JSON, Markdown and HTML report under outputs/runtime_preflight/."""
+    diagnosing_other = any(arg == "--python" or arg.startswith("--python=") for arg in session.posargs)
+    _install(session, torch=not diagnosing_other)
+    out = "outputs/runtime_preflight"
+    args = session.posargs or ["--device", "auto", "--check-torchvision", "--strict"]
+    session.run(
+        "python",
+        "scripts/runtime_preflight.py",
+        "--output-path",
+        f"{out}/local.json",
+        "--output-md",
+        f"{out}/local.md",
+        "--output-html",
+        f"{out}/local.html",
+        *args,
+    )
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The CPU test suite (pytest -m "not device"); extra pytest args after --."""
+    _install(session, "test")
+    session.run("pytest", "-m", "not device", *session.posargs)
+
+
+@nox.session(python=PYTHON, name="device-tests", default=False)
+def device_tests(session: nox.Session) -> None:
+    """Tests that need a real accelerator (pytest -m device)."""
+    _install(session, "test")
+    session.run("pytest", "-m", "device", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) and mypy over package, scripts and noxfile."""
+    _install(session, "lint", torch=False)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build sdist + wheel into dist/ and check them (twine, contents, fresh install)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "build"))
+    session.run("python", "-m", "build", "--outdir", "dist")
+    session.run("twine", "check", "--strict", *[str(p) for p in sorted(Path("dist").glob("*"))])
+    session.run("python", "scripts/check_dist.py", "dist")
+
+
+@nox.session(python=PYTHON, default=False)
+def summarize(session: nox.Session) -> None:
+    """Merge preflight reports into Markdown + JSON (defaults: outputs/runtime_preflight/*.json)."""
+    _install(session, torch=False)
+    out = "outputs/runtime_preflight"
+    args = session.posargs or [
+        "--input-glob",
+        f"{out}/*.json",
+        "--output-md",
+        f"{out}/summary.md",
+        "--output-json",
+        f"{out}/summary.json",
+    ]
+    session.run("python", "scripts/summarize.py", *args)
+
+
+@nox.session(python=PYTHON, default=False)
+def sweep(session: nox.Session) -> None:
+    """Run a sweep (args after -- go to scripts/sweep.py; default: plan + run the dtype x batch flow)."""
+    _install(session)
+    args = session.posargs or ["run", "--flow", "flows/dtype_batch_matmul.yaml", "--yes"]
+    session.run("python", "scripts/sweep.py", *args)
+
+
+@nox.session(python=PYTHON, default=False)
+def smoke(session: nox.Session) -> None:
+    """Smoke-run small real models (args after -- go to scripts/smoke.py)."""
+    _install(session)
+    session.run("python", "scripts/smoke.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Speed and memory goals (benchmarks/); pass a benchmark file name to run one."""
+    _install(session, "test")
+    targets = session.posargs or sorted(str(p) for p in Path("benchmarks").glob("bench_*.py"))
+    for target in targets:
+        session.run("python", target)
