@@ -83,6 +83,7 @@ class Session:
         try:
             record = worker.result(spec.id, self.options.check_timeout, mark)
         except WorkerFailure as failure:
+            worker.close()
             self._worker = None
             elapsed = (time.perf_counter() - started) * 1000.0
             return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=failure.describe())

@@ -97,12 +97,14 @@ class ProbeWorker:
                 self._messages.put(json.loads(line))
             except json.JSONDecodeError:
                 self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
+        stream.close()
         self._messages.put(None)
 
     def _pump_stderr(self, stream: IO[str]) -> None:
         for line in stream:
             self._stderr.append(line.rstrip("\n"))
             self._stderr_seen += 1
+        stream.close()
 
     @property
     def alive(self) -> bool:

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 _ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
+ISA_FLAGS = _ISA_FLAGS  # public: the ISA features worth reporting (runtime_safety filters py-cpuinfo with it)
 
 
 class Facts:
@@ -157,8 +158,11 @@ def windows_driver_model() -> tuple[str | None, str]:
     return out.splitlines()[0].strip(), "nvidia-smi --query-gpu=driver_model.current"
 
 
-def collect_torch(facts: Facts, torch: Any, device: str | None) -> None:
-    """Build and accelerator facts from an imported torch; ``device`` like ``cuda:0``."""
+def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_model: bool = True) -> None:
+    """Build and accelerator facts from an imported torch; ``device`` like ``cuda:0``.
+
+    ``query_driver_model=False`` skips the nvidia-smi subprocess (callers with NVML ask it instead).
+    """
     facts.put("torch_version", torch.__version__, "torch.__version__")
     facts.put("torch_path", os.path.dirname(getattr(torch, "__file__", "") or ""), "torch.__file__")
     facts.put("torch_debug", bool(getattr(torch.version, "debug", False)), "torch.version.debug")
@@ -174,7 +178,7 @@ def collect_torch(facts: Facts, torch: Any, device: str | None) -> None:
     if torch.version.cuda:
         driver, source = cuda_driver_version()
         facts.put("cuda_driver_version", driver, source)
-        if platform.system() == "Windows" and cuda_available:
+        if platform.system() == "Windows" and cuda_available and query_driver_model:
             model, model_source = windows_driver_model()
             facts.put("windows_driver_model", model, model_source)
     mps = getattr(torch.backends, "mps", None)
@@ -220,11 +224,11 @@ def _safe(func: Any) -> Any:
         return None
 
 
-def collect(torch: Any = None, device: str | None = None) -> dict[str, Any]:
+def collect(torch: Any = None, device: str | None = None, query_driver_model: bool = True) -> dict[str, Any]:
     """All facts as one flat dict with a ``sources`` map; ``torch=None`` means host facts only."""
     facts = Facts()
     collect_host(facts)
     facts.put("torch_available", torch is not None, "import torch")
     if torch is not None:
-        collect_torch(facts, torch, device)
+        collect_torch(facts, torch, device, query_driver_model)
     return facts.as_dict()

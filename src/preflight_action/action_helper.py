@@ -1,0 +1,332 @@
+"""The composite actions' logic: set up the orchestrator, run the preflight or the summarizer, write step outputs.
+
+The action YAML only passes inputs through ``PREFLIGHT_*`` environment variables and calls one
+subcommand; everything that decides something lives here and is unit-tested.
+
+``setup`` runs under the bootstrap interpreter before anything of ours is installed, so this
+module imports only the standard library at the top (run as a file it puts the action's ``src/``
+on ``sys.path``, see the bottom of the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_MODES = ("index", "preinstalled")
+# Flags the action sets itself from its inputs; taking them from extra-args too would make the
+# step outputs point at a report the run never wrote.
+MANAGED_FLAGS = ("--python", "--output-path")
+# What the orchestrator imports; a preinstalled interpreter without one of them cannot run it.
+ORCHESTRATOR_IMPORTS = ("jsonschema", "yaml", "jinja2", "rich", "psutil")
+VENV_MARKER = "preflight-action-install.txt"
+SETUP_TIMEOUT_S = 900  # venv + pip install of a handful of pure-Python wheels, with slack for slow mirrors
+RUN_TIMEOUT_S = 3600  # each check has its own timeout inside; this only stops a wedged orchestrator
+PROBE_TIMEOUT_S = 60
+
+
+class ActionInputError(Exception):
+    """An action input is invalid; the message names the input (kebab-case, as the user wrote it)."""
+
+    exit_code = 2
+
+
+def parse_bool(value: str, name: str) -> bool:
+    """``true``/``false`` (any case, surrounding blanks ignored), as GitHub passes boolean inputs."""
+    text = value.strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ActionInputError(f"input {name}: expected true or false, got {value!r}")
+
+
+def split_extra_args(value: str) -> list[str]:
+    """Split ``extra-args`` like a POSIX shell would (quotes group, nothing is executed)."""
+    try:
+        args = shlex.split(value, posix=True)
+    except ValueError as exc:
+        raise ActionInputError(f"input extra-args: {exc} in {value!r}") from None
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in MANAGED_FLAGS:
+            name = "python" if flag == "--python" else "output-path"
+            raise ActionInputError(f"input extra-args: {flag} is set by the action; use the {name} input instead")
+    return args
+
+
+def venv_python(venv_dir: Path, windows: bool | None = None) -> Path:
+    """The interpreter inside a venv: Scripts/python.exe on Windows, bin/python elsewhere."""
+    if windows is None:
+        windows = os.name == "nt"
+    return venv_dir / "Scripts" / "python.exe" if windows else venv_dir / "bin" / "python"
+
+
+def resolve_interpreter(spec: str, name: str = "python") -> str:
+    """An absolute interpreter path as the interpreter itself reports it (PATH lookup, PATHEXT on Windows)."""
+    candidate = shutil.which(spec) or spec
+    try:
+        done = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ActionInputError(f"input {name}: cannot run {spec!r} ({exc})") from None
+    path = done.stdout.strip()
+    if done.returncode != 0 or not path:
+        raise ActionInputError(f"input {name}: {spec!r} did not start (exit {done.returncode})")
+    return path
+
+
+def annotate_error(message: str) -> None:
+    """A ``::error::`` workflow command; ``%``, CR and LF escaped so a message cannot start another command."""
+    data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::error title=preflight-action::{data}", flush=True)
+
+
+def write_outputs(values: Mapping[str, str], path: str | None) -> None:
+    """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` (heredoc form for multi-line values); print them too."""
+    lines = []
+    for key, value in values.items():
+        if "\n" in value or "\r" in value:
+            delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
+            lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            lines.append(f"{key}={value}\n")
+        print(f"{key}={value}")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.writelines(lines)
+
+
+@dataclass(frozen=True)
+class SetupInputs:
+    install_from: str
+    python: str
+    venv_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SetupInputs:
+        install_from = env.get("PREFLIGHT_INSTALL_FROM", "index").strip() or "index"
+        if install_from not in INSTALL_MODES:
+            raise ActionInputError(f"input install-from: expected one of {', '.join(INSTALL_MODES)}, got {install_from!r}")
+        temp = env.get("RUNNER_TEMP") or tempfile.gettempdir()
+        return cls(
+            install_from=install_from,
+            python=env.get("PREFLIGHT_PYTHON", "").strip() or "python",
+            venv_dir=Path(env.get("PREFLIGHT_VENV_DIR") or Path(temp) / "preflight-action-venv"),
+        )
+
+
+def install_command(python: Path, action_root: Path) -> list[str]:
+    """pip installs the action's own checkout (and its dependencies) into the orchestrator venv."""
+    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", str(action_root)]
+
+
+def missing_imports(names: Sequence[str] = ORCHESTRATOR_IMPORTS) -> list[str]:
+    """The orchestrator dependencies this interpreter cannot import."""
+    import importlib.util
+
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def setup(action_root: Path, inputs: SetupInputs) -> dict[str, str]:
+    """Make an interpreter that can run the orchestrator; never touches the diagnosed environment."""
+    diagnosed = resolve_interpreter(inputs.python)
+    if inputs.install_from == "preinstalled":
+        missing = missing_imports()
+        if missing:
+            raise ActionInputError(
+                f"input install-from: preinstalled, but {sys.executable} cannot import {', '.join(missing)}; use install-from: index"
+            )
+        return {"orchestrator": sys.executable, "python": diagnosed}
+    orchestrator = venv_python(inputs.venv_dir)
+    marker = inputs.venv_dir / VENV_MARKER
+    stamp = f"{action_root.resolve()}\n"
+    if orchestrator.exists() and marker.exists() and marker.read_text(encoding="utf-8") == stamp:
+        print(f"reusing the orchestrator venv {inputs.venv_dir}")
+        return {"orchestrator": str(orchestrator), "python": diagnosed}
+    import venv
+
+    print(f"creating the orchestrator venv {inputs.venv_dir} (isolated from {diagnosed})", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(inputs.venv_dir)
+    command = install_command(orchestrator, action_root)
+    print("+ " + shlex.join(command), flush=True)
+    try:
+        subprocess.run(command, check=True, timeout=SETUP_TIMEOUT_S)
+    except subprocess.CalledProcessError as exc:
+        raise ActionInputError(f"installing the orchestrator from {action_root} failed (pip exit {exc.returncode})") from None
+    except subprocess.TimeoutExpired:
+        raise ActionInputError(f"installing the orchestrator from {action_root} took over {SETUP_TIMEOUT_S} s") from None
+    marker.write_text(stamp, encoding="utf-8")
+    return {"orchestrator": str(orchestrator), "python": diagnosed}
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    device: str
+    check_torchvision: bool
+    check_compile: bool
+    strict: bool
+    python: str
+    output_path: Path
+    extra_args: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RunInputs:
+        output = env.get("PREFLIGHT_OUTPUT_PATH", "").strip() or "outputs/runtime_preflight/preflight.json"
+        return cls(
+            device=env.get("PREFLIGHT_DEVICE", "").strip() or "auto",
+            check_torchvision=parse_bool(env.get("PREFLIGHT_CHECK_TORCHVISION", "false"), "check-torchvision"),
+            check_compile=parse_bool(env.get("PREFLIGHT_CHECK_COMPILE", "false"), "check-compile"),
+            strict=parse_bool(env.get("PREFLIGHT_STRICT", "false"), "strict"),
+            python=env.get("PREFLIGHT_PYTHON", "").strip() or "python",
+            output_path=Path(output).absolute(),
+            extra_args=tuple(split_extra_args(env.get("PREFLIGHT_EXTRA_ARGS", ""))),
+        )
+
+
+def preflight_command(orchestrator: str, action_root: Path, inputs: RunInputs) -> list[str]:
+    """The exact ``scripts/runtime_preflight.py`` command line the action runs."""
+    command = [orchestrator, str(action_root / "scripts" / "runtime_preflight.py"), "--device", inputs.device]
+    command += ["--check-torchvision"] * inputs.check_torchvision + ["--check-compile"] * inputs.check_compile
+    command += ["--strict"] * inputs.strict
+    command += ["--python", inputs.python, "--output-path", str(inputs.output_path), *inputs.extra_args]
+    return command
+
+
+def report_outputs(report_path: Path) -> dict[str, str]:
+    """``status``, ``report-path``, ``fail-count``, ``top-severity`` from a schema-valid report."""
+    from preflight_action import report
+
+    document = report.read(report_path)
+    return {
+        "status": document.status,
+        "report-path": str(report_path),
+        "fail-count": str(document.count("fail")),
+        "top-severity": document.triage.highest_band or "none",
+    }
+
+
+def run_preflight(orchestrator: str, action_root: Path, inputs: RunInputs, output_file: str | None) -> int:
+    """Run the preflight, write the step outputs (also when it fails), return its exit code."""
+    # A report left by an earlier run at this path must not pass for this run's.
+    inputs.output_path.unlink(missing_ok=True)
+    command = preflight_command(orchestrator, action_root, inputs)
+    print("+ " + shlex.join(command), flush=True)
+    try:
+        code = subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
+    except subprocess.TimeoutExpired:
+        print(f"runtime_preflight.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
+        code = 1
+    from preflight_action.errors import PreflightError
+
+    try:
+        outputs = report_outputs(inputs.output_path)
+    except (OSError, PreflightError) as exc:
+        annotate_error(f"no valid report at {inputs.output_path}: {exc}")
+        outputs = {"status": "error", "report-path": "", "fail-count": "", "top-severity": ""}
+        code = code or 1
+    write_outputs(outputs, output_file)
+    return code
+
+
+@dataclass(frozen=True)
+class SummarizeInputs:
+    input_glob: str
+    output_md: str
+    output_json: str
+    step_summary: bool
+    annotations: bool
+    post_comment: bool
+    comment_key: str
+    require_comment: bool
+    repo: str
+    pr: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SummarizeInputs:
+        pr = env.get("PREFLIGHT_PR", "").strip()
+        if pr and not pr.isdigit():
+            raise ActionInputError(f"input pr: expected a pull request number, got {pr!r}")
+        return cls(
+            input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or "outputs/runtime_preflight_ci/reports/*.json",
+            output_md=env.get("PREFLIGHT_OUTPUT_MD", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.md",
+            output_json=env.get("PREFLIGHT_OUTPUT_JSON", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.json",
+            step_summary=parse_bool(env.get("PREFLIGHT_STEP_SUMMARY", "true"), "step-summary"),
+            annotations=parse_bool(env.get("PREFLIGHT_ANNOTATIONS", "false"), "annotations"),
+            post_comment=parse_bool(env.get("PREFLIGHT_POST_COMMENT", "false"), "post-comment"),
+            comment_key=env.get("PREFLIGHT_COMMENT_KEY", "").strip() or "runtime-preflight",
+            require_comment=parse_bool(env.get("PREFLIGHT_REQUIRE_COMMENT", "false"), "require-comment"),
+            repo=env.get("PREFLIGHT_REPO", "").strip() or env.get("GITHUB_REPOSITORY", ""),
+            pr=pr,
+        )
+
+
+def summarize_command(orchestrator: str, action_root: Path, inputs: SummarizeInputs) -> list[str]:
+    """The ``scripts/summarize.py`` command line; the token is read from GITHUB_TOKEN, never passed as an argument."""
+    command = [orchestrator, str(action_root / "scripts" / "summarize.py"), "--input-glob", inputs.input_glob]
+    command += ["--output-md", inputs.output_md, "--output-json", inputs.output_json]
+    command += ["--step-summary"] * inputs.step_summary + ["--annotations"] * inputs.annotations
+    if inputs.post_comment:
+        command += ["--post-comment", "--comment-key", inputs.comment_key, "--token-env", "GITHUB_TOKEN"]
+        command += ["--require-comment"] * inputs.require_comment
+        command += ["--repo", inputs.repo] * bool(inputs.repo) + ["--pr", inputs.pr] * bool(inputs.pr)
+    return command
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="action_helper", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("command", choices=["setup", "run", "summarize", "outputs"])
+    parser.add_argument("--action-root", type=Path, default=Path(__file__).resolve().parents[2], help="the action's checkout")
+    parser.add_argument("--orchestrator", default=sys.executable, help="interpreter that runs our scripts (run, summarize)")
+    parser.add_argument("--report", type=Path, help="report to read (outputs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = parse_args(argv)
+    env = os.environ if env is None else env
+    output_file = env.get("GITHUB_OUTPUT")
+    try:
+        if args.command == "setup":
+            write_outputs(setup(args.action_root, SetupInputs.from_env(env)), output_file)
+            return 0
+        if args.command == "run":
+            return run_preflight(args.orchestrator, args.action_root, RunInputs.from_env(env), output_file)
+        if args.command == "outputs":
+            if args.report is None:
+                raise ActionInputError("outputs needs --report PATH")
+            write_outputs(report_outputs(args.report.absolute()), output_file)
+            return 0
+        command = summarize_command(args.orchestrator, args.action_root, SummarizeInputs.from_env(env))
+        print("+ " + shlex.join(command), flush=True)
+        return subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
+    except ActionInputError as exc:
+        annotate_error(str(exc))
+        return exc.exit_code
+    except Exception as exc:
+        from preflight_action.errors import PreflightError
+
+        if isinstance(exc, PreflightError):
+            annotate_error(str(exc))
+            return exc.exit_code
+        raise
+
+
+if __name__ == "__main__":
+    if not __package__:
+        # Run as a file by an interpreter that may not have us installed: import the package from
+        # the action's src/, and not this file's directory (whose module names are not top-level).
+        sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    raise SystemExit(main())

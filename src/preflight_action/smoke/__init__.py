@@ -1,0 +1,1 @@
+"""Smoke runs of small real models (real / simulated / stub) with a memory guard and retention."""

@@ -1,0 +1,1 @@
+"""Flow-driven runtime sweeps: plan, bound, run, report and merge sweeps of PyTorch workloads."""

@@ -1,0 +1,222 @@
+"""Run planned steps as subprocesses: timeouts, per-step logs, steps.ldjson, interruption, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from preflight_action import redact
+from preflight_action.sweep.artifacts import RunDir, append_step, read_steps
+from preflight_action.sweep.model import STEP_FINAL
+from preflight_action.sweep.planner import iso, utc_now
+from preflight_action.sweep.progress import Progress
+
+KILL_GRACE_S = 5.0
+METRICS_TAIL_BYTES = 64 * 1024
+
+
+def parse_metrics(stdout_path: Path) -> tuple[dict[str, Any], str | None]:
+    """The last stdout line that is a JSON object of scalars; ``(metrics, skip_reason)``."""
+    with stdout_path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - METRICS_TAIL_BYTES))
+        tail = handle.read().decode("utf-8", errors="replace")
+    for line in reversed(tail.splitlines()):
+        line = line.strip()
+        if not (line.startswith("{") and line.endswith("}")):
+            continue
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(document, dict):
+            metrics = {str(k): v for k, v in document.items() if isinstance(v, (str, int, float, bool)) and k != "skip_reason"}
+            skip = document.get("skip_reason")
+            return metrics, str(skip) if skip else None
+    return {}, None
+
+
+def _stderr_tail(path: Path, lines: int = 3) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return " | ".join(text[-lines:])[:500]
+
+
+class Interrupted:
+    """Turns SIGINT/SIGTERM into a flag and stops the step in flight."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.current: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupted:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+        if self.current is not None:
+            kill_tree(self.current, graceful=True)
+
+    @property
+    def stopped(self) -> bool:
+        return self.signal_name is not None
+
+
+def kill_tree(proc: subprocess.Popen[bytes], graceful: bool = False) -> None:
+    """Stop a step and everything it started (it leads its own process group on POSIX)."""
+    if proc.poll() is not None:
+        return
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL)
+        elif graceful:
+            proc.terminate()
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    if graceful:
+        escalate = threading.Timer(KILL_GRACE_S, kill_tree, args=(proc,))
+        escalate.daemon = True
+        escalate.start()
+
+
+def run_step(
+    run: RunDir,
+    point: dict[str, Any],
+    step: dict[str, Any],
+    env: dict[str, str],
+    guard: Interrupted,
+    secrets: list[str],
+) -> dict[str, Any]:
+    """Run one step to its record (not yet written)."""
+    stdout_path = run.stream_log(point["id"], "stdout", step["index"], step["name"])
+    stderr_path = run.stream_log(point["id"], "stderr", step["index"], step["name"])
+    stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    started = utc_now()
+    begin = time.perf_counter()
+    status, error, returncode = "passed", None, None
+    process_s = 0.0
+    timed_out = threading.Event()
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        try:
+            spawn = time.perf_counter()
+            proc = subprocess.Popen(step["argv"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=os.name == "posix")
+        except OSError as exc:
+            proc = None
+            status, error = "error", f"could not start {step['argv'][0]}: {exc.strerror or exc}"
+        if proc is not None:
+            guard.current = proc
+
+            def on_timeout() -> None:
+                timed_out.set()
+                kill_tree(proc)
+
+            timer = threading.Timer(step["timeout_s"], on_timeout)
+            timer.daemon = True
+            timer.start()
+            try:
+                returncode = proc.wait()
+            finally:
+                timer.cancel()
+                guard.current = None
+            process_s = time.perf_counter() - spawn
+            if guard.stopped:
+                status, error = "interrupted", f"stopped by {guard.signal_name}"
+            elif timed_out.is_set():
+                status, error = "timeout", f"timed out after {step['timeout_s']:g} s; the process group was killed"
+    metrics: dict[str, Any] = {}
+    if proc is not None and status == "passed":
+        metrics, skip_reason = parse_metrics(stdout_path)
+        if returncode != 0:
+            status, error = "failed", f"exit code {returncode}: {_stderr_tail(stderr_path)}"
+        elif skip_reason:
+            status, error = "skipped", skip_reason
+    if secrets:
+        for path in (stdout_path, stderr_path):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            scrubbed = redact.scrub_text(text, secrets)
+            if scrubbed != text:
+                path.write_text(scrubbed, encoding="utf-8")
+    record = {
+        "run_id": run.run_id,
+        "point_id": point["id"],
+        "step_index": step["index"],
+        "step": step["name"],
+        "adapter": step["adapter"],
+        "status": status,
+        "started_utc": iso(started),
+        "finished_utc": iso(utc_now()),
+        "duration_s": round(time.perf_counter() - begin, 6),
+        "process_s": round(process_s, 6),
+        "returncode": returncode,
+        "argv": step["argv"],
+        "metrics": metrics,
+        "error": error,
+        "stdout_log": str(stdout_path.relative_to(run.path)),
+        "stderr_log": str(stderr_path.relative_to(run.path)),
+    }
+    scrubbed_record: dict[str, Any] = redact.scrub(record, secrets) if secrets else record
+    return scrubbed_record
+
+
+def step_env(plan: dict[str, Any], point: dict[str, Any], base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env.update(
+        PREFLIGHT_SWEEP_RUN_ID=plan["run_id"],
+        PREFLIGHT_SWEEP_POINT=point["id"],
+        PREFLIGHT_SWEEP_SEED=str(point["seed"]),
+        PYTHONHASHSEED=str(point["seed"]),
+    )
+    return env
+
+
+def todo(run: RunDir, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Per point, the steps that have no finished record yet (what a run or ``--resume`` still has to do)."""
+    out = []
+    for point in points:
+        finished = {i for i, r in read_steps(run.steps_log(point["id"])).items() if r["status"] in STEP_FINAL}
+        out.append((point, [s for s in point["steps"] if s["index"] not in finished]))
+    return out
+
+
+def execute(run: RunDir, plan: dict[str, Any], points: list[dict[str, Any]], progress: Progress) -> str | None:
+    """Run every unfinished step of ``points``; returns the signal name when interrupted, else None."""
+    work = todo(run, points)
+    progress.start(sum(len(steps) for _, steps in work), f"{plan['flow']['name']} ({run.run_id})")
+    secrets = redact.secret_values()
+    try:
+        with Interrupted() as guard:
+            for point, steps in work:
+                if guard.stopped:
+                    break
+                if not steps:
+                    continue
+                env = step_env(plan, point)
+                run.subrun(point["id"]).mkdir(parents=True, exist_ok=True)
+                with run.steps_log(point["id"]).open("a", encoding="utf-8") as log:
+                    for step in steps:
+                        if guard.stopped:
+                            break
+                        record = run_step(run, point, step, env, guard, secrets)
+                        append_step(log, record, str(run.steps_log(point["id"])))
+                        progress.step_done(point["id"], record)
+            return guard.signal_name
+    finally:
+        progress.close()

@@ -1,0 +1,89 @@
+"""sysinfo.json: the hardware and runtime a sweep ran on, detected by the probe worker."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from preflight_action import redact, schemas
+from preflight_action.sweep.model import Hardware
+from preflight_action.sweep.planner import iso, utc_now
+
+PROBE_TIMEOUT_S = 180.0
+
+
+def _document(method: str, python: str, facts: dict[str, Any], backend: str | None, errors: list[str]) -> dict[str, Any]:
+    accelerator = backend not in (None, "cpu")
+    device_name = facts.get("device_name") if accelerator else facts.get("cpu_model")
+    memory = facts.get("total_memory_mb") if accelerator else facts.get("ram_total_mb")
+    document = {
+        "schema_version": 1,
+        "collected_utc": iso(utc_now()),
+        "method": method,
+        "python": python,
+        "backend": backend,
+        "device_name": device_name,
+        "memory_mb": int(memory) if isinstance(memory, (int, float)) else None,
+        "os": facts.get("os"),
+        "facts": facts,
+        "errors": errors,
+    }
+    scrubbed: dict[str, Any] = redact.scrub(document, redact.secret_values())
+    schemas.validate(scrubbed, "sysinfo", "sysinfo")
+    return scrubbed
+
+
+def collect_host(python: str) -> dict[str, Any]:
+    """Host facts only (no torch): used with ``--no-probe``; the backend is taken to be the CPU."""
+    import psutil
+
+    facts = {
+        "os": platform.system(),
+        "os_release": platform.release(),
+        "machine": platform.machine(),
+        "cpu_model": platform.processor() or platform.machine(),
+        "cpu_count": psutil.cpu_count(),
+        "ram_total_mb": psutil.virtual_memory().total // (1024 * 1024),
+    }
+    return _document("host", python, facts, "cpu", [])
+
+
+def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
+    """``torch.import``, ``device.resolve`` and ``capabilities.detect`` in a probe worker under ``python``."""
+    from preflight_action.worker_client import ProbeDirectory, ProbeWorker, WorkerFailure
+
+    probe_dir = ProbeDirectory()
+    worker = ProbeWorker(python, probe_dir)
+    errors: list[str] = []
+    backend: str | None = None
+    facts: dict[str, Any] = {}
+    try:
+        requested = device if device in ("auto", "cpu", "cuda", "rocm", "xpu", "mps") else device.split(":")[0]
+        for check_id, params in (("torch.import", {}), ("device.resolve", {"requested": requested})):
+            result = worker.result(check_id, PROBE_TIMEOUT_S, worker.request(check_id, params))
+            if result["status"] != "pass":
+                errors.append(f"{check_id}: {result.get('error') or result.get('skip_reason')}")
+                break
+            if check_id == "device.resolve":
+                backend = result["details"]["backend"]
+                facts["resolved_device"] = result["details"]["resolved_device"]
+        result = worker.result("capabilities.detect", PROBE_TIMEOUT_S, worker.request("capabilities.detect", {"device": facts.get("resolved_device")}))
+        if result["status"] == "pass":
+            facts.update(result["details"])
+        else:
+            errors.append(f"capabilities.detect: {result.get('error')}")
+    except WorkerFailure as failure:
+        errors.append(f"probe worker: {failure}")
+    finally:
+        worker.close()
+        probe_dir.cleanup()
+    return _document("probe", python, facts, backend, errors)
+
+
+def hardware(document: dict[str, Any]) -> Hardware:
+    return Hardware(backend=document["backend"], device_name=document["device_name"], memory_mb=document["memory_mb"], os=document["os"])
+
+
+def describe(document: dict[str, Any]) -> str:
+    memory = f"{document['memory_mb']} MB" if document["memory_mb"] is not None else "memory unknown"
+    return f"{document['backend'] or 'no backend'} · {document['device_name'] or 'unknown device'} · {memory} · {document['os'] or 'unknown OS'} ({document['method']})"
