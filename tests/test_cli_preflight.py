@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +36,8 @@ def test_healthy_cpu_run_passes_and_writes_a_valid_report(run_preflight):
     }
     assert run.report["triage"]["top_failed_checks"] == []
     assert run.check("capabilities.detect")["details"]["sources"]["torch_cuda_build"].startswith("torch.version.cuda")
-    assert "PASS" in run.stdout and "tensor.smoke" in run.stdout
+    assert "PASS" in run.stdout
+    assert "tensor.smoke" in run.stdout
 
 
 def test_auto_resolves_to_cpu_and_records_why_cuda_was_not_chosen(run_preflight):
@@ -102,7 +102,8 @@ def test_interpreter_without_torch(run_preflight, bare_python):
         assert run.check(check_id)["skip_reason"] == "needs torch.import, which failed"
     assert run.check("tensor.smoke")["skip_reason"] == "needs device.resolve, which was skipped"
     deps = run.check("deps.consistency")
-    assert deps["status"] == "fail" and "torch is not installed" in deps["error"]
+    assert deps["status"] == "fail"
+    assert "torch is not installed" in deps["error"]
     assert run.report["interpreter"]["path"] == str(bare_python)
     assert run.report["interpreter"]["source"] == "--python"
     schemas.validate(run.report, "preflight_report", "bare run")
@@ -158,7 +159,8 @@ def test_bad_policy_file_exits_2_naming_file_and_field_and_keeps_old_report(run_
     report_path.write_text('{"previous": "report"}')
     run = run_preflight("--device", "cpu", "--policy", str(policy))
     assert run.exit_code == 2
-    assert str(policy) in run.stderr and expected in run.stderr
+    assert str(policy) in run.stderr
+    assert expected in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert json.loads(report_path.read_text()) == {"previous": "report"}
 

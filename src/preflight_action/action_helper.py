@@ -309,9 +309,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 raise ActionInputError("outputs needs --report PATH")
             write_outputs(report_outputs(args.report.absolute()), output_file)
             return 0
-        command = summarize_command(args.orchestrator, args.action_root, SummarizeInputs.from_env(env))
+        inputs = SummarizeInputs.from_env(env)
+        command = summarize_command(args.orchestrator, args.action_root, inputs)
         print("+ " + shlex.join(command), flush=True)
-        return subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
+        code = subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
+        written = {"summary-md": inputs.output_md, "summary-json": inputs.output_json}
+        write_outputs({key: str(Path(path).absolute()) if Path(path).exists() else "" for key, path in written.items()}, output_file)
+        return code
     except ActionInputError as exc:
         annotate_error(str(exc))
         return exc.exit_code

@@ -156,7 +156,7 @@ class RuntimeCapabilities:
             compute_capability=_capability(facts.get("compute_capability")),
             total_memory_mb=facts.get("total_memory_mb"),
             free_memory_mb=facts.get("free_memory_mb"),
-            bf16_supported=facts.get("bf16_supported"),
+            bf16_supported=facts["bf16_native"] if facts.get("bf16_native") is not None else facts.get("bf16_supported"),
             cpu_model=facts.get("cpu_model"),
             cpu_cores=facts.get("cpu_cores") or facts.get("cpu_count"),
             cpu_threads=facts.get("cpu_count"),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from preflight_action import gpu_health, safety_checks
 from preflight_action.options import Options
 from preflight_action.policy import SeverityPolicy
 from preflight_action.report import CheckResult
@@ -76,6 +77,19 @@ SPECS: list[CheckSpec] = [
         params=_device_params,
     ),
     CheckSpec("deps.consistency", params=lambda ctx: {"torch_imported": ctx.passed("torch.import")}),
+    # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
+    CheckSpec("device.placement", needs=("device.resolve",), params=gpu_health.placement_params),
+    CheckSpec("perf.matmul", needs=("device.resolve", "capabilities.detect"), params=gpu_health.perf_params),
+    CheckSpec("perf.bandwidth", needs=("device.resolve", "capabilities.detect"), params=gpu_health.perf_params),
+    CheckSpec("gpu.health", needs=("device.resolve", "capabilities.detect"), host=gpu_health.check_gpu_health),
+    CheckSpec("gpu.clocks", needs=("gpu.health",), host=gpu_health.check_gpu_clocks),
+    CheckSpec("gpu.ecc", needs=("gpu.health",), host=gpu_health.check_gpu_ecc),
+    CheckSpec("gpu.pcie", needs=("gpu.health",), host=gpu_health.check_gpu_pcie),
+    CheckSpec("gpu.mig", needs=("gpu.health",), host=gpu_health.check_gpu_mig),
+    CheckSpec("gpu.driver", needs=("gpu.health",), host=gpu_health.check_gpu_driver),
+    # Runtime safety library (issue 5): pure host computations over capabilities.detect's details.
+    CheckSpec("dtype.select", needs=("capabilities.detect",), host=safety_checks.check_dtype_select),
+    CheckSpec("memory.headroom", needs=("capabilities.detect",), host=safety_checks.check_memory_headroom),
 ]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from preflight_action import __version__
 from preflight_action.errors import PreflightError
 from preflight_action.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, Options
+from preflight_action.report import CheckResult
 
 EPILOG = """\
 exit codes:
@@ -35,16 +36,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="device to check; auto picks cuda/rocm > xpu > mps > cpu (default: auto)")
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="device to check; auto picks cuda/rocm > xpu > mps > cpu (default: auto)"
+    )
     parser.add_argument("--check-torchvision", action="store_true", help="import torchvision and run torchvision.ops.nms on the device")
     parser.add_argument("--check-compile", action="store_true", help="torch.compile a small function on the device and compare with eager")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
-    parser.add_argument("--strict-threshold", choices=("critical", "high", "medium", "low"), default=None, help="lowest band that fails a --strict run (default: the policy's, medium)")
-    parser.add_argument("--output-path", default=DEFAULT_OUTPUT_PATH, help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})")
+    parser.add_argument(
+        "--strict-threshold",
+        choices=("critical", "high", "medium", "low"),
+        default=None,
+        help="lowest band that fails a --strict run (default: the policy's, medium)",
+    )
+    parser.add_argument(
+        "--output-path", default=DEFAULT_OUTPUT_PATH, help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})"
+    )
     parser.add_argument("--output-md", default=None, help="also write the report as Markdown here")
     parser.add_argument("--output-html", default=None, help="also write the report as an HTML page here")
-    parser.add_argument("--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)")
-    parser.add_argument("--check-timeout", type=float, default=DEFAULT_CHECK_TIMEOUT_S, metavar="SECONDS", help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})")
+    parser.add_argument(
+        "--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)"
+    )
+    parser.add_argument(
+        "--check-timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
+    )
     parser.add_argument("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines and no table; the report files only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -84,7 +102,7 @@ def _run(options: Options, args: argparse.Namespace) -> int:
 
         progress_out = render_terminal.console(stderr=True)
 
-        def progress(result, index, total):  # type: ignore[no-untyped-def]
+        def progress(result: CheckResult, index: int, total: int) -> None:
             if not args.quiet:
                 progress_out.print(render_terminal.progress_line(result, index, total))
 

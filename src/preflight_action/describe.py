@@ -37,10 +37,14 @@ def _dtypes(d: dict[str, Any]) -> str:
 
 
 _PASS_WORDS = {
-    "torch.import": lambda d: f"torch {d.get('version')} ({'CUDA ' + d['cuda_build'] if d.get('cuda_build') else 'HIP ' + d['hip_build'] if d.get('hip_build') else 'CPU build'})",
+    "torch.import": lambda d: (
+        f"torch {d.get('version')} ({'CUDA ' + d['cuda_build'] if d.get('cuda_build') else 'HIP ' + d['hip_build'] if d.get('hip_build') else 'CPU build'})"
+    ),
     "device.resolve": lambda d: f"{d.get('resolved_device')} ({d.get('reason')})",
     "capabilities.detect": _caps,
-    "tensor.smoke": lambda d: f"matmul err {d.get('matmul_rel_error', 0):.1e}, round trip {'exact' if d.get('roundtrip_exact') else 'CHANGED'}",
+    "tensor.smoke": lambda d: (
+        f"matmul err {d.get('matmul_rel_error', 0):.1e}, round trip {'exact' if d.get('roundtrip_exact') else 'CHANGED'}"
+    ),
     "dtype.support": _dtypes,
     "torchvision.import": lambda d: f"torchvision {d.get('torchvision')}, nms on {d.get('device')}",
     "compile.smoke": lambda d: f"{d.get('backend')} on {d.get('device')}, err vs eager {d.get('rel_error_vs_eager', 0):.1e}",

@@ -1,8 +1,9 @@
 """Runtime matrix read model: node x backend lanes with accessible status strings.
 
 One implementation serves the summarizer's matrix view and
-``scripts/runtime_matrix.py``: artifacts become ``Lane`` observations, lanes
-become a snapshot (per-node status, accelerator rollups, ``ttl_seconds``).
+``scripts/runtime_matrix.py``: artifacts (preflight reports, smoke run records,
+sweep summaries) become ``Lane`` observations, lanes become a snapshot
+(per-node status, accelerator rollups, ``ttl_seconds``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ DEFAULT_TTL_SECONDS = 6 * 3600
 ACCELERATOR = {"cpu": "CPU", "cuda": "GPU", "rocm": "GPU", "mps": "GPU", "xpu": "GPU", "npu": "NPU"}
 ACCELERATORS = ("CPU", "GPU", "NPU")
 # code -> (severity slug, rank); higher rank is worse and wins a rollup.
-CODES = {"ok": ("info", 0), "skipped": ("info", 1), "stale": ("warning", 2), "degraded": ("warning", 3), "error": ("error", 4), "down": ("critical", 5)}
+CODES = {
+    "ok": ("info", 0),
+    "skipped": ("info", 1),
+    "stale": ("warning", 2),
+    "degraded": ("warning", 3),
+    "error": ("error", 4),
+    "down": ("critical", 5),
+}
 SEVERITY_LABEL = {"info": "Info", "warning": "Warning", "error": "Error", "critical": "Critical"}
 CODE_WORD = {"ok": "Ready", "skipped": "Skipped", "stale": "Stale", "degraded": "Degraded", "error": "Failing", "down": "Down"}
 BAND_CODE = {"critical": "down", "high": "error", "medium": "degraded", "low": "degraded"}
@@ -105,7 +113,18 @@ def _aged(lane: Lane, now: datetime, ttl_seconds: int) -> Lane:
         return lane
     hours = age / 3600
     detail = (f"last report {hours:.1f} h old (ttl {ttl_seconds} s); was {lane.code}: {lane.summary}", *lane.detail)
-    return Lane(lane.node_id, lane.backend, "stale", f"no fresh report for {lane.backend}", detail, lane.updated, lane.source, lane.path, lane.simulated, lane.extra)
+    return Lane(
+        lane.node_id,
+        lane.backend,
+        "stale",
+        f"no fresh report for {lane.backend}",
+        detail,
+        lane.updated,
+        lane.source,
+        lane.path,
+        lane.simulated,
+        lane.extra,
+    )
 
 
 def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str], Lane]:
@@ -118,8 +137,10 @@ def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str], Lane]:
     return cells
 
 
-def build_snapshot(lanes: Iterable[Lane], now: datetime | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> dict[str, Any]:
-    """The read-model snapshot: ``items`` per node, ``backends`` seen, ``ttl_seconds``."""
+def build_snapshot(
+    lanes: Iterable[Lane], now: datetime | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS, inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The read-model snapshot: ``items`` per node, ``backends`` seen, ``ttl_seconds`` (and ``inputs`` read, when given)."""
     moment = now or datetime.now(timezone.utc)
     cells = [_aged(lane, moment, ttl_seconds) for lane in latest_per_cell(lanes).values()]
     by_node: dict[str, list[Lane]] = {}
@@ -146,13 +167,16 @@ def build_snapshot(lanes: Iterable[Lane], now: datetime | None = None, ttl_secon
             "accelerators": _accelerators(node_lanes),
             "lanes": [_lane_entry(ln) for ln in node_lanes],
         }
-    return {
+    snapshot = {
         "schema_version": "1.0",
         "generated_at": iso(moment),
         "ttl_seconds": ttl_seconds,
         "backends": sorted({ln.backend for ln in cells}),
         "items": items,
     }
+    if inputs is not None:
+        snapshot["inputs"] = inputs
+    return snapshot
 
 
 def _state_mix(lanes: list[Lane]) -> dict[str, int]:
@@ -192,3 +216,77 @@ def grid(snapshot: dict[str, Any]) -> tuple[list[str], list[str], dict[tuple[str
             if key not in cells or CODES[lane["status"]["code"]][1] > CODES[cells[key]["code"]][1]:
                 cells[key] = lane["status"]
     return sorted(snapshot["items"]), list(snapshot["backends"]), cells
+
+
+# smoke run outcome -> lane code; simulated and skipped runs are never "ok" (never a real pass).
+SMOKE_CODE = {"pass": "ok", "fail": "error", "aborted": "error", "timeout": "degraded", "skipped": "skipped", "simulated": "skipped"}
+# sweep run status -> lane code
+SWEEP_CODE = {"passed": "ok", "failed": "error", "interrupted": "degraded", "dry_run": "skipped", "pending": "skipped"}
+
+
+def lane_from_smoke(record: dict[str, Any], path: str = "") -> Lane:
+    """A smoke run record (schema ``smoke_run``) as a lane."""
+    outcome, counts, cases = record["outcome"], record["counts"], record["cases"]
+    models = sorted({c["model"] for c in cases})
+    dtypes = list(dict.fromkeys(c["dtype"] for c in cases))
+    scope = f"{', '.join(models)} x {', '.join(dtypes)}"
+    if outcome == "pass":
+        summary = f"smoke passed {counts['pass']} case{'s' if counts['pass'] != 1 else ''} ({scope})"
+    elif outcome == "simulated":
+        profile = (record.get("profile") or {}).get("name", "a profile")
+        summary = f"simulated on {profile}, not a real pass"
+    else:
+        summary = f"smoke {outcome}: {counts['fail']} failed, {counts['pass']} passed, {counts['skipped'] + counts['not_run']} not run"
+    detail = [
+        f"{c['model']} {c['dtype']}: {c['outcome']}: {c['reason']}"[:200] for c in cases if c["outcome"] not in ("pass", "simulated")
+    ][:3]
+    if record.get("fallback_reason"):
+        detail.insert(0, f"fell back to simulated: {record['fallback_reason']}"[:200])
+    if not detail:
+        detail = [_smoke_figure(cases) or summary]
+    return Lane(
+        node_id=record["node_id"],
+        backend=record["device"]["backend"],
+        code=SMOKE_CODE[outcome],
+        summary=summary,
+        detail=tuple(detail),
+        updated=record["finished_at"],
+        source="smoke",
+        path=path,
+        simulated=record["simulated"],
+        extra={"mode": record["mode"], "run_id": record["run_id"]},
+    )
+
+
+def _smoke_figure(cases: list[dict[str, Any]]) -> str:
+    timed = [c for c in cases if c.get("forward") and c["forward"].get("samples_per_s")]
+    if not timed:
+        return ""
+    best = max(timed, key=lambda c: c["forward"]["samples_per_s"])
+    return f"fastest: {best['model']} {best['dtype']} {best['forward']['samples_per_s']:.1f} samples/s forward"
+
+
+def lane_from_sweep(summary: dict[str, Any], path: str = "", node_id: str = "", backend: str | None = None) -> Lane:
+    """A sweep summary (schema ``sweep_summary``) as a lane.
+
+    Sweep summaries carry no node id or backend of their own: the caller passes
+    the node the sweep ran on (the local node id when reading local outputs)
+    and the backend from the run's ``sysinfo.json`` when there is one.
+    """
+    counts = summary["counts"]
+    total = sum(counts.values())
+    status = summary["status"]
+    summary_text = f"sweep {summary['flow']} {status}: {counts['passed']}/{total} steps passed"
+    failing = [p for p in summary["points"] if p["status"] in ("failed", "interrupted")]
+    detail = [f"{p['id']}: {p['status']} ({', '.join(f'{k}={v}' for k, v in sorted(p['axes'].items()))})"[:200] for p in failing[:3]]
+    return Lane(
+        node_id=node_id or "unknown",
+        backend=backend or "unknown",
+        code=SWEEP_CODE[status],
+        summary=summary_text,
+        detail=tuple(detail or [f"{len(summary['points'])} points, run {summary['run_id']}"]),
+        updated=iso(parse_time(summary["finished_utc"])),
+        source="sweep",
+        path=path,
+        extra={"run_id": summary["run_id"], "flow": summary["flow"]},
+    )

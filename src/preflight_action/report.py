@@ -98,10 +98,7 @@ class Report:
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Report:
         """Rebuild a report from schema-valid JSON (validate first)."""
-        checks = [
-            CheckResult(**{**c, "severity": Severity(**c["severity"]) if c.get("severity") else None})
-            for c in document["checks"]
-        ]
+        checks = [CheckResult(**{**c, "severity": Severity(**c["severity"]) if c.get("severity") else None}) for c in document["checks"]]
         tri = document["triage"]
         triage = Triage(
             top_failed_checks=[TriageEntry(**t) for t in tri["top_failed_checks"]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def load(name: str) -> dict[str, Any]:
         raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str) -> jsonschema.protocols.Validator:
     schema = load(name)
     cls = jsonschema.validators.validator_for(schema)

@@ -9,10 +9,10 @@ matrix read model share one implementation.
 from __future__ import annotations
 
 import glob
-from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class FastValidator:
             raise SchemaError(source, found)
 
 
-@lru_cache(maxsize=None)
+@cache
 def fast_validator(name: str) -> FastValidator:
     """One compiled validator per schema for the whole process."""
     return FastValidator(name)
@@ -263,7 +263,7 @@ def build(
         raise UsageError(f"--freshness-hours must be positive, got {freshness_hours:g}")
     moment = now or datetime.now(timezone.utc)
     lanes = [matrix.lane_from_report(item.report, item.path) for item in inputs.reports]
-    rows = [_row(item, lane.backend, moment, freshness_hours) for item, lane in zip(inputs.reports, lanes)]
+    rows = [_row(item, lane.backend, moment, freshness_hours) for item, lane in zip(inputs.reports, lanes, strict=False)]
     rows.sort(key=_row_order)
     top_failed = _top_failed(inputs.reports, lanes, policy)
     by_backend = _by_backend(inputs.reports, lanes, policy)
@@ -347,7 +347,7 @@ def first_line(text: str | None, limit: int = ERROR_LINE_LIMIT) -> str:
 
 def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], policy: SeverityPolicy) -> list[FailedCheck]:
     merged: dict[str, dict[str, Any]] = {}
-    for item, lane in zip(reports, lanes):
+    for item, lane in zip(reports, lanes, strict=False):
         for entry in item.report.triage.top_failed_checks:
             slot = merged.setdefault(entry.check_id, {"reports": 0, "score": -1, "band": "low", "blocking": False, "backends": set(), "error": ""})
             slot["reports"] += 1
@@ -375,7 +375,7 @@ def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], pol
 def _by_backend(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], policy: SeverityPolicy) -> list[BackendGroup]:
     totals: dict[str, int] = {}
     groups: dict[str, dict[str, Any]] = {}
-    for item, lane in zip(reports, lanes):
+    for item, lane in zip(reports, lanes, strict=False):
         totals[lane.backend] = totals.get(lane.backend, 0) + 1
         entries = item.report.triage.top_failed_checks
         if not entries:

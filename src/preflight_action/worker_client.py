@@ -7,6 +7,7 @@ the next request starts a fresh worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -77,7 +78,7 @@ class ProbeWorker:
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=200)
         self._stderr_seen = 0
-        self._proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+        self._proc = subprocess.Popen(
             [python, str(probe_dir.boot)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -87,7 +88,8 @@ class ProbeWorker:
             errors="replace",
             bufsize=1,
         )
-        assert self._proc.stdout and self._proc.stderr
+        assert self._proc.stdout
+        assert self._proc.stderr
         threading.Thread(target=self._pump_stdout, args=(self._proc.stdout,), daemon=True).start()
         threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True).start()
 
@@ -162,24 +164,18 @@ class ProbeWorker:
         except Exception:
             children = []
         for child in children:
-            try:
+            with contextlib.suppress(Exception):
                 child.kill()
-            except Exception:
-                pass
         if self._proc.poll() is None:
             self._proc.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     def close(self) -> None:
         """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""
         if self._proc.stdin:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
         self.kill()
 
 

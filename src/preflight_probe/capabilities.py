@@ -168,9 +168,9 @@ def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_mod
     facts.put("torch_debug", bool(getattr(torch.version, "debug", False)), "torch.version.debug")
     facts.put("torch_cuda_build", torch.version.cuda, "torch.version.cuda (CUDA runtime torch was built with)")
     facts.put("torch_hip_build", getattr(torch.version, "hip", None), "torch.version.hip")
-    facts.put("torch_cpu_capability", _safe(lambda: torch.backends.cpu.get_cpu_capability()), "torch.backends.cpu.get_cpu_capability()")
+    facts.put("torch_cpu_capability", _safe(torch.backends.cpu.get_cpu_capability), "torch.backends.cpu.get_cpu_capability()")
     facts.put("torch_num_threads", _safe(torch.get_num_threads), "torch.get_num_threads()")
-    cudnn = _safe(lambda: torch.backends.cudnn.version()) if torch.version.cuda else None
+    cudnn = _safe(torch.backends.cudnn.version) if torch.version.cuda else None
     facts.put("cudnn_version", cudnn, "torch.backends.cudnn.version()")
     cuda_available = bool(_safe(torch.cuda.is_available))
     facts.put("cuda_available", cuda_available, "torch.cuda.is_available()")
@@ -192,7 +192,7 @@ def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_mod
         facts.put("device_name", _safe(lambda: torch.xpu.get_device_name(device)), "torch.xpu.get_device_name()")
     elif device == "mps":
         facts.put("device_name", "Apple MPS", "torch.backends.mps")
-        rec = _safe(lambda: torch.mps.recommended_max_memory())
+        rec = _safe(torch.mps.recommended_max_memory)
         facts.put("total_memory_mb", rec // (1024 * 1024) if rec else None, "torch.mps.recommended_max_memory()")
         facts.put("bf16_supported", _mps_bf16(torch), "bfloat16 tensor on mps")
 
@@ -206,6 +206,9 @@ def _collect_cuda_device(facts: Facts, torch: Any, device: str) -> None:
     facts.put("total_memory_mb", total // (1024 * 1024), "torch.cuda.mem_get_info()")
     facts.put("free_memory_mb", free // (1024 * 1024), "torch.cuda.mem_get_info()")
     facts.put("bf16_supported", bool(_safe(torch.cuda.is_bf16_supported)), "torch.cuda.is_bf16_supported()")
+    # torch >= 2.3 counts emulated bf16 (a T4 says True above); native support is what dtype policy needs.
+    native = _safe(lambda: torch.cuda.is_bf16_supported(including_emulation=False))
+    facts.put("bf16_native", bool(native) if native is not None else None, "torch.cuda.is_bf16_supported(including_emulation=False)")
     facts.put("gcn_arch", getattr(props, "gcnArchName", None), "torch.cuda.get_device_properties().gcnArchName")
 
 

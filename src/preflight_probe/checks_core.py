@@ -149,7 +149,7 @@ def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
         "tolerance": TOLERANCE["float32"],
     }
     problems = []
-    if str(product.device).split(":")[0] != device.split(":")[0]:
+    if str(product.device).split(":")[0] != device.split(":", maxsplit=1)[0]:
         problems.append(f"result landed on {product.device}, not {device}")
     if not roundtrip:
         problems.append("host->device->host round trip changed the data")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as metadata
 import re
+from importlib import metadata
 from typing import Any
 
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
@@ -83,9 +83,9 @@ def check_deps_consistency(params: dict[str, Any]) -> Outcome:
     versions = {name: _installed(name) for name in ("torch", "torchvision", "torchaudio", "numpy")}
     problems = consistency_problems(versions)
     details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata"}
-    torch = importlib.import_module("torch") if params.get("torch_imported") else None
+    torch: Any = importlib.import_module("torch") if params.get("torch_imported") else None
     imported = torch.__version__.split("+")[0] if torch is not None else None
-    if imported and versions["torch"] and imported != versions["torch"].split("+")[0]:
+    if torch is not None and imported and versions["torch"] and imported != versions["torch"].split("+")[0]:
         problems.append(
             f"the imported torch is {torch.__version__} from {torch.__file__}, but package metadata says "
             f"{versions['torch']}: two torch installs are visible to this interpreter"
@@ -133,9 +133,15 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
 
 
 _COMPILE_CAUSES = (
-    (("invalidcxxcompiler", "no working c++ compiler", "compiler not found", "cl is not found", "c++ compiler"), "no working C++ compiler found (inductor needs one: install gcc/clang, or MSVC on Windows)"),
+    (
+        ("invalidcxxcompiler", "no working c++ compiler", "compiler not found", "cl is not found", "c++ compiler"),
+        "no working C++ compiler found (inductor needs one: install gcc/clang, or MSVC on Windows)",
+    ),
     (("triton",), "Triton is missing or broken (inductor needs it for GPU kernels: pip install triton matching this torch)"),
-    (("not supported on python", "python 3.1", "dynamo is not supported"), "torch.compile does not support this Python version with this torch"),
+    (
+        ("not supported on python", "python 3.1", "dynamo is not supported"),
+        "torch.compile does not support this Python version with this torch",
+    ),
 )
 
 
@@ -163,7 +169,7 @@ def check_compile_smoke(params: dict[str, Any]) -> Outcome:
         out = compiled(x, y)
         _synchronize(torch, device)
     except Exception as exc:
-        chain = []
+        chain: list[str] = []
         cur: BaseException | None = exc
         while cur is not None and len(chain) < 5:
             chain.append(f"{type(cur).__name__}: {cur}")

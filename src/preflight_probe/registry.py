@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from preflight_probe import checks_core, checks_stack
+from preflight_probe import checks_core, checks_perf, checks_stack
 from preflight_probe.outcome import Outcome
 
 CheckFunc = Callable[[dict[str, Any]], Outcome]
@@ -18,4 +19,7 @@ CHECKS: dict[str, CheckFunc] = {
     "torchvision.import": checks_stack.check_torchvision_import,
     "compile.smoke": checks_stack.check_compile_smoke,
     "deps.consistency": checks_stack.check_deps_consistency,
+    "device.placement": checks_perf.check_device_placement,
+    "perf.matmul": checks_perf.check_perf_matmul,
+    "perf.bandwidth": checks_perf.check_perf_bandwidth,
 }

@@ -57,8 +57,8 @@ def main() -> int:
     }
     out.write(json.dumps(hello) + "\n")
     out.flush()
-    for line in sys.stdin:
-        line = line.strip()
+    for raw in sys.stdin:
+        line = raw.strip()
         if not line:
             continue
         request = json.loads(line)

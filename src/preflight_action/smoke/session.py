@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action import __version__, github_env
+from preflight_action.errors import UsageError
 from preflight_action.preflight import host_identity, node_id, utc_now
-from preflight_action.smoke import guard, modes, models, record, retention
+from preflight_action.smoke import guard, models, modes, record, retention
 from preflight_action.smoke.worker import Deadline, SmokeWorker, WorkerGone
 
 Say = Callable[[str], None]
@@ -152,9 +153,15 @@ def _guard_allows(options: SmokeOptions, state: _State, params: dict[str, int], 
         _all(options, state, "not_run", f"aborted by --require-real: {verdict.describe()}")
         say("smoke: aborted: --require-real forbids falling back to a simulated run")
         return False
+    try:
+        sim = modes.target(options.profile)
+    except UsageError as error:
+        _all(options, state, "skipped", f"{verdict.describe()}; no simulated fallback: {error}")
+        say(f"smoke: skipped: no simulated fallback ({error})")
+        return False
     state.fallback_reason = verdict.describe()
     say(f"smoke: falling back to simulated mode (profile {options.profile})")
-    _simulate(options, state, params, modes.target(options.profile), say)
+    _simulate(options, state, params, sim, say)
     return False
 
 

@@ -6,6 +6,7 @@ or a hang costs only the case in flight, and every line it wrote is kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -66,7 +67,8 @@ class SmokeWorker:
             errors="replace",
             bufsize=1,
         )
-        assert self._proc.stdout and self._proc.stderr
+        assert self._proc.stdout
+        assert self._proc.stderr
         self._threads = [
             threading.Thread(target=self._pump_stdout, args=(self._proc.stdout,), daemon=True),
             threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True),
@@ -129,23 +131,17 @@ class SmokeWorker:
         except Exception:
             children = []
         for child in children:
-            try:
+            with contextlib.suppress(Exception):
                 child.kill()
-            except Exception:
-                pass
         if self._proc.poll() is None:
             self._proc.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     def close(self) -> None:
         if self._proc.stdin:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
         self._wait_exit()
         for thread in self._threads:
             thread.join(timeout=2)

@@ -22,7 +22,7 @@ def merge(sources: list[Path], output_root: Path) -> RunDir:
     runs = [RunDir(p) for p in sources]
     plans = [read_plan(r.plan) for r in runs]
     base = plans[0]
-    for run, plan in zip(runs[1:], plans[1:]):
+    for run, plan in zip(runs[1:], plans[1:], strict=False):
         if _signature(plan) != _signature(base):
             raise InputError(f"{run.plan}: not the same sweep as {runs[0].plan} (flow file, seed or expansion differ)")
     summaries = [read_doc(r.summary, "sweep_summary") for r in runs]
@@ -32,15 +32,15 @@ def merge(sources: list[Path], output_root: Path) -> RunDir:
     if target.path.exists():
         raise InputError(f"{target.path}: already exists; merge again in a second")
     owner: dict[str, RunDir] = {}
-    for run, summary in zip(runs, summaries):
+    owner_status: dict[str, str] = {}
+    for run, summary in zip(runs, summaries, strict=False):
         for point in summary["points"]:
             if point["status"] == "pending" and point["id"] in owner:
-                continue
-            if point["id"] in owner and point["status"] != "pending":
-                previous = read_doc(owner[point["id"]].subrun_summary(point["id"]), "sweep_subrun_summary")
-                if previous["status"] != "pending":
-                    raise InputError(f"{run.path}: point {point['id']} was also run by {owner[point['id']].path}")
+                continue  # a shard that never got to this point does not replace one that did
+            if point["id"] in owner and point["status"] != "pending" and owner_status[point["id"]] != "pending":
+                raise InputError(f"{run.path}: point {point['id']} was also run by {owner[point['id']].path}")
             owner[point["id"]] = run
+            owner_status[point["id"]] = point["status"]
     for point_id, run in sorted(owner.items()):
         shutil.copytree(run.subrun(point_id), target.subrun(point_id))
     plan = {**base, "run_id": run_id, "created_utc": iso(stamp)}

@@ -79,7 +79,7 @@ def _step_variants(spec: StepSpec) -> list[tuple[str, dict[str, Scalar]]]:
     keys = sorted(spec.sweep)
     out = []
     for combo in itertools.product(*(spec.sweep[k] for k in keys)):
-        values = dict(zip(keys, combo))
+        values = dict(zip(keys, combo, strict=False))
         out.append((f"{spec.name}[{','.join(f'{k}={v}' for k, v in values.items())}]", values))
     return out
 
@@ -87,7 +87,7 @@ def _step_variants(spec: StepSpec) -> list[tuple[str, dict[str, Scalar]]]:
 def expand_points(flow: Flow) -> list[dict[str, Scalar]]:
     """The cartesian product of the axes, in the flow's axis order, last axis fastest."""
     names = list(flow.axes)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(flow.axes[n] for n in names))]
+    return [dict(zip(names, combo, strict=False)) for combo in itertools.product(*(flow.axes[n] for n in names))]
 
 
 def resolve_adapter(adapters: dict[str, Adapter], name: str, where: str) -> Adapter:

@@ -10,7 +10,7 @@ from preflight_action.sweep.planner import iso, utc_now
 
 
 def empty_counts() -> dict[str, int]:
-    return {status: 0 for status in (*STEP_STATUSES, "pending")}
+    return dict.fromkeys((*STEP_STATUSES, "pending"), 0)
 
 
 def point_status(counts: dict[str, int], total: int, dry_run: bool) -> str:

@@ -58,7 +58,7 @@ def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
     backend: str | None = None
     facts: dict[str, Any] = {}
     try:
-        requested = device if device in ("auto", "cpu", "cuda", "rocm", "xpu", "mps") else device.split(":")[0]
+        requested = device if device in ("auto", "cpu", "cuda", "rocm", "xpu", "mps") else device.split(":", maxsplit=1)[0]
         for check_id, params in (("torch.import", {}), ("device.resolve", {"requested": requested})):
             result = worker.result(check_id, PROBE_TIMEOUT_S, worker.request(check_id, params))
             if result["status"] != "pass":

@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""The runtime matrix read model (node x backend status from many nodes' artifacts): see --help."""
+
+from __future__ import annotations
+
+import _bootstrap
+
+_bootstrap.ensure_package()
+
+from preflight_action.cli_matrix import main  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Flow-driven runtime sweeps (plan, run, report, export, merge): see --help."""
+
+from __future__ import annotations
+
+import _bootstrap
+
+_bootstrap.ensure_package()
+
+from preflight_action.sweep.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""``smoke``: forward + one training step of small real models per dtype, with a memory guard.
+
+Exit codes: 0 the smoke ran and nothing failed (a simulated or skipped run is
+not a pass, but exits 0 unless --require-real); 1 a case failed, the timeout
+guard fired, the memory guard aborted, or --require-real and the run was not a
+real pass; 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from preflight_action import __version__
+from preflight_action.errors import PreflightError, UsageError
+from preflight_action.smoke import guard, models, modes, record
+from preflight_action.smoke.session import SmokeOptions, run
+
+DTYPES = ("float32", "float16", "bfloat16")
+DEVICES = ("auto", "cpu", "cuda", "rocm", "xpu", "mps")
+DEFAULT_ROOT = "outputs/smoke"
+EPILOG = f"""\
+modes:
+  real       build the models with random weights (nothing downloaded) and run them on the device
+  simulated  the same guard and dtype policy against a capability profile (--profile); never a pass
+  stub       no torch at all: the worker protocol, guard, record and retention only
+
+memory guard: need = params x bytes per param x MEM_FACTOR + MEM_OVERHEAD must fit in
+available memory minus MEM_RESERVE; otherwise the run falls back to simulated, or
+aborts with --require-real. Environment: {guard.ENV_PREFIX}MEM_FACTOR, _MEM_OVERHEAD_GB,
+_MEM_RESERVE_GB, _ALLOW_HIGH_MEM, _REQUIRE_REAL, _TIMEOUT_SECS, _ROOT, _KEEP_RECENT,
+_RETENTION_SECS, _MODE (flags win).
+
+exit codes:
+  0  the smoke ran and nothing failed (simulated and skipped runs are not passes)
+  1  a case failed, the timeout guard fired, the guard aborted, or --require-real
+     and the run was not a real pass
+  2  bad usage or input
+"""
+
+
+def _csv(allowed: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+        bad = [item for item in items if item not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"{what} must be a comma list of {', '.join(allowed)}; got {text!r}")
+        return items
+
+    return parse
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(guard.ENV_PREFIX + name, "")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{guard.ENV_PREFIX}{name}={raw!r}: not a number") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="smoke",
+        description="Smoke-run small real models (torchvision resnet18, a torch.nn transformer encoder): forward and one "
+        "training step per dtype, checked against a float32 reference; throughput and peak memory recorded.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--mode", choices=modes.MODES, default=None, help="real (default), simulated or stub")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="device for a real run (default: auto)")
+    parser.add_argument("--dtypes", type=_csv(DTYPES, "--dtypes"), default=DTYPES, help="comma list (default: float32,float16,bfloat16)")
+    parser.add_argument("--models", type=_csv(models.MODELS, "--models"), default=models.MODELS, help="comma list (default: resnet18,transformer)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: 2 on CPU, 32 on an accelerator)")
+    parser.add_argument("--image-size", type=int, default=None, help="resnet18 input size (default: 64 on CPU, 224 on an accelerator)")
+    parser.add_argument("--iterations", type=int, default=3, help="timed forward iterations per case (default: 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default: 0)")
+    parser.add_argument("--profile", default=modes.DEFAULT_PROFILE, help=f"simulated capability profile (default: {modes.DEFAULT_PROFILE})")
+    parser.add_argument("--python", default=None, metavar="PATH", help="interpreter whose torch runs the models (default: this one)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="end the whole smoke after this long, recording what finished; 0 disables (default: 600)")
+    parser.add_argument("--output-root", default=None, metavar="DIR", help=f"where run.<time>-<id> directories go (default: {DEFAULT_ROOT})")
+    parser.add_argument("--keep-recent", type=int, default=None, help="keep the newest N unpinned runs (default: 6)")
+    parser.add_argument("--retention-secs", type=float, default=None, help="also prune unpinned runs older than this; 0 disables (default: 0)")
+    parser.add_argument("--keep", action="store_true", help="pin this run: retention never removes it")
+    parser.add_argument("--mem-factor", type=float, default=None, help=f"guard: multiplier on the weights' bytes (default: {guard.DEFAULT_FACTOR:g})")
+    parser.add_argument("--mem-overhead-gb", type=float, default=None, help=f"guard: fixed extra need in GiB (default: {guard.DEFAULT_OVERHEAD_GB:g})")
+    parser.add_argument("--mem-reserve-gb", type=float, default=None, help=f"guard: GiB left for the rest of the machine (default: {guard.DEFAULT_RESERVE_GB:g})")
+    parser.add_argument("--allow-high-mem", action="store_true", help="run for real even when the guard says it does not fit")
+    parser.add_argument("--require-real", action="store_true", help="never fall back to simulated; exit 1 unless the run is a real pass")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> SmokeOptions:
+    from preflight_action.worker_client import resolve_python
+
+    try:
+        python, source = resolve_python(args.python)
+    except FileNotFoundError:
+        raise UsageError(f"--python {args.python}: no such interpreter") from None
+    mode = args.mode or os.environ.get(guard.ENV_PREFIX + "MODE") or "real"
+    if mode not in modes.MODES:
+        raise UsageError(f"{guard.ENV_PREFIX}MODE={mode!r}: not one of {', '.join(modes.MODES)}")
+    timeout = args.timeout if args.timeout is not None else _env_number("TIMEOUT_SECS", 600.0)
+    keep_recent = args.keep_recent if args.keep_recent is not None else int(_env_number("KEEP_RECENT", 6))
+    retention_secs = args.retention_secs if args.retention_secs is not None else _env_number("RETENTION_SECS", 0.0)
+    for flag, value in (("--timeout", timeout), ("--keep-recent", keep_recent), ("--retention-secs", retention_secs)):
+        if value < 0:
+            raise UsageError(f"{flag} must not be negative, got {value:g}")
+    for flag, number in (("--batch-size", args.batch_size), ("--image-size", args.image_size), ("--iterations", args.iterations)):
+        if number is not None and number < 1:
+            raise UsageError(f"{flag} must be at least 1, got {number}")
+    if args.image_size is not None and args.image_size < 32:
+        raise UsageError(f"--image-size must be at least 32 for resnet18, got {args.image_size}")
+    knobs = guard.knobs_from(args.mem_factor, args.mem_overhead_gb, args.mem_reserve_gb, args.allow_high_mem, args.require_real)
+    return SmokeOptions(
+        mode=mode,
+        device=args.device,
+        dtypes=tuple(args.dtypes),
+        models=tuple(args.models),
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        iterations=args.iterations,
+        seed=args.seed,
+        profile=args.profile,
+        python=python,
+        python_source=source,
+        timeout_s=timeout,
+        knobs=knobs,
+        output_root=Path(args.output_root or os.environ.get(guard.ENV_PREFIX + "ROOT") or DEFAULT_ROOT),
+        keep_recent=keep_recent,
+        retention_secs=retention_secs,
+        keep=args.keep,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        options = options_from(args)
+        if options.mode == "simulated" or options.profile != modes.DEFAULT_PROFILE:
+            modes.target(options.profile)  # an unknown profile is a usage error before anything runs
+        from preflight_action import render_terminal
+
+        out = render_terminal.console(stderr=True)
+
+        def say(line: str) -> None:
+            if not args.quiet:
+                out.print(line, markup=False)
+
+        document, run_dir = run(options, say)
+    except PreflightError as error:
+        print(f"smoke: error: {error}", file=sys.stderr)
+        return error.exit_code
+    counts = ", ".join(f"{v} {k}" for k, v in document["counts"].items() if v)
+    real = "" if document["outcome"] == "pass" else " (not a real pass)"
+    print(f"smoke: outcome {document['outcome']}{real} [{document['mode']}; {counts}]; record: {run_dir / record.RECORD_NAME}", file=sys.stderr)
+    return int(document["exit_code"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Every schema is a well-formed, versioned contract; the report schema accepts and rejects the right things."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+
+from preflight_action import report, schemas
+from preflight_action.errors import InputError, SchemaError
+
+ALL = schemas.names()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_schema_is_versioned_and_closed(name):
+    schema = schemas.load(name)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].startswith("https://preflight-action.github.io/schemas/")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    if schema.get("type") == "object":
+        assert schema.get("additionalProperties") is False or "unevaluatedProperties" in schema
+
+
+def test_schema_ids_are_unique():
+    ids = [schemas.load(n)["$id"] for n in ALL]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.fixture(scope="module")
+def valid_report(tmp_path_factory):
+    from preflight_action import cli_preflight
+
+    out = tmp_path_factory.mktemp("r") / "r.json"
+    assert cli_preflight.main(["--device", "cpu", "--quiet", "--output-path", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_real_report_round_trips_through_the_dataclasses(valid_report):
+    rebuilt = report.Report.from_dict(valid_report).to_dict()
+    assert rebuilt == valid_report
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointer"),
+    [
+        (lambda r: r.update(status="maybe"), "/status"),
+        (lambda r: r["checks"][0].update(status="skip", skip_reason=None), "/checks/0/skip_reason"),
+        (lambda r: r["checks"][1].update(id="NoDots"), "/checks/1/id"),
+        (lambda r: r["env_fingerprint"].update(sha256="xyz"), "/env_fingerprint/sha256"),
+        (lambda r: r.update(stauts="pass"), "'stauts' -> did you mean 'status'?"),
+        (lambda r: r.update(schema_version="2.0"), "/schema_version"),
+    ],
+)
+def test_report_schema_rejects_with_a_pointer(valid_report, mutate, pointer):
+    doc = copy.deepcopy(valid_report)
+    mutate(doc)
+    with pytest.raises(SchemaError) as info:
+        schemas.validate(doc, "preflight_report", "r.json")
+    assert pointer in str(info.value)
+    assert str(info.value).startswith("r.json: ")
+
+
+def test_a_1x_reader_accepts_a_newer_minor_version(valid_report):
+    doc = copy.deepcopy(valid_report)
+    doc["schema_version"] = "1.7"
+    schemas.validate(doc, "preflight_report", "future.json")
+
+
+def test_read_json_reports_malformed_json_with_line_and_column(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"status": "pass",\n "checks": [}')
+    with pytest.raises(InputError, match=r"bad.json: malformed JSON at line 2 column 13"):
+        schemas.read_json(bad, "preflight_report")
