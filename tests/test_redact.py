@@ -8,7 +8,9 @@ from preflight_action import redact
 def test_secret_names():
     for name in ("GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "DB_PASSWORD", "GOOGLE_APPLICATION_CREDENTIALS", "ssh_private_key"):
         assert redact.is_secret_name(name)
-    for name in ("CUDA_VISIBLE_DEVICES", "PYTHONPATH", "OMP_NUM_THREADS"):
+    for name in ("NPM_CONFIG__AUTH", "SSH_KEY", "HFTOKEN", "SENTRY_DSN"):
+        assert redact.is_secret_name(name)
+    for name in ("CUDA_VISIBLE_DEVICES", "PYTHONPATH", "OMP_NUM_THREADS", "NOX_CURRENT_SESSION", "GIT_AUTHOR_NAME", "KEYBOARD"):
         assert not redact.is_secret_name(name)
 
 

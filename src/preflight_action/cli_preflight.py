@@ -101,12 +101,26 @@ def _run(options: Options, args: argparse.Namespace) -> int:
         from preflight_action import render_terminal
 
         progress_out = render_terminal.console(stderr=True)
+        # On a terminal a spinner names the check in flight (compile takes tens of
+        # seconds); CI logs get one plain line per finished check.
+        status = progress_out.status("") if progress_out.is_terminal and not args.quiet else None
+
+        def starting(check_id: str, index: int, total: int) -> None:
+            if status is not None:
+                status.update(f"[{index}/{total}] running {check_id}")
+                status.start()
 
         def progress(result: CheckResult, index: int, total: int) -> None:
+            if status is not None:
+                status.stop()
             if not args.quiet:
                 progress_out.print(render_terminal.progress_line(result, index, total))
 
-        report_obj = session.run(policy, progress)
+        try:
+            report_obj = session.run(policy, progress, starting)
+        finally:
+            if status is not None:
+                status.stop()
     finally:
         session.close()
 

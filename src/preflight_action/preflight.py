@@ -24,6 +24,7 @@ from preflight_action.report import CheckResult, Report
 from preflight_action.worker_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
 
 Progress = Callable[[CheckResult, int, int], None]
+Starting = Callable[[str, int, int], None]
 
 # Environment variables that change what torch does; recorded (secret-named ones redacted).
 ENV_PREFIXES = ("CUDA_", "NVIDIA_", "TORCH", "PYTORCH_", "OMP_", "MKL_", "HIP_", "ROCM_", "HSA_", "XPU_", "ZE_", "TRITON_", "NCCL_")
@@ -110,11 +111,13 @@ class Session:
         result = spec.host(ctx)
         return replace(result, source="host", duration_ms=result.duration_ms or (time.perf_counter() - started) * 1000.0)
 
-    def run(self, policy: SeverityPolicy, progress: Progress | None = None) -> Report:
+    def run(self, policy: SeverityPolicy, progress: Progress | None = None, starting: Starting | None = None) -> Report:
         ctx = Context(self.options, policy)
         specs = checks.SPECS
         try:
             for index, spec in enumerate(specs, start=1):
+                if starting:
+                    starting(spec.id, index, len(specs))
                 result = self._run_spec(spec, ctx)
                 ctx.results[spec.id] = result
                 if spec.id == "device.resolve" and result.status == "pass":

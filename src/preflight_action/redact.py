@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTH|PRIVATE|COOKIE|SESSION|SIGNATURE", re.I)
+# Substrings that mark a secret anywhere in a name (GITHUB_TOKEN, HFTOKEN, DB_PASSWORD) ...
+SECRET_SUBSTRING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY", re.I)
+# ... and words that do only as a whole underscore-separated part: SSH_KEY, NPM_AUTH, but not
+# KEYBOARD_LAYOUT, GIT_AUTHOR_NAME or NOX_CURRENT_SESSION (whose value is a session name).
+SECRET_WORDS = frozenset({"KEY", "AUTH", "AUTHORIZATION", "PAT", "COOKIE", "SIGNATURE", "PASS", "PRIVATE", "SAS", "DSN"})
 # userinfo in URLs such as PIP_INDEX_URL=https://user:pass@host/simple
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 # Shorter values ("1", "true", "main") would scrub ordinary words out of reports.
@@ -16,7 +20,9 @@ MIN_SCRUB_LENGTH = 6
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    if SECRET_SUBSTRING.search(name):
+        return True
+    return any(part in SECRET_WORDS for part in name.upper().split("_"))
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
