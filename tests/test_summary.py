@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import subprocess
 import sys
@@ -19,7 +20,21 @@ from preflight_action.report import CheckResult, Report, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-CHECK_IDS = ("torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "dtype.support", "torchvision.import", "compile.smoke", "deps.consistency")
+CHECK_IDS = (
+    "torch.import",
+    "device.resolve",
+    "capabilities.detect",
+    "tensor.smoke",
+    "dtype.support",
+    "torchvision.import",
+    "compile.smoke",
+    "deps.consistency",
+)
+
+
+@functools.cache
+def shipped_policy() -> policy_module.SeverityPolicy:
+    return policy_module.load()
 
 
 def report_doc(
@@ -32,7 +47,7 @@ def report_doc(
     python: str = "3.12.4",
 ) -> dict[str, Any]:
     """A schema-valid report built by the real triage code (scores from the shipped policy)."""
-    policy = policy_module.load()
+    policy = shipped_policy()
     failures = failures or {}
     checks = []
     for check_id in CHECK_IDS:
@@ -42,6 +57,7 @@ def report_doc(
             checks.append(CheckResult.skipped(check_id, "not requested (pass --check-compile to run it)"))
         else:
             checks.append(CheckResult(check_id, "pass", duration_ms=3.0))
+    checks += [CheckResult(c, "fail", duration_ms=1.0, error=e) for c, e in failures.items() if c not in CHECK_IDS]
     scored = triage.score_checks(checks, policy, backend)
     report = Report(
         tool={"name": "preflight-action", "version": "0.1.0"},
@@ -51,7 +67,14 @@ def report_doc(
         requested_device=backend,
         resolved_device=f"{backend}:0" if backend != "cpu" else "cpu",
         backend=backend,
-        options={"check_torchvision": True, "check_compile": False, "strict": True, "strict_threshold": "medium", "check_timeout_s": 120.0, "policy": "policy/severity.yaml"},
+        options={
+            "check_torchvision": True,
+            "check_compile": False,
+            "strict": True,
+            "strict_threshold": "medium",
+            "check_timeout_s": 120.0,
+            "policy": "policy/severity.yaml",
+        },
         interpreter={"path": "/usr/bin/python3", "version": python, "source": "sys.executable"},
         host={"node_id": node, "hostname": node, "os": os_name, "arch": "x86_64"},
         ci=None,
@@ -61,7 +84,7 @@ def report_doc(
         simulated=simulated,
     )
     document = report.to_dict()
-    schemas.validate(document, "preflight_report", "test factory")
+    summary.fast_validator("preflight_report").validate(document, "test factory")
     return document
 
 
@@ -78,7 +101,9 @@ def write_reports(directory: Path, documents: list[dict[str, Any]]) -> list[Path
 def matrix_docs() -> list[dict[str, Any]]:
     return [
         report_doc("gpu-1", "cuda", {"tensor.smoke": "RuntimeError: CUDA error: illegal memory access"}),
-        report_doc("gpu-2", "cuda", {"tensor.smoke": "RuntimeError: CUDA out of memory", "torchvision.import": "No module named 'torchvision'"}),
+        report_doc(
+            "gpu-2", "cuda", {"tensor.smoke": "RuntimeError: CUDA out of memory", "torchvision.import": "No module named 'torchvision'"}
+        ),
         report_doc("gpu-1", "cpu"),
         report_doc("mac-1", "mps", {"torchvision.import": "ImportError: torchvision 0.1 wants torch 1.0"}),
         report_doc("box-9", "cpu", finished_at="2026-11-20T08:00:00.000Z"),
@@ -116,7 +141,9 @@ def test_by_backend_groups_use_the_band_action_from_the_policy(tmp_path: Path) -
     policy = policy_module.load()
     groups = {g.backend: g for g in merged.by_backend}
     assert set(groups) == {"cuda", "mps"}  # cpu has no failures
-    assert groups["cuda"].worst_band == "critical" and groups["cuda"].reports_affected == 2 and groups["cuda"].reports_total == 2
+    assert groups["cuda"].worst_band == "critical"
+    assert groups["cuda"].reports_affected == 2
+    assert groups["cuda"].reports_total == 2
     assert groups["cuda"].checks == ("tensor.smoke", "torchvision.import")
     assert groups["mps"].action == policy.band_named("medium").action
     assert [g.backend for g in merged.by_backend] == ["cuda", "mps"]  # worst band first
@@ -131,9 +158,11 @@ def test_matrix_view_is_the_shared_matrix_read_model(tmp_path: Path) -> None:
     assert merged.matrix.backends == tuple(backends)
     assert {(c.node, c.backend): c.code for c in merged.matrix.cells} == {k: v["code"] for k, v in cells.items()}
     cell = merged.matrix.cell("gpu-1", "cuda")
-    assert cell is not None and cell.code == "down"
+    assert cell is not None
+    assert cell.code == "down"
     stale = merged.matrix.cell("box-9", "cpu")
-    assert stale is not None and stale.code == "stale"
+    assert stale is not None
+    assert stale.code == "stale"
 
 
 def test_stale_flag_follows_the_freshness_window(tmp_path: Path) -> None:
@@ -145,7 +174,8 @@ def test_stale_flag_follows_the_freshness_window(tmp_path: Path) -> None:
 
 def test_simulated_reports_never_count_as_passed(tmp_path: Path) -> None:
     merged = summarize(tmp_path, [report_doc("sim", "cuda", simulated=True)])
-    assert merged.counts["passed"] == 0 and merged.counts["simulated"] == 1
+    assert merged.counts["passed"] == 0
+    assert merged.counts["simulated"] == 1
     assert merged.status == "incomplete"
 
 
@@ -219,26 +249,39 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err
 
 
-def test_cli_writes_markdown_and_json_and_skips_its_own_outputs_on_rerun(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_writes_markdown_and_json_and_skips_its_own_outputs_on_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITHUB_RUN_ID", raising=False)
     write_reports(tmp_path, matrix_docs())
-    args = ["--input-glob", str(tmp_path / "*.json"), "--output-md", str(tmp_path / "summary.md"), "--output-json", str(tmp_path / "summary.json")]
+    args = [
+        "--input-glob",
+        str(tmp_path / "*.json"),
+        "--output-md",
+        str(tmp_path / "summary.md"),
+        "--output-json",
+        str(tmp_path / "summary.json"),
+    ]
     assert run_cli(args, capsys)[0] == 0
     first = summary.read(tmp_path / "summary.json")
-    assert first["counts"]["reports"] == 5 and first["status"] == "fail"
+    assert first["counts"]["reports"] == 5
+    assert first["status"] == "fail"
     assert "## ❌ Runtime preflight summary: FAIL" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     # a copy of a summary among the inputs is recognised and ignored, not called invalid
     (tmp_path / "copy-of-summary.json").write_text((tmp_path / "summary.json").read_text(encoding="utf-8"), encoding="utf-8")
     assert run_cli(args, capsys)[0] == 0
     second = summary.read(tmp_path / "summary.json")
-    assert second["counts"]["reports"] == 5 and second["counts"]["invalid"] == 0
+    assert second["counts"]["reports"] == 5
+    assert second["counts"]["invalid"] == 0
     assert [Path(i["path"]).name for i in second["ignored_inputs"]] == ["copy-of-summary.json"]
 
 
 def test_cli_empty_glob_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["--input-glob", str(tmp_path / "nothing-*.json"), "--output-json", str(tmp_path / "s.json")], capsys)
     assert code == 2
-    assert err.strip().splitlines() == [f"summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"]
+    assert err.strip().splitlines() == [
+        f"summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"
+    ]
     assert not (tmp_path / "s.json").exists()
 
 
@@ -249,10 +292,13 @@ def test_cli_fail_on_invalid_exits_1_but_still_writes_the_summary(tmp_path: Path
     assert run_cli(base, capsys)[0] == 0
     assert run_cli([*base, "--fail-on-invalid"], capsys)[0] == 1
     written = summary.read(tmp_path / "out" / "s.json")
-    assert written["counts"]["reports"] == 1 and written["invalid_inputs"][0]["path"].endswith("broken.json")
+    assert written["counts"]["reports"] == 1
+    assert written["invalid_inputs"][0]["path"].endswith("broken.json")
 
 
-def test_cli_step_summary_appends_and_links_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_step_summary_appends_and_links_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     step = tmp_path / "step_summary.md"
     step.write_text("# earlier step output\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
@@ -267,14 +313,28 @@ def test_cli_step_summary_appends_and_links_the_run(tmp_path: Path, capsys: pyte
     assert "[Artifacts](https://github.com/octo/demo/actions/runs/42#artifacts)" in text
 
 
-def test_cli_comment_without_a_pull_request_warns_and_require_comment_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_comment_without_a_pull_request_warns_and_require_comment_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     write_reports(tmp_path, [report_doc("ok", "cpu")])
-    args = ["--input-glob", str(tmp_path / "*.json"), "--output-md", str(tmp_path / "o" / "s.md"), "--post-comment", "--repo", "octo/demo", "--quiet"]
+    args = [
+        "--input-glob",
+        str(tmp_path / "*.json"),
+        "--output-md",
+        str(tmp_path / "o" / "s.md"),
+        "--post-comment",
+        "--repo",
+        "octo/demo",
+        "--quiet",
+    ]
     code, out, _ = run_cli(args, capsys)
     assert code == 0
-    assert out.strip() == "::warning title=preflight summary::PR comment not posted: not a pull request event (pass --pr NUMBER to comment anyway)"
+    assert (
+        out.strip()
+        == "::warning title=preflight summary::PR comment not posted: not a pull request event (pass --pr NUMBER to comment anyway)"
+    )
     assert (tmp_path / "o" / "s.md").is_file()
     assert run_cli([*args, "--require-comment"], capsys)[0] == 1
 

@@ -3,9 +3,9 @@
 The action YAML only passes inputs through ``PREFLIGHT_*`` environment variables and calls one
 subcommand; everything that decides something lives here and is unit-tested.
 
-``setup`` runs under the bootstrap interpreter before anything of ours is installed, so this
-module imports only the standard library at the top (run as a file it puts the action's ``src/``
-on ``sys.path``, see the bottom of the file).
+``setup`` runs under the bootstrap interpreter before anything of ours is installed: the action
+runs this module as a file, it puts the action's ``src/`` on ``sys.path``, and everything it imports
+at the top is the standard library or stdlib-only (``preflight_action.errors``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file by an interpreter that may not have us installed: import the package from the
+    # action's src/, and not from this file's directory (its module names are not top-level).
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve() != _HERE]
+    sys.path.insert(0, str(_HERE.parent))
+
+from preflight_action.errors import PreflightError, UsageError
 
 INSTALL_MODES = ("index", "preinstalled")
 # Flags the action sets itself from its inputs; taking them from extra-args too would make the
@@ -34,10 +43,8 @@ RUN_TIMEOUT_S = 3600  # each check has its own timeout inside; this only stops a
 PROBE_TIMEOUT_S = 60
 
 
-class ActionInputError(Exception):
+class ActionInputError(UsageError):
     """An action input is invalid; the message names the input (kebab-case, as the user wrote it)."""
-
-    exit_code = 2
 
 
 def parse_bool(value: str, name: str) -> bool:
@@ -140,6 +147,11 @@ def missing_imports(names: Sequence[str] = ORCHESTRATOR_IMPORTS) -> list[str]:
     return [name for name in names if importlib.util.find_spec(name) is None]
 
 
+def shell_path(path: str | PurePath) -> str:
+    """A path bash can execute on every runner: forward slashes (Git Bash runs ``D:/a/x.exe``, Python reads it)."""
+    return (path if isinstance(path, PurePath) else Path(path)).as_posix()
+
+
 def setup(action_root: Path, inputs: SetupInputs) -> dict[str, str]:
     """Make an interpreter that can run the orchestrator; never touches the diagnosed environment."""
     diagnosed = resolve_interpreter(inputs.python)
@@ -149,13 +161,13 @@ def setup(action_root: Path, inputs: SetupInputs) -> dict[str, str]:
             raise ActionInputError(
                 f"input install-from: preinstalled, but {sys.executable} cannot import {', '.join(missing)}; use install-from: index"
             )
-        return {"orchestrator": sys.executable, "python": diagnosed}
+        return {"orchestrator": shell_path(sys.executable), "python": diagnosed}
     orchestrator = venv_python(inputs.venv_dir)
     marker = inputs.venv_dir / VENV_MARKER
     stamp = f"{action_root.resolve()}\n"
     if orchestrator.exists() and marker.exists() and marker.read_text(encoding="utf-8") == stamp:
         print(f"reusing the orchestrator venv {inputs.venv_dir}")
-        return {"orchestrator": str(orchestrator), "python": diagnosed}
+        return {"orchestrator": shell_path(orchestrator), "python": diagnosed}
     import venv
 
     print(f"creating the orchestrator venv {inputs.venv_dir} (isolated from {diagnosed})", flush=True)
@@ -169,7 +181,7 @@ def setup(action_root: Path, inputs: SetupInputs) -> dict[str, str]:
     except subprocess.TimeoutExpired:
         raise ActionInputError(f"installing the orchestrator from {action_root} took over {SETUP_TIMEOUT_S} s") from None
     marker.write_text(stamp, encoding="utf-8")
-    return {"orchestrator": str(orchestrator), "python": diagnosed}
+    return {"orchestrator": shell_path(orchestrator), "python": diagnosed}
 
 
 @dataclass(frozen=True)
@@ -229,8 +241,6 @@ def run_preflight(orchestrator: str, action_root: Path, inputs: RunInputs, outpu
     except subprocess.TimeoutExpired:
         print(f"runtime_preflight.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
         code = 1
-    from preflight_action.errors import PreflightError
-
     try:
         outputs = report_outputs(inputs.output_path)
     except (OSError, PreflightError) as exc:
@@ -296,6 +306,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = parse_args(argv)
+    args.action_root = args.action_root.resolve()
     env = os.environ if env is None else env
     output_file = env.get("GITHUB_OUTPUT")
     try:
@@ -316,21 +327,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         written = {"summary-md": inputs.output_md, "summary-json": inputs.output_json}
         write_outputs({key: str(Path(path).absolute()) if Path(path).exists() else "" for key, path in written.items()}, output_file)
         return code
-    except ActionInputError as exc:
+    except PreflightError as exc:
         annotate_error(str(exc))
         return exc.exit_code
-    except Exception as exc:
-        from preflight_action.errors import PreflightError
-
-        if isinstance(exc, PreflightError):
-            annotate_error(str(exc))
-            return exc.exit_code
-        raise
 
 
 if __name__ == "__main__":
-    if not __package__:
-        # Run as a file by an interpreter that may not have us installed: import the package from
-        # the action's src/, and not this file's directory (whose module names are not top-level).
-        sys.path[0] = str(Path(__file__).resolve().parent.parent)
     raise SystemExit(main())

@@ -37,16 +37,14 @@ def _message(failed: FailedCheck, total: int) -> str:
 def lines(summary: Summary, cap: int = MAX_PER_KIND) -> list[str]:
     """Annotation lines: blocking failures as errors; other failures, invalid inputs and stale reports as warnings."""
     total = summary.counts["reports"]
-    errors = [
-        (f"preflight {f.worst_band}: {f.check_id}", _message(f, total)) for f in summary.top_failed if f.blocking
-    ]
-    warnings = [
-        (f"preflight {f.worst_band}: {f.check_id}", _message(f, total)) for f in summary.top_failed if not f.blocking
-    ]
+    errors = [(f"preflight {f.worst_band}: {f.check_id}", _message(f, total)) for f in summary.top_failed if f.blocking]
+    warnings = [(f"preflight {f.worst_band}: {f.check_id}", _message(f, total)) for f in summary.top_failed if not f.blocking]
     warnings += [("preflight: invalid input", f"{i.path}: {i.reason}") for i in summary.invalid]
     stale = summary.counts["stale"]
     if stale:
-        warnings.append(("preflight: stale reports", f"{stale} report{'s are' if stale != 1 else ' is'} older than {summary.freshness_hours:g} h"))
+        warnings.append(
+            ("preflight: stale reports", f"{stale} report{'s are' if stale != 1 else ' is'} older than {summary.freshness_hours:g} h")
+        )
     return _capped("error", errors, cap) + _capped("warning", warnings, cap)
 
 

@@ -92,7 +92,8 @@ class RuntimeCapabilities:
             parts.append("GPU: none")
         if self.total_memory_mb is not None:
             free = f", {self.free_memory_mb}MB free" if self.free_memory_mb is not None else ""
-            parts.append(f"{self.memory_kind}: {self.total_memory_mb}MB total{free}")
+            label = "Unified memory (MPS limit)" if self.backend == "mps" else self.memory_kind
+            parts.append(f"{label}: {self.total_memory_mb}MB total{free}")
         if self.accelerator:
             parts.append(f"bf16: {_yes_no(self.bf16_supported)}")
         parts.append(f"torch: {self.torch_version if self.torch_available else 'not installed'}")
@@ -111,6 +112,41 @@ class RuntimeCapabilities:
         data["cpu_isa"] = list(self.cpu_isa)
         data["sources"] = dict(self.sources)
         return data
+
+    def to_probe_facts(self) -> dict[str, Any]:
+        """The ``capabilities.detect`` details this record corresponds to (inverse of ``from_probe_facts``)."""
+        cc = self.compute_capability
+        return {
+            "os": self.os,
+            "os_release": self.os_release,
+            "machine": self.machine,
+            "is_wsl2": self.is_wsl2,
+            "windows_driver_model": None if self.windows_wddm is None else ("WDDM" if self.windows_wddm else "TCC"),
+            "python_version": self.python_version,
+            "torch_available": self.torch_available,
+            "torch_version": self.torch_version,
+            "cuda_available": self.cuda_available,
+            "torch_cuda_build": self.cuda_runtime_version,
+            "cuda_driver_version": self.cuda_driver_version,
+            "nvidia_driver_version": self.nvidia_driver_version,
+            "torch_hip_build": self.hip_version,
+            "xpu_available": self.xpu_available,
+            "mps_available": self.mps_available,
+            "device_name": self.device_name,
+            "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None,
+            "total_memory_mb": self.total_memory_mb,
+            "free_memory_mb": self.free_memory_mb,
+            "bf16_supported": self.bf16_supported,
+            "cpu_model": self.cpu_model,
+            "cpu_cores": self.cpu_cores,
+            "cpu_count": self.cpu_threads,
+            "cpu_isa": list(self.cpu_isa),
+            "ram_total_mb": self.ram_total_mb,
+            "ram_available_mb": self.ram_available_mb,
+            "simulated": self.simulated,
+            "source": self.source,
+            "sources": dict(self.sources),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, simulated: bool | None = None, source: str | None = None) -> RuntimeCapabilities:

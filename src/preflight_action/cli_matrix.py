@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__, matrix
+from preflight_action import __version__, matrix, schema_fastpath
 from preflight_action.errors import InputError, PreflightError, UsageError
 
 DEFAULT_GLOBS = (
@@ -69,13 +69,13 @@ def load(paths: list[Path], local_node: str) -> Inputs:
                 inputs.ignored.append(str(path))
                 continue
             if kind == "preflight":
-                schemas.validate(document, "preflight_report", str(path))
+                schema_fastpath.validate(document, "preflight_report", str(path))
                 lane = matrix.lane_from_report(Report.from_dict(document), str(path))
             elif kind == "smoke":
-                schemas.validate(document, "smoke_run", str(path))
+                schema_fastpath.validate(document, "smoke_run", str(path))
                 lane = matrix.lane_from_smoke(document, str(path))
             else:
-                schemas.validate(document, "sweep_summary", str(path))
+                schema_fastpath.validate(document, "sweep_summary", str(path))
                 lane = matrix.lane_from_sweep(document, str(path), local_node, _sweep_backend(path.parent / "sysinfo.json"))
         except InputError as error:
             inputs.invalid.append({"path": str(path), "error": str(error)})
@@ -97,28 +97,46 @@ def _sweep_backend(sysinfo: Path) -> str | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="runtime_matrix", description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts.")
+    parser = argparse.ArgumentParser(
+        prog="runtime_matrix", description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="build the snapshot and print it (compact grid, or --json)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    status = commands.add_parser(
+        "status",
+        help="build the snapshot and print it (compact grid, or --json)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON (schemas/runtime_matrix.schema.json)")
-    status.add_argument("--ttl-seconds", type=int, default=matrix.DEFAULT_TTL_SECONDS, help=f"lanes older than this show as stale (default: {matrix.DEFAULT_TTL_SECONDS})")
+    status.add_argument(
+        "--ttl-seconds",
+        type=int,
+        default=matrix.DEFAULT_TTL_SECONDS,
+        help=f"lanes older than this show as stale (default: {matrix.DEFAULT_TTL_SECONDS})",
+    )
     status.add_argument("--html", default=None, metavar="PATH", help="also write the static accessible dashboard here")
     status.add_argument("--output-json", default=None, metavar="PATH", help="also write the snapshot JSON here")
     status.add_argument(
-        "--input-glob", action="append", default=None, metavar="GLOB", help="artifacts to read (repeatable; default: " + ", ".join(DEFAULT_GLOBS) + ")"
+        "--input-glob",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="artifacts to read (repeatable; default: " + ", ".join(DEFAULT_GLOBS) + ")",
     )
-    status.add_argument("--node-id", default=None, help="node id for sweep summaries, which carry none (default: PREFLIGHT_NODE_ID, RUNNER_NAME or the hostname)")
+    status.add_argument(
+        "--node-id",
+        default=None,
+        help="node id for sweep summaries, which carry none (default: PREFLIGHT_NODE_ID, RUNNER_NAME or the hostname)",
+    )
     return parser.parse_args(argv)
 
 
 def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[str, Any], Inputs]:
     """Read the artifacts and build the schema-checked snapshot."""
-    from preflight_action import schemas
-
     inputs = load(expand(patterns), local_node)
     snapshot = matrix.build_snapshot(inputs.lanes, ttl_seconds=ttl_seconds, inputs=inputs.summary())
-    schemas.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
+    schema_fastpath.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
     return snapshot, inputs
 
 

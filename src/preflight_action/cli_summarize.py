@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +41,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--input-glob", action="append", required=True, metavar="GLOB", help="report files to merge (repeatable; ** recurses); quote it")
+    parser.add_argument(
+        "--input-glob", action="append", required=True, metavar="GLOB", help="report files to merge (repeatable; ** recurses); quote it"
+    )
     parser.add_argument("--output-md", default=None, metavar="PATH", help="write the Markdown summary here")
-    parser.add_argument("--output-json", default=None, metavar="PATH", help="write the JSON summary here (schemas/preflight_summary.schema.json)")
+    parser.add_argument(
+        "--output-json", default=None, metavar="PATH", help="write the JSON summary here (schemas/preflight_summary.schema.json)"
+    )
     parser.add_argument("--step-summary", action="store_true", help="append the Markdown to $GITHUB_STEP_SUMMARY (kept under 1 MiB)")
     parser.add_argument("--post-comment", action="store_true", help="create or update the sticky PR comment (kept under 65,536 characters)")
-    parser.add_argument("--comment-key", default="default", help="one sticky comment per key, so two workflows do not overwrite each other (default: default)")
-    parser.add_argument("--comment-author", default=None, metavar="LOGIN", help="login whose comments count as ours (default: GET /user, else github-actions[bot])")
+    parser.add_argument(
+        "--comment-key",
+        default="default",
+        help="one sticky comment per key, so two workflows do not overwrite each other (default: default)",
+    )
+    parser.add_argument(
+        "--comment-author",
+        default=None,
+        metavar="LOGIN",
+        help="login whose comments count as ours (default: GET /user, else github-actions[bot])",
+    )
     parser.add_argument("--require-comment", action="store_true", help="exit 1 when the PR comment cannot be posted (default: a warning)")
     parser.add_argument("--repo", default=None, metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
-    parser.add_argument("--pr", type=int, default=None, metavar="NUMBER", help="pull request number (default: from the event in $GITHUB_EVENT_PATH)")
-    parser.add_argument("--token-env", default="GITHUB_TOKEN", metavar="NAME", help="environment variable holding the token (default: GITHUB_TOKEN)")
-    parser.add_argument("--api-url", default=None, metavar="URL", help="GitHub REST API root (default: $GITHUB_API_URL or https://api.github.com)")
-    parser.add_argument("--freshness-hours", type=float, default=24.0, metavar="HOURS", help="reports finished longer ago are flagged stale (default: 24)")
-    parser.add_argument("--annotations", action="store_true", help="print ::error::/::warning:: lines for failed checks (GitHub caps 10 of each per step)")
-    parser.add_argument("--artifact-url", default=None, metavar="URL", help="link to the uploaded artifacts (default: the run's page when GITHUB_* is set)")
+    parser.add_argument(
+        "--pr", type=int, default=None, metavar="NUMBER", help="pull request number (default: from the event in $GITHUB_EVENT_PATH)"
+    )
+    parser.add_argument(
+        "--token-env", default="GITHUB_TOKEN", metavar="NAME", help="environment variable holding the token (default: GITHUB_TOKEN)"
+    )
+    parser.add_argument(
+        "--api-url", default=None, metavar="URL", help="GitHub REST API root (default: $GITHUB_API_URL or https://api.github.com)"
+    )
+    parser.add_argument(
+        "--freshness-hours", type=float, default=24.0, metavar="HOURS", help="reports finished longer ago are flagged stale (default: 24)"
+    )
+    parser.add_argument(
+        "--annotations", action="store_true", help="print ::error::/::warning:: lines for failed checks (GitHub caps 10 of each per step)"
+    )
+    parser.add_argument(
+        "--artifact-url", default=None, metavar="URL", help="link to the uploaded artifacts (default: the run's page when GITHUB_* is set)"
+    )
     parser.add_argument("--fail-on-invalid", action="store_true", help="exit 1 when an input is unreadable or fails the report schema")
-    parser.add_argument("--policy", default=None, metavar="PATH", help="severity policy YAML for the action lines (default: the shipped one)")
+    parser.add_argument(
+        "--policy", default=None, metavar="PATH", help="severity policy YAML for the action lines (default: the shipped one)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -77,7 +105,7 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from preflight_action import atomic, github_env, policy, summary, summary_render
+    from preflight_action import atomic, github_env, policy, redact, summary, summary_render
 
     outputs = [p for p in (args.output_md, args.output_json) if p]
     paths = summary.expand(args.input_glob, exclude=outputs)
@@ -95,30 +123,41 @@ def _run(args: argparse.Namespace) -> int:
         artifact_url=args.artifact_url or (f"{run_url}#artifacts" if run_url else None),
     )
     hint = args.output_json or args.output_md
+    secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
+
+    def scrub(text: str) -> str:  # by value only: URL credentials were scrubbed when each report was written
+        for value in secrets:
+            if value in text:
+                text = text.replace(value, redact.REDACTED)
+        return text
+
     if args.output_json:
-        atomic.write_text(args.output_json, summary.dumps(merged))
+        atomic.write_text(args.output_json, scrub(summary.dumps(merged)))
     if args.output_md:
-        atomic.write_text(args.output_md, summary_render.render(merged, args.comment_key, artifact_hint=hint).text)
+        atomic.write_text(args.output_md, summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
     for item in merged.invalid:
         _say(args, f"summarize: invalid input {item.path}: {item.reason}")
     c = merged.counts
-    _say(args, f"summarize: {merged.status}: {c['reports']} reports, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, {c['invalid']} invalid")
+    _say(
+        args,
+        f"summarize: {merged.status}: {c['reports']} reports, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, {c['invalid']} invalid",
+    )
     if args.annotations:
         from preflight_action import annotations
 
         for line in annotations.lines(merged):
-            print(line, flush=True)
+            print(scrub(line), flush=True)
     if args.step_summary:
-        _append_step_summary(args, merged, hint)
+        _append_step_summary(args, merged, hint, scrub)
     code = 1 if args.fail_on_invalid and merged.invalid else 0
     if args.post_comment:
-        body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint).text
+        body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint, scrub=scrub).text
         if not _post_comment(args, body):
             code = 1 if args.require_comment else code
     return code
 
 
-def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None) -> None:
+def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
     from preflight_action import summary_render
 
     target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -131,7 +170,9 @@ def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None
     if room < 1024:
         print(f"::warning::job summary already holds {used} bytes; the preflight summary was not added (1 MiB limit)", flush=True)
         return
-    text = summary_render.render(merged, args.comment_key, limit=summary_render.STEP_SUMMARY, budget=room, artifact_hint=hint).text
+    text = summary_render.render(
+        merged, args.comment_key, limit=summary_render.STEP_SUMMARY, budget=room, artifact_hint=hint, scrub=scrub
+    ).text
     with path.open("a", encoding="utf-8", newline="\n") as handle:
         handle.write(("\n" if used else "") + text)
 

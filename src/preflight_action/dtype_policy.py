@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from preflight_action import policy_files
 from preflight_action.capability_record import RuntimeCapabilities
 from preflight_action.paths import data_dir
 
@@ -123,9 +124,7 @@ def load_dtype_policy(path: str | Path | None = None) -> DtypePolicy:
 
 @lru_cache(maxsize=8)
 def _load(file: str, _stamp: int) -> DtypePolicy:
-    from preflight_action import schemas
-
-    document = schemas.read_yaml(file, SCHEMA)
+    document = policy_files.read_yaml(file, SCHEMA)
     rules = tuple(
         DtypeRule(
             id=rule["id"],

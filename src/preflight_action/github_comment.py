@@ -49,7 +49,7 @@ class Target:
         cls,
         repo: str | None = None,
         pr: int | None = None,
-        token_env: str = "GITHUB_TOKEN",
+        token_env: str = "GITHUB_TOKEN",  # noqa: S107 - the variable's name, not a secret
         api_url: str | None = None,
         author: str | None = None,
         environ: Mapping[str, str] | None = None,
@@ -69,7 +69,13 @@ class Target:
 
 
 def event_pull_number(event_path: str | None) -> int | None:
-    """The pull request number in a GitHub event payload file, if the event has one."""
+    """The pull request number in a GitHub event payload file, if the event has one.
+
+    pull_request / pull_request_target carry ``pull_request.number``; a
+    ``workflow_run`` (the way to comment on fork PRs) carries
+    ``workflow_run.pull_requests[0].number``; an ``issue_comment`` on a PR
+    carries ``issue.number`` with ``issue.pull_request`` set.
+    """
     import json
     from pathlib import Path
 
@@ -79,9 +85,18 @@ def event_pull_number(event_path: str | None) -> int | None:
         event = json.loads(Path(event_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    pull = event.get("pull_request") if isinstance(event, dict) else None
-    number = pull.get("number") if isinstance(pull, dict) else None
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
+    if not isinstance(event, dict):
+        return None
+    pull = event.get("pull_request")
+    candidates: list[Any] = [pull.get("number") if isinstance(pull, dict) else None]
+    run = event.get("workflow_run")
+    if isinstance(run, dict) and isinstance(run.get("pull_requests"), list) and run["pull_requests"]:
+        first = run["pull_requests"][0]
+        candidates.append(first.get("number") if isinstance(first, dict) else None)
+    issue = event.get("issue")
+    if isinstance(issue, dict) and issue.get("pull_request"):
+        candidates.append(issue.get("number"))
+    return next((n for n in candidates if isinstance(n, int) and not isinstance(n, bool)), None)
 
 
 @dataclass(frozen=True)
@@ -107,8 +122,10 @@ def upsert(target: Target, body: str, key: str | None, sleep: Callable[[float], 
         seconds_between_requests=None,
         seconds_between_writes=target.write_pause_s or None,
     )
+    tag = marker(key)
+    if tag not in body:
+        body = f"{tag}\n{body}"
     try:
-        tag = marker(key)
         issue = api.call("read the pull request", lambda: gh.get_repo(target.repo).get_issue(target.pr))
         author = target.author or _whoami(gh, api)
         ours = _ours(api.call("list comments", lambda: list(issue.get_comments())), tag, author)

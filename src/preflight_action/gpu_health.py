@@ -68,7 +68,9 @@ def collect_readings(timeout: float, command: list[str] | None = None) -> Collec
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
     except subprocess.TimeoutExpired:
         elapsed = (time.perf_counter() - started) * 1000.0
-        return Collected(None, f"NVML did not answer within {timeout:g} s (the driver may be hung; nvidia-smi would likely hang too)", elapsed)
+        return Collected(
+            None, f"NVML did not answer within {timeout:g} s (the driver may be hung; nvidia-smi would likely hang too)", elapsed
+        )
     except OSError as exc:
         return Collected(None, f"cannot start the NVML reader {argv[0]}: {exc}", (time.perf_counter() - started) * 1000.0)
     elapsed = (time.perf_counter() - started) * 1000.0
@@ -104,7 +106,9 @@ def check_gpu_health(ctx: Context, collect: Callable[[float], Collected] | None 
     gpu, how = gpu_policy.select_gpu(readings, _torch_index(ctx.device), caps.get("device_name"))
     details = {**timing, "readings": readings, "target_index": gpu["index"] if gpu else None, "selection": how}
     if gpu is None:
-        return CheckResult("gpu.health", "fail", got.elapsed_ms, details, error=f"cannot find {ctx.device} among NVML's GPUs: {how}", source="host")
+        return CheckResult(
+            "gpu.health", "fail", got.elapsed_ms, details, error=f"cannot find {ctx.device} among NVML's GPUs: {how}", source="host"
+        )
     return CheckResult("gpu.health", "pass", got.elapsed_ms, details, source="host")
 
 

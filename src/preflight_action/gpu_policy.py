@@ -195,7 +195,9 @@ def evaluate_clocks(gpu: dict[str, Any]) -> Verdict:
             reasons = ", ".join(active) or "none reported"
             return Verdict("fail", f"{_label(gpu)}: {'; '.join(problems)} (clock event reasons: {reasons})", details)
         return Verdict("pass", f"{sm_text} under load; no thermal, power-brake or hardware slowdown active", details)
-    return Verdict("pass", f"{_label(gpu)} idle ({sm_text}; idle clocks are not judged); no thermal, power-brake or hardware slowdown active", details)
+    return Verdict(
+        "pass", f"{_label(gpu)} idle ({sm_text}; idle clocks are not judged); no thermal, power-brake or hardware slowdown active", details
+    )
 
 
 def evaluate_ecc(gpu: dict[str, Any]) -> Verdict:
@@ -209,7 +211,9 @@ def evaluate_ecc(gpu: dict[str, Any]) -> Verdict:
     notes = []
     volatile = ecc.get("volatile_uncorrected")
     if volatile:
-        problems.append(f"{volatile} volatile uncorrected ECC error(s) since the driver loaded: results may be corrupt; drain the node and reset the GPU")
+        problems.append(
+            f"{volatile} volatile uncorrected ECC error(s) since the driver loaded: results may be corrupt; drain the node and reset the GPU"
+        )
     if rows:
         if rows.get("failure"):
             problems.append("row remapping failed (no spare rows left): the GPU needs service")
@@ -289,4 +293,6 @@ def evaluate_driver(driver_version: str | None, driver_cuda: str | None, torch_c
         effect = "CUDA cannot initialise (cudaErrorInsufficientDriver)"
     else:
         effect = "it runs only through minor-version compatibility: PTX JIT and newer runtime features fail"
-    return Verdict("fail", f"{driver} is older than the CUDA {torch_cuda} runtime torch was built with: {effect}; upgrade the driver", details)
+    return Verdict(
+        "fail", f"{driver} is older than the CUDA {torch_cuda} runtime torch was built with: {effect}; upgrade the driver", details
+    )

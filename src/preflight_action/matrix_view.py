@@ -6,7 +6,7 @@ from typing import Any
 
 from preflight_action import matrix
 
-NO_DATA = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
+NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
 
 
@@ -43,9 +43,11 @@ def text(snapshot: dict[str, Any]) -> str:
     words = {key: cell["word"] + ("*" if cell["simulated"] else "") for key, cell in grid.items()}
     node_width = max(len("node"), *(len(n) for n in nodes))
     widths = [max(len(b), *(len(words[(n, b)]) for n in nodes)) for b in backends]
-    lines.append("  ".join([f"{'node':<{node_width}}", *(f"{b:<{w}}" for b, w in zip(backends, widths))]).rstrip())
+    lines.append("  ".join([f"{'node':<{node_width}}", *(f"{b:<{w}}" for b, w in zip(backends, widths, strict=False))]).rstrip())
     for node in nodes:
-        lines.append("  ".join([f"{node:<{node_width}}", *(f"{words[(node, b)]:<{w}}" for b, w in zip(backends, widths))]).rstrip())
+        lines.append(
+            "  ".join([f"{node:<{node_width}}", *(f"{words[(node, b)]:<{w}}" for b, w in zip(backends, widths, strict=False))]).rstrip()
+        )
     if any(cell["simulated"] for cell in grid.values()):
         lines.append("* simulated only: never counted as a real pass")
     attention = [(node, snapshot["items"][node]["status"]) for node in nodes if snapshot["items"][node]["status"]["code"] != "ok"]
@@ -67,4 +69,6 @@ def html(snapshot: dict[str, Any]) -> str:
 
     nodes, backends, grid = cells(snapshot)
     env = render_docs.environment(html=True)
-    return env.get_template("matrix.html.j2").render(snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL)
+    return env.get_template("matrix.html.j2").render(
+        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL
+    )

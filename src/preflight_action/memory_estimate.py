@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from preflight_action import policy_files
 from preflight_action.capability_record import RuntimeCapabilities
 from preflight_action.dtype_policy import normalize
 from preflight_action.paths import data_dir
@@ -55,7 +56,9 @@ class MemoryPolicy:
     def model(self, name: str) -> NamedModel:
         key = name.strip().lower()
         if key not in self.models:
-            raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(self.models))} (or pass a parameter count or a torch.nn.Module)")
+            raise KeyError(
+                f"unknown model {name!r}; known: {', '.join(sorted(self.models))} (or pass a parameter count or a torch.nn.Module)"
+            )
         return self.models[key]
 
     def bytes_for(self, dtype: str) -> float:
@@ -69,7 +72,7 @@ class MemoryEstimate:
     model: str
     parameters: int
     trainable_parameters: int
-    buffers: int  # elements of non-parameter state (BatchNorm statistics, ...), counted with the weights
+    buffers: int  # floating non-parameter elements (BatchNorm statistics, ...), counted with the weights
     dtype: str
     mode: str  # inference | training
     weights_mb: float
@@ -138,9 +141,7 @@ def load_memory_policy(path: str | Path | None = None) -> MemoryPolicy:
 
 @lru_cache(maxsize=8)
 def _load(file: str, _stamp: int) -> MemoryPolicy:
-    from preflight_action import schemas
-
-    doc = schemas.read_yaml(file, SCHEMA)
+    doc = policy_files.read_yaml(file, SCHEMA)
     models = {
         name: NamedModel(
             name=name,
@@ -174,8 +175,12 @@ def meta_model(factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return factory(*args, **kwargs)
 
 
-def count_module(module: Any) -> tuple[int, int, int]:
-    """``(parameters, trainable parameters, buffer elements)`` of a torch module; shared tensors once."""
+def count_module(module: Any) -> tuple[int, int, int, int]:
+    """``(parameters, trainable, floating buffer elements, bytes of other buffers)``; shared tensors once.
+
+    ``module.to(dtype)`` casts floating tensors only, so integer buffers (BatchNorm's
+    ``num_batches_tracked``, ``position_ids``) keep their own size whatever the dtype.
+    """
     seen: set[int] = set()
     params = trainable = 0
     for tensor in module.parameters():
@@ -184,24 +189,32 @@ def count_module(module: Any) -> tuple[int, int, int]:
         seen.add(id(tensor))
         params += tensor.numel()
         trainable += tensor.numel() if tensor.requires_grad else 0
-    buffers = sum(b.numel() for b in module.buffers() if id(b) not in seen)
-    return params, trainable, buffers
+    float_buffers = fixed_bytes = 0
+    for buffer in module.buffers():
+        if id(buffer) in seen:
+            continue
+        seen.add(id(buffer))
+        if buffer.is_floating_point():
+            float_buffers += buffer.numel()
+        else:
+            fixed_bytes += buffer.numel() * buffer.element_size()
+    return params, trainable, float_buffers, fixed_bytes
 
 
-def _describe(model: Any, policy: MemoryPolicy) -> tuple[str, int, int, int, float | None]:
-    """``(label, parameters, trainable, buffers, model's inference activation fraction)``."""
+def _describe(model: Any, policy: MemoryPolicy) -> tuple[str, int, int, int, int, float | None]:
+    """``(label, parameters, trainable, floating buffers, other buffer bytes, inference activation fraction)``."""
     if isinstance(model, bool):
         raise TypeError("a model is a name, a parameter count or a torch.nn.Module, not a bool")
     if isinstance(model, str):
         named = policy.model(model)
-        return named.name, named.parameters, named.parameters, 0, named.inference_activation_fraction
+        return named.name, named.parameters, named.parameters, 0, 0, named.inference_activation_fraction
     if isinstance(model, (int, float)):
         if model <= 0:
             raise ValueError(f"a parameter count must be positive, got {model}")
-        return f"{int(model):,} parameters", int(model), int(model), 0, None
+        return f"{int(model):,} parameters", int(model), int(model), 0, 0, None
     if hasattr(model, "parameters") and hasattr(model, "buffers"):
-        params, trainable, buffers = count_module(model)
-        return type(model).__name__, params, trainable, buffers, None
+        params, trainable, buffers, fixed = count_module(model)
+        return type(model).__name__, params, trainable, buffers, fixed, None
     raise TypeError(f"cannot estimate {type(model).__name__}: pass a model name, a parameter count or a torch.nn.Module")
 
 
@@ -220,10 +233,12 @@ def estimate(
     pol = policy or load_memory_policy()
     name = normalize(dtype) or "float32"
     per_param = pol.bytes_for(name)
-    label, params, trainable, buffers, fraction = _describe(model, pol)
-    weights = (params + buffers) * per_param / MIB
+    label, params, trainable, buffers, fixed, fraction = _describe(model, pol)
+    weights = ((params + buffers) * per_param + fixed) / MIB
     gradients = optimizer = 0.0
     parts = [f"weights ({params + buffers:,} elements x {per_param:g} B {name})"]
+    if fixed:
+        parts.append(f"integer buffers ({fixed:,} B, never cast)")
     if mode == "training":
         gradients = trainable * per_param / MIB
         optimizer = trainable * pol.optimizer_states * pol.optimizer_state_bytes / MIB

@@ -81,9 +81,13 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
     uncorrected, corrected = nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, nvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
     ecc = {
         "mode_enabled": bool(ecc_mode[0]) if ecc_mode is not None else None,
-        "volatile_uncorrected": r.get("ecc.volatile_uncorrected", nvml.nvmlDeviceGetTotalEccErrors, handle, uncorrected, nvml.NVML_VOLATILE_ECC),
+        "volatile_uncorrected": r.get(
+            "ecc.volatile_uncorrected", nvml.nvmlDeviceGetTotalEccErrors, handle, uncorrected, nvml.NVML_VOLATILE_ECC
+        ),
         "volatile_corrected": r.get("ecc.volatile_corrected", nvml.nvmlDeviceGetTotalEccErrors, handle, corrected, nvml.NVML_VOLATILE_ECC),
-        "aggregate_uncorrected": r.get("ecc.aggregate_uncorrected", nvml.nvmlDeviceGetTotalEccErrors, handle, uncorrected, nvml.NVML_AGGREGATE_ECC),
+        "aggregate_uncorrected": r.get(
+            "ecc.aggregate_uncorrected", nvml.nvmlDeviceGetTotalEccErrors, handle, uncorrected, nvml.NVML_AGGREGATE_ECC
+        ),
     }
     return {
         "index": index,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from preflight_action import policy_files
 from preflight_action.capability_record import RuntimeCapabilities
 from preflight_action.errors import InputError
 from preflight_action.paths import data_dir
@@ -40,9 +41,7 @@ def profile_path(name_or_path: str | Path) -> Path:
 
 def load_simulated_profile(name_or_path: str | Path) -> RuntimeCapabilities:
     """Load a profile by shipped name (``h100-linux``) or file path; schema-validated, marked simulated."""
-    from preflight_action import schemas
-
     path = profile_path(name_or_path)
-    document = schemas.read_yaml(path, SCHEMA)
+    document = policy_files.read_yaml(path, SCHEMA)
     label = document["name"] if path.parent == profiles_dir() else str(path)
     return RuntimeCapabilities.from_dict(document["capabilities"], simulated=True, source=f"simulated profile {label}")

@@ -9,6 +9,8 @@ matrix read model share one implementation.
 from __future__ import annotations
 
 import glob
+import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,7 +46,7 @@ class FastValidator:
         try:
             import jsonschema_rs
 
-            self._fast = jsonschema_rs.validator_for(schemas.load(name), validate_formats=True, offline=True)
+            self._fast = jsonschema_rs.validator_for(schemas.load(name), validate_formats=True)
         except ImportError:  # pragma: no cover - the dependency is declared; stay correct without it
             self._fast = None
 
@@ -208,13 +210,18 @@ def _plain(record: Any) -> dict[str, Any]:
 
 def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
     """Files matched by the glob patterns (``**`` recurses), sorted, without ``exclude`` (our own outputs)."""
-    skip = {Path(p).resolve() for p in exclude}
-    found: dict[Path, Path] = {}
+    skip = {os.path.realpath(p) for p in exclude}
+    skip_names = {os.path.basename(p) for p in skip}
+    found: dict[str, Path] = {}
     for pattern in patterns:
         for name in glob.glob(pattern, recursive=True):
-            path = Path(name)
-            if path.is_file() and path.resolve() not in skip:
-                found.setdefault(path.resolve(), path)
+            absolute = os.path.abspath(name)
+            if absolute in found or not os.path.isfile(name):
+                continue
+            # realpath costs a stat per path component: only for names that could be one of our outputs
+            if os.path.basename(name) in skip_names and os.path.realpath(name) in skip:
+                continue
+            found[absolute] = Path(name)
     return sorted(found.values(), key=str)
 
 
@@ -309,6 +316,9 @@ def build(
 
 def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float) -> ReportRow:
     report = item.report
+    tally = {"pass": 0, "fail": 0, "skip": 0}
+    for check in report.checks:
+        tally[check.status] += 1
     age = max(0.0, (now - matrix.parse_time(report.finished_at)).total_seconds() / 3600)
     return ReportRow(
         path=item.path,
@@ -319,10 +329,10 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         requested_device=report.requested_device,
         resolved_device=report.resolved_device,
         backend=backend,
-        status=report.status,
-        pass_count=report.count("pass"),
-        fail_count=report.count("fail"),
-        skip_count=report.count("skip"),
+        status="fail" if tally["fail"] else "pass",
+        pass_count=tally["pass"],
+        fail_count=tally["fail"],
+        skip_count=tally["skip"],
         duration_ms=report.duration_ms,
         finished_at=report.finished_at,
         age_hours=round(age, 2),
@@ -349,7 +359,9 @@ def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], pol
     merged: dict[str, dict[str, Any]] = {}
     for item, lane in zip(reports, lanes, strict=False):
         for entry in item.report.triage.top_failed_checks:
-            slot = merged.setdefault(entry.check_id, {"reports": 0, "score": -1, "band": "low", "blocking": False, "backends": set(), "error": ""})
+            slot = merged.setdefault(
+                entry.check_id, {"reports": 0, "score": -1, "band": "low", "blocking": False, "backends": set(), "error": ""}
+            )
             slot["reports"] += 1
             slot["backends"].add(lane.backend)
             slot["blocking"] = slot["blocking"] or entry.blocking
@@ -407,19 +419,32 @@ def _matrix_view(snapshot: dict[str, Any], ttl_seconds: int) -> MatrixView:
         backends=tuple(backends),
         ttl_seconds=ttl_seconds,
         cells=tuple(
-            MatrixCell(node, backend, block["code"], block["severity"], block["label"])
-            for (node, backend), block in sorted(cells.items())
+            MatrixCell(node, backend, block["code"], block["severity"], block["label"]) for (node, backend), block in sorted(cells.items())
         ),
     )
 
 
 def dumps(summary: Summary) -> str:
-    """The summary as validated JSON text (the project's JSON formatting)."""
-    from preflight_action import atomic
-
+    """The summary as validated JSON text: sorted keys, one record per line (fast to write, easy to diff)."""
     document = summary.to_dict()
     fast_validator(SCHEMA_NAME).validate(document, "summary JSON")
-    return atomic.dumps(document)
+    return _lines(document, 0) + "\n"
+
+
+def _lines(value: Any, level: int) -> str:
+    """Objects indented by two spaces; a list of records as one compact record per line.
+
+    ``json.dumps`` with ``indent`` uses the pure-Python encoder (slow for 10,000
+    rows); each record here goes through the C encoder instead.
+    """
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_lines(value[k], level + 1)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        records = [inner + json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value]
+        return "[\n" + ",\n".join(records) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def read(path: str | Path) -> dict[str, Any]:

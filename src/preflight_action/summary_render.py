@@ -8,9 +8,13 @@ that points to the artifact holding the full summary.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from preflight_action import __version__, render_docs
 from preflight_action.summary import ReportRow, Summary
@@ -75,7 +79,7 @@ class Rendered:
 
 def comment_key(key: str | None) -> str:
     """A key safe inside the hidden marker (no ``-->``, spaces or quotes)."""
-    cleaned = _KEY_UNSAFE.sub("-", (key or DEFAULT_KEY).strip())[:64]
+    cleaned = re.sub(r"-{2,}", "-", _KEY_UNSAFE.sub("-", (key or DEFAULT_KEY).strip())).strip("-")[:64]
     return cleaned or DEFAULT_KEY
 
 
@@ -94,27 +98,50 @@ def render(
     budget: int | None = None,
     artifact_hint: str | None = None,
     extra_dirs: list[Path] | None = None,
+    scrub: Callable[[str], str] = str,
 ) -> Rendered:
-    """Markdown for ``summary``; with ``limit``, the most detailed level that fits ``budget`` (default: the limit)."""
-    env = render_docs.environment(extra_dirs)
-    template = env.get_template(TEMPLATE)
+    """Markdown for ``summary``; with ``limit``, the most detailed level that fits ``budget`` (default: the limit).
+
+    ``scrub`` (e.g. secret redaction) is applied before measuring, so what is published fits.
+    """
+    template = _template(tuple(str(p) for p in extra_dirs or ()))
     room = limit.size if budget is None and limit else budget
     if limit is None or room is None:
-        return Rendered(template.render(**_context(summary, key, LEVELS[0], False, None, artifact_hint)), 0, False)
+        return Rendered(scrub(template.render(**_context(summary, key, LEVELS[0], False, None, artifact_hint))), 0, False)
     rows = len(summary.rows)
     for index, detail in enumerate(LEVELS):
         if detail.rows is None and rows * 60 > room:
             continue  # every row costs more than 60 units: this level cannot fit, skip rendering it
-        text = template.render(**_context(summary, key, detail, index > 0, limit, artifact_hint))
+        text = scrub(template.render(**_context(summary, key, detail, index > 0, limit, artifact_hint)))
         if limit.measure(text) <= room:
             return Rendered(text, index, index > 0)
-    text = template.render(**_context(summary, key, LEVELS[-1], True, limit, artifact_hint))
-    return Rendered(_cut(text, limit, room, artifact_hint), len(LEVELS), True)
+    text = scrub(template.render(**_context(summary, key, LEVELS[-1], True, limit, artifact_hint)))
+    return Rendered(_cut(text, limit, room, _where(summary.artifact_url, artifact_hint)), len(LEVELS), True)
 
 
-def _cut(text: str, limit: Limit, room: int, artifact_hint: str | None) -> str:
+@lru_cache(maxsize=8)
+def _template(extra_dirs: tuple[str, ...]) -> jinja2.Template:
+    """The compiled template (compiling costs more than rendering a thousand rows), per override set."""
+    env = render_docs.environment([Path(p) for p in extra_dirs])
+    env.filters["md_cell"] = _cached_md_cell  # OS, Python, device and backend names repeat across rows
+    return env.get_template(TEMPLATE)
+
+
+@lru_cache(maxsize=16_384, typed=True)
+def _md_cell_memo(value: Any, limit: int) -> str:
+    return render_docs.md_cell(value, limit)
+
+
+def _cached_md_cell(value: Any, limit: int = 300) -> str:
+    try:
+        return _md_cell_memo(value, limit)
+    except TypeError:  # unhashable value
+        return render_docs.md_cell(value, limit)
+
+
+def _cut(text: str, limit: Limit, room: int, where: str) -> str:
     """Last resort (enormous node or file names): keep the head, close with the note."""
-    note = f"\n\n> [!NOTE]\n> Cut to fit GitHub's {limit.name} limit. {_where(artifact_hint)}\n"
+    note = f"\n\n> [!NOTE]\n> Cut to fit GitHub's {limit.name} limit. {where}\n"
     keep = max(0, room - limit.measure(note) - 16)
     head = text
     while limit.measure(head) > keep:
@@ -123,16 +150,21 @@ def _cut(text: str, limit: Limit, room: int, artifact_hint: str | None) -> str:
     return head.rsplit("\n", 1)[0] + note
 
 
-def _where(artifact_hint: str | None) -> str:
-    url = safe_url(artifact_hint)
+def _where(artifact_url: str | None, file_hint: str | None) -> str:
+    url = safe_url(artifact_url)
+    name = render_docs.md_cell(Path(file_hint).name) if file_hint else None
+    if url and name:
+        return f"The full summary is {name} in the [run's artifacts]({url})."
     if url:
         return f"The full summary is in the [run's artifacts]({url})."
-    if artifact_hint:
-        return f"The full summary is in {render_docs.md_cell(artifact_hint)}."
+    if file_hint:
+        return f"The full summary is in {render_docs.md_cell(file_hint)}."
     return "The full summary is in the summary JSON artifact."
 
 
-def _context(summary: Summary, key: str | None, detail: Detail, reduced: bool, limit: Limit | None, artifact_hint: str | None) -> dict[str, Any]:
+def _context(
+    summary: Summary, key: str | None, detail: Detail, reduced: bool, limit: Limit | None, artifact_hint: str | None
+) -> dict[str, Any]:
     rows = summary.rows if detail.rows is None else summary.rows[: detail.rows]
     failed = summary.top_failed if detail.failed is None else summary.top_failed[: detail.failed]
     invalid = summary.invalid if detail.invalid is None else summary.invalid[: detail.invalid]
@@ -164,7 +196,7 @@ def _context(summary: Summary, key: str | None, detail: Detail, reduced: bool, l
         "row_status": _row_status,
         "reduced": reduced,
         "limit_name": limit.name if limit else "",
-        "where": _where(artifact_hint or summary.artifact_url),
+        "where": _where(summary.artifact_url, artifact_hint),
     }
 
 

@@ -61,6 +61,8 @@ def collect_host(facts: Facts) -> None:
     facts.put("python_implementation", platform.python_implementation(), "platform.python_implementation()")
     facts.put("python_executable", sys.executable, "sys.executable")
     facts.put("cpu_count", os.cpu_count(), "os.cpu_count()")
+    if system == "Linux":
+        facts.put("cpu_cores", _physical_cores_linux(), "/proc/cpuinfo (physical id, core id) pairs")
     model, flags, source = _cpu_model_and_flags(system)
     facts.put("cpu_model", model, source)
     facts.put("cpu_isa", flags, source)
@@ -90,6 +92,20 @@ def _cpu_model_and_flags(system: str) -> tuple[str | None, list[str] | None, str
             found = sorted(set(found) | {"neon"})
         return model, found, "sysctl machdep.cpu"
     return platform.processor() or None, None, "platform.processor() (ISA flags not readable on this OS)"
+
+
+def _physical_cores_linux() -> int | None:
+    """Distinct (physical id, core id) pairs; None where /proc/cpuinfo lacks them (many ARM kernels)."""
+    cores: set[tuple[str, str]] = set()
+    physical = None
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "physical id":
+            physical = value.strip()
+        elif key == "core id" and physical is not None:
+            cores.add((physical, value.strip()))
+    return len(cores) or None
 
 
 def _ram_mb(system: str) -> tuple[int | None, int | None, str]:
@@ -158,10 +174,11 @@ def windows_driver_model() -> tuple[str | None, str]:
     return out.splitlines()[0].strip(), "nvidia-smi --query-gpu=driver_model.current"
 
 
-def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_model: bool = True) -> None:
+def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_model: bool = True, query_cudnn: bool = True) -> None:
     """Build and accelerator facts from an imported torch; ``device`` like ``cuda:0``.
 
-    ``query_driver_model=False`` skips the nvidia-smi subprocess (callers with NVML ask it instead).
+    ``query_driver_model=False`` skips the nvidia-smi subprocess (callers with NVML ask it instead);
+    ``query_cudnn=False`` skips loading libcudnn just to read its version (~10 ms).
     """
     facts.put("torch_version", torch.__version__, "torch.__version__")
     facts.put("torch_path", os.path.dirname(getattr(torch, "__file__", "") or ""), "torch.__file__")
@@ -170,8 +187,9 @@ def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_mod
     facts.put("torch_hip_build", getattr(torch.version, "hip", None), "torch.version.hip")
     facts.put("torch_cpu_capability", _safe(torch.backends.cpu.get_cpu_capability), "torch.backends.cpu.get_cpu_capability()")
     facts.put("torch_num_threads", _safe(torch.get_num_threads), "torch.get_num_threads()")
-    cudnn = _safe(torch.backends.cudnn.version) if torch.version.cuda else None
-    facts.put("cudnn_version", cudnn, "torch.backends.cudnn.version()")
+    if query_cudnn:
+        cudnn = _safe(torch.backends.cudnn.version) if torch.version.cuda else None
+        facts.put("cudnn_version", cudnn, "torch.backends.cudnn.version()")
     cuda_available = bool(_safe(torch.cuda.is_available))
     facts.put("cuda_available", cuda_available, "torch.cuda.is_available()")
     facts.put("cuda_device_count", _safe(torch.cuda.device_count) if cuda_available else 0, "torch.cuda.device_count()")
@@ -227,11 +245,11 @@ def _safe(func: Any) -> Any:
         return None
 
 
-def collect(torch: Any = None, device: str | None = None, query_driver_model: bool = True) -> dict[str, Any]:
+def collect(torch: Any = None, device: str | None = None, query_driver_model: bool = True, query_cudnn: bool = True) -> dict[str, Any]:
     """All facts as one flat dict with a ``sources`` map; ``torch=None`` means host facts only."""
     facts = Facts()
     collect_host(facts)
     facts.put("torch_available", torch is not None, "import torch")
     if torch is not None:
-        collect_torch(facts, torch, device, query_driver_model)
+        collect_torch(facts, torch, device, query_driver_model, query_cudnn)
     return facts.as_dict()

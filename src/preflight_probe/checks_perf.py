@@ -25,8 +25,9 @@ MATMUL_DTYPES = ("bf16", "fp16", "tf32")
 TORCH_DTYPE = {"bf16": "bfloat16", "fp16": "float16", "tf32": "float32"}
 # GPU time budgets in ms: perf.matmul (all dtypes) + perf.bandwidth stay under 1 s.
 MATMUL_BUDGET_MS = 600.0
-COPY_BUDGET_MS = 200.0
+COPY_BUDGET_MS = 150.0
 MATMUL_SIZES = (8192, 4096, 2048, 1024)
+SCOUT_N = 2048
 COPY_SIZES_MIB = (1024, 512, 256, 64)
 MIB = 1024 * 1024
 PLACEMENT_N = 1024
@@ -58,6 +59,18 @@ def matmul_size(free_bytes: int) -> int:
     """Largest n in MATMUL_SIZES whose three float32 n x n matrices fit in an eighth of free memory."""
     for n in MATMUL_SIZES:
         if 3 * 4 * n * n <= free_bytes // 8:
+            return n
+    return MATMUL_SIZES[-1]
+
+
+def size_for_budget(scout_ms: float, scout_n: int, budget_ms: float, max_n: int, runs: int = 5) -> int:
+    """Largest n (up to ``max_n``) whose product, predicted from a scout product's time, runs ``runs`` times within the budget.
+
+    Time grows as n^3 at best; small products use the GPU less well, so the
+    prediction over-estimates and the real run stays inside the budget.
+    """
+    for n in MATMUL_SIZES:
+        if n <= max_n and scout_ms * (n / scout_n) ** 3 * runs <= budget_ms:
             return n
     return MATMUL_SIZES[-1]
 
@@ -136,9 +149,7 @@ def verdict(figures: dict[str, float], reference: dict[str, Any], details: dict[
     return Outcome.ok(**details)
 
 
-def placement_verdict(
-    device: str, tensor_devices: dict[str, str], device_ms: float, cpu_ms: float, memory_grew: bool | None
-) -> list[str]:
+def placement_verdict(device: str, tensor_devices: dict[str, str], device_ms: float, cpu_ms: float, memory_grew: bool | None) -> list[str]:
     """Problems proving the work did NOT run on ``device`` (empty: it did)."""
     problems = []
     want_type, _, want_index = device.partition(":")
@@ -236,18 +247,28 @@ def _free_bytes(torch: Any, device: str) -> int:
     return int(free)
 
 
-def _matmul_case(torch: Any, device: str, name: str, n: int, timer: Any, budget_ms: float) -> tuple[int, Measurement]:
+def _matmul_operands(torch: Any, device: str, dtype: Any, n: int) -> tuple[Any, Any, Any]:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    return a, b, torch.empty(n, n, device=device, dtype=dtype)
+
+
+def _matmul_case(torch: Any, device: str, name: str, max_n: int, timer: Any, budget_ms: float) -> tuple[int, Measurement, float]:
+    """(n, measurement, scout ms): a scout product picks the size, then the timed run at that size."""
     dtype = getattr(torch, TORCH_DTYPE[name])
-    while True:
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        out = torch.empty(n, n, device=device, dtype=dtype)
-        result = measure(lambda: torch.matmul(a, b, out=out), timer, budget_ms)
-        del a, b, out
-        # Too slow for three products in the budget: a smaller product keeps the probe under its time.
-        if result.per_iter_ms * 3 <= budget_ms or n <= MATMUL_SIZES[-1]:
-            return n, result
-        n //= 2
+    scout_n = min(SCOUT_N, max_n)
+    a, b, out = _matmul_operands(torch, device, dtype, scout_n)
+    scout_spent = timer.measure(lambda: torch.matmul(a, b, out=out), 1)
+    scout_ms = timer.measure(lambda: torch.matmul(a, b, out=out), 1)
+    n = size_for_budget(scout_ms, scout_n, budget_ms, max_n)
+    a, b, out = _matmul_operands(torch, device, dtype, n)
+    return n, measure(lambda: torch.matmul(a, b, out=out), timer, budget_ms), scout_spent + scout_ms
+
+
+def _time_copy(torch: Any, device: str, nbytes: int, timer: Any) -> Measurement:
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(7)
+    dst = torch.empty_like(src)
+    return measure(lambda: dst.copy_(src), timer, COPY_BUDGET_MS)
 
 
 def check_perf_matmul(params: dict[str, Any]) -> Outcome:
@@ -267,10 +288,10 @@ def check_perf_matmul(params: dict[str, Any]) -> Outcome:
     try:
         for name in names:
             torch.set_float32_matmul_precision("high" if name == "tf32" else previous)
-            size, result = _matmul_case(torch, device, name, n, timer, budget)
+            size, result, scout_spent = _matmul_case(torch, device, name, n, timer, budget)
             figures[name] = round(tflops(matmul_flops(size), result.per_iter_ms), 1)
             runs[name] = {"n": size, "iterations": result.iterations, "per_iter_ms": round(result.per_iter_ms, 4)}
-            spent += result.spent_ms
+            spent += result.spent_ms + scout_spent
     finally:
         torch.set_float32_matmul_precision(previous)
         torch.cuda.empty_cache()
@@ -287,10 +308,7 @@ def check_perf_bandwidth(params: dict[str, Any]) -> Outcome:
     nbytes = copy_size(_free_bytes(torch, device))
     timer = make_timer(torch, device)
     try:
-        src = torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(7)
-        dst = torch.empty_like(src)
-        result = measure(lambda: dst.copy_(src), timer, COPY_BUDGET_MS)
-        del src, dst
+        result = _time_copy(torch, device, nbytes, timer)
     finally:
         torch.cuda.empty_cache()
     figure = round(tb_per_s(copy_bytes(nbytes), result.per_iter_ms), 3)
@@ -306,18 +324,15 @@ def check_perf_bandwidth(params: dict[str, Any]) -> Outcome:
     return verdict({"copy_tbs": figure}, dict(params.get("reference") or {}), details)
 
 
-def check_device_placement(params: dict[str, Any]) -> Outcome:
-    device = str(params.get("device") or "cpu")
-    if device == "cpu":
-        return Outcome.skip("cpu: nothing to fall back from")
-    torch = torch_module()
+def measure_placement(torch: Any, device: str) -> tuple[list[str], dict[str, Any]]:
+    """Put a matmul on ``device``, check where its tensors live, and time it against the same matmul on the CPU."""
     gen = torch.Generator().manual_seed(3)
     a_cpu = torch.randn(PLACEMENT_N, PLACEMENT_N, generator=gen)
     b_cpu = torch.randn(PLACEMENT_N, PLACEMENT_N, generator=gen)
     is_cuda = device.startswith("cuda")
     before = torch.cuda.memory_allocated(device) if is_cuda else None
     a, b = a_cpu.to(device), b_cpu.to(device)
-    grew = (torch.cuda.memory_allocated(device) > before) if is_cuda and before is not None else None
+    grew = bool(torch.cuda.memory_allocated(device) > before) if is_cuda else None
     out = torch.matmul(a, b)
     tensor_devices = {"a": str(a.device), "b": str(b.device), "a @ b": str(out.device)}
     device_run = measure(lambda: torch.matmul(a, b), make_timer(torch, device), 20.0, lo=3, hi=20)
@@ -332,6 +347,14 @@ def check_device_placement(params: dict[str, Any]) -> Outcome:
         "speedup_vs_cpu": round(cpu_run.per_iter_ms / device_run.per_iter_ms, 1) if device_run.per_iter_ms > 0 else None,
         "cpu_threads": torch.get_num_threads(),
     }
+    return problems, details
+
+
+def check_device_placement(params: dict[str, Any]) -> Outcome:
+    device = str(params.get("device") or "cpu")
+    if device == "cpu":
+        return Outcome.skip("cpu: nothing to fall back from")
+    problems, details = measure_placement(torch_module(), device)
     if problems:
         return Outcome.fail("; ".join(problems), **details)
     return Outcome.ok(**details)

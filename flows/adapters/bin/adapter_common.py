@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 
@@ -40,15 +42,17 @@ def synchronize(torch: Any, device: str) -> None:
 
 
 def time_ms(torch: Any, device: str, fn: Callable[[], Any], iters: int, warmup: int) -> float:
-    """Mean milliseconds per call after ``warmup`` calls, synchronizing the device around the loop."""
+    """Median milliseconds per call after ``warmup`` calls (the median shrugs off a busy machine's outliers)."""
     for _ in range(warmup):
         fn()
     synchronize(torch, device)
-    start = time.perf_counter()
+    samples = []
     for _ in range(iters):
+        start = time.perf_counter()
         fn()
-    synchronize(torch, device)
-    return (time.perf_counter() - start) * 1000 / iters
+        synchronize(torch, device)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
 
 
 def emit(**metrics: Any) -> None:

@@ -11,7 +11,9 @@ import adapter_common as common
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["eager", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"], required=True)
+    parser.add_argument(
+        "--mode", choices=["eager", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"], required=True
+    )
     parser.add_argument("--backend", choices=["inductor", "aot_eager", "eager"], default="inductor")
     parser.add_argument("--dtype", choices=common.DTYPES, default="float32")
     parser.add_argument("--batch", type=int, default=32)
@@ -27,7 +29,10 @@ def main() -> int:
     device = common.setup(torch, args.device, args.seed, args.threads)
     dtype = getattr(torch, args.dtype)
     model = torch.nn.Sequential(
-        torch.nn.Linear(args.width, args.width * 2), torch.nn.GELU(), torch.nn.Linear(args.width * 2, args.width), torch.nn.LayerNorm(args.width)
+        torch.nn.Linear(args.width, args.width * 2),
+        torch.nn.GELU(),
+        torch.nn.Linear(args.width * 2, args.width),
+        torch.nn.LayerNorm(args.width),
     ).to(device, dtype)
     model.eval()
     x = torch.randn(args.batch, args.width, device=device, dtype=dtype)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from preflight_action import __version__
@@ -41,7 +42,7 @@ exit codes:
 """
 
 
-def _csv(allowed: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
+def _csv(allowed: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
     def parse(text: str) -> tuple[str, ...]:
         items = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
         bad = [item for item in items if item not in allowed]
@@ -73,21 +74,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=modes.MODES, default=None, help="real (default), simulated or stub")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="device for a real run (default: auto)")
     parser.add_argument("--dtypes", type=_csv(DTYPES, "--dtypes"), default=DTYPES, help="comma list (default: float32,float16,bfloat16)")
-    parser.add_argument("--models", type=_csv(models.MODELS, "--models"), default=models.MODELS, help="comma list (default: resnet18,transformer)")
+    parser.add_argument(
+        "--models", type=_csv(models.MODELS, "--models"), default=models.MODELS, help="comma list (default: resnet18,transformer)"
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: 2 on CPU, 32 on an accelerator)")
     parser.add_argument("--image-size", type=int, default=None, help="resnet18 input size (default: 64 on CPU, 224 on an accelerator)")
     parser.add_argument("--iterations", type=int, default=3, help="timed forward iterations per case (default: 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default: 0)")
     parser.add_argument("--profile", default=modes.DEFAULT_PROFILE, help=f"simulated capability profile (default: {modes.DEFAULT_PROFILE})")
     parser.add_argument("--python", default=None, metavar="PATH", help="interpreter whose torch runs the models (default: this one)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="end the whole smoke after this long, recording what finished; 0 disables (default: 600)")
-    parser.add_argument("--output-root", default=None, metavar="DIR", help=f"where run.<time>-<id> directories go (default: {DEFAULT_ROOT})")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="end the whole smoke after this long, recording what finished; 0 disables (default: 600)",
+    )
+    parser.add_argument(
+        "--output-root", default=None, metavar="DIR", help=f"where run.<time>-<id> directories go (default: {DEFAULT_ROOT})"
+    )
     parser.add_argument("--keep-recent", type=int, default=None, help="keep the newest N unpinned runs (default: 6)")
-    parser.add_argument("--retention-secs", type=float, default=None, help="also prune unpinned runs older than this; 0 disables (default: 0)")
+    parser.add_argument(
+        "--retention-secs", type=float, default=None, help="also prune unpinned runs older than this; 0 disables (default: 0)"
+    )
     parser.add_argument("--keep", action="store_true", help="pin this run: retention never removes it")
-    parser.add_argument("--mem-factor", type=float, default=None, help=f"guard: multiplier on the weights' bytes (default: {guard.DEFAULT_FACTOR:g})")
-    parser.add_argument("--mem-overhead-gb", type=float, default=None, help=f"guard: fixed extra need in GiB (default: {guard.DEFAULT_OVERHEAD_GB:g})")
-    parser.add_argument("--mem-reserve-gb", type=float, default=None, help=f"guard: GiB left for the rest of the machine (default: {guard.DEFAULT_RESERVE_GB:g})")
+    parser.add_argument(
+        "--mem-factor", type=float, default=None, help=f"guard: multiplier on the weights' bytes (default: {guard.DEFAULT_FACTOR:g})"
+    )
+    parser.add_argument(
+        "--mem-overhead-gb", type=float, default=None, help=f"guard: fixed extra need in GiB (default: {guard.DEFAULT_OVERHEAD_GB:g})"
+    )
+    parser.add_argument(
+        "--mem-reserve-gb",
+        type=float,
+        default=None,
+        help=f"guard: GiB left for the rest of the machine (default: {guard.DEFAULT_RESERVE_GB:g})",
+    )
     parser.add_argument("--allow-high-mem", action="store_true", help="run for real even when the guard says it does not fit")
     parser.add_argument("--require-real", action="store_true", help="never fall back to simulated; exit 1 unless the run is a real pass")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -158,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     counts = ", ".join(f"{v} {k}" for k, v in document["counts"].items() if v)
     real = "" if document["outcome"] == "pass" else " (not a real pass)"
-    print(f"smoke: outcome {document['outcome']}{real} [{document['mode']}; {counts}]; record: {run_dir / record.RECORD_NAME}", file=sys.stderr)
+    print(
+        f"smoke: outcome {document['outcome']}{real} [{document['mode']}; {counts}]; record: {run_dir / record.RECORD_NAME}",
+        file=sys.stderr,
+    )
     return int(document["exit_code"])
 
 

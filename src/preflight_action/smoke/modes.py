@@ -7,6 +7,9 @@ a profile from ``preflight_action.runtime_safety``; their cases are marked
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +57,15 @@ def target(name: str) -> SimulatedTarget:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(f"--profile {name!r} is not a simulated profile{hint}; known: {', '.join(known)}")
     caps = safety.load_simulated_profile(name)
+    backend = getattr(caps, "backend", None)
     if caps.cuda_available:
-        rocm = "rocm" in name or bool(getattr(caps, "hip_version", None))
-        backend = "rocm" if rocm else "cuda"
+        backend = backend or ("rocm" if getattr(caps, "hip_version", None) else "cuda")
         free_mb = caps.free_memory_mb if caps.free_memory_mb is not None else caps.total_memory_mb
         source = f"{caps.device_name} free memory (profile {name})"
     elif caps.mps_available:
-        backend, free_mb, source = "mps", caps.ram_available_mb, f"unified memory available (profile {name})"
+        backend, free_mb, source = backend or "mps", caps.ram_available_mb, f"unified memory available (profile {name})"
     else:
-        backend, free_mb, source = "cpu", caps.ram_available_mb, f"host RAM available (profile {name})"
+        backend, free_mb, source = backend or "cpu", caps.ram_available_mb, f"host RAM available (profile {name})"
     facts = {
         "os": caps.os,
         "device_name": caps.device_name,
@@ -78,17 +81,32 @@ def target(name: str) -> SimulatedTarget:
     return SimulatedTarget(name, backend, caps.device_name, available, source, facts, caps)
 
 
+@contextmanager
+def _quiet_policy_log() -> Iterator[None]:
+    """The policy logs each downgrade as a warning; the case records it, so keep the console to one line."""
+    logger = logging.getLogger("preflight_action.runtime_safety")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def simulate_cases(sim: SimulatedTarget, params: dict[str, int], dtypes: list[str], knobs: guard.GuardKnobs) -> list[dict[str, Any]]:
     """Each model x dtype through the dtype policy and the guard, as the real run would on that hardware."""
     select = _safety().select_safe_dtype
     cases = []
     for model, count in params.items():
         for dtype in dtypes:
-            choice = select(dtype, sim.caps)
+            with _quiet_policy_log():
+                choice = select(dtype, sim.caps)
             effective = str(choice.dtype)
-            verdict = guard.check({model: count}, [effective if effective in guard.BYTES_PER_PARAM else dtype], sim.available_bytes, sim.memory_source, knobs)
+            verdict = guard.check(
+                {model: count}, [effective if effective in guard.BYTES_PER_PARAM else dtype], sim.available_bytes, sim.memory_source, knobs
+            )
             fit = "fits" if verdict.fits else f"short by {verdict.shortfall_bytes / guard.GIB:.2f} GiB"
-            swap = f" (policy: {effective}: {choice.reason})" if effective != dtype else ""
+            swap = f" (the dtype policy picks {effective})" if effective != dtype else ""
             cases.append(
                 {
                     "model": model,

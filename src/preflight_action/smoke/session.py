@@ -182,7 +182,14 @@ def _worker_gone(options: SmokeOptions, state: _State, gone: WorkerGone, in_flig
                 continue
             if (model, dtype) == in_flight and not gone.timed_out:
                 tail = " | ".join(gone.stderr[-3:])
-                state.cases.append({"model": model, "dtype": dtype, "outcome": "fail", "reason": f"{gone.reason} during this case{': ' + tail if tail else ''}"})
+                state.cases.append(
+                    {
+                        "model": model,
+                        "dtype": dtype,
+                        "outcome": "fail",
+                        "reason": f"{gone.reason} during this case{': ' + tail if tail else ''}",
+                    }
+                )
             elif (model, dtype) == in_flight:
                 state.cases.append({"model": model, "dtype": dtype, "outcome": "not_run", "reason": f"in flight when {gone.reason}"})
             else:
@@ -217,9 +224,21 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
     outcome = record.run_outcome(state.mode, state.cases, state.timed_out, state.aborted)
     info, sim = state.inspect, state.sim
     if sim is not None:
-        device = {"requested": options.device, "resolved": None, "backend": sim.backend, "name": sim.device_name, "why": f"simulated profile {sim.profile}"}
+        device = {
+            "requested": options.device,
+            "resolved": None,
+            "backend": sim.backend,
+            "name": sim.device_name,
+            "why": f"simulated profile {sim.profile}",
+        }
     else:
-        device = {"requested": options.device, "resolved": info.get("device"), "backend": info.get("backend") or options.device, "name": info.get("device_name"), "why": info.get("why")}
+        device = {
+            "requested": options.device,
+            "resolved": info.get("device"),
+            "backend": info.get("backend") or options.device,
+            "name": info.get("device_name"),
+            "why": info.get("why"),
+        }
     return {
         "schema_version": record.SCHEMA_VERSION,
         "kind": "smoke_run",
@@ -238,7 +257,12 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
         "node_id": node_id(),
         "host": host_identity(),
         "ci": github_env.ci_context(),
-        "interpreter": {"path": options.python, "source": options.python_source, "python": state.hello.get("python"), "torch": state.hello.get("torch")},
+        "interpreter": {
+            "path": options.python,
+            "source": options.python_source,
+            "python": state.hello.get("python"),
+            "torch": state.hello.get("torch"),
+        },
         "device": device,
         "profile": {"name": sim.profile, "backend": sim.backend, "facts": sim.facts} if sim else None,
         "options": {

@@ -96,7 +96,9 @@ class SmokeWorker:
             message = self._messages.get(timeout=deadline.remaining())
         except queue.Empty:
             self.kill()
-            raise WorkerGone(f"the timeout guard ended the smoke after {deadline.timeout_s:g} s", self.stderr_tail(), timed_out=True) from None
+            raise WorkerGone(
+                f"the timeout guard ended the smoke after {deadline.timeout_s:g} s", self.stderr_tail(), timed_out=True
+            ) from None
         if message is None:
             code = self._wait_exit()
             for thread in self._threads:
@@ -145,5 +147,8 @@ class SmokeWorker:
         self._wait_exit()
         for thread in self._threads:
             thread.join(timeout=2)
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
         self._log.close()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -28,7 +28,9 @@ def contained_executable(manifest: Path, executable: str, root: Path) -> Path:
     """The executable resolved against the manifest's folder; refused when it leaves ``root``."""
     resolved = (manifest.parent / executable).resolve()
     if not resolved.is_relative_to(root.resolve()):
-        raise InputError(f"{manifest}: /executable: {executable!r} resolves to {resolved}, outside the repository {root.resolve()}; refused")
+        raise InputError(
+            f"{manifest}: /executable: {executable!r} resolves to {resolved}, outside the repository {root.resolve()}; refused"
+        )
     return resolved
 
 
@@ -46,6 +48,7 @@ def load_manifest(path: Path, root: Path) -> Adapter:
         parameters={n: _parameter(n, raw) for n, raw in (document.get("parameters") or {}).items()},
         timeout_s=document.get("timeout_s"),
         description=document.get("description", ""),
+        metrics=tuple(document.get("metrics") or ()),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from preflight_action import atomic, schemas
+from preflight_action import atomic, redact, schemas
 from preflight_action.errors import InputError
 from preflight_action.sweep.planner import step_file_stem
 
@@ -62,7 +62,9 @@ def find_run(output_root: Path, run_id: str) -> RunDir:
         if (candidate / "plan.json").is_file():
             return RunDir(candidate)
     known = sorted(p.name for p in output_root.glob("*/plan.json")) if output_root.is_dir() else []
-    raise InputError(f"{output_root / run_id}: no sweep run with that id (plan.json missing){' ; runs: ' + ', '.join(known[-5:]) if known else ''}")
+    raise InputError(
+        f"{output_root / run_id}: no sweep run with that id (plan.json missing){' ; runs: ' + ', '.join(known[-5:]) if known else ''}"
+    )
 
 
 def list_runs(output_root: Path) -> list[RunDir]:
@@ -72,8 +74,9 @@ def list_runs(output_root: Path) -> list[RunDir]:
 
 
 def write_doc(path: Path, document: Any, schema: str) -> None:
+    """Schema-check, scrub secret values (see ``preflight_action.redact``) and write atomically."""
     schemas.validate(document, schema, str(path))
-    atomic.write_json(path, document)
+    atomic.write_json(path, redact.scrub(document, redact.secret_values()))
 
 
 def read_doc(path: Path, schema: str) -> Any:
@@ -90,18 +93,28 @@ def append_step(handle: IO[str], record: dict[str, Any], source: str) -> None:
     os.fsync(handle.fileno())
 
 
+def drop_partial_line(path: Path) -> None:
+    """Cut a last line that a crash left without its newline, so appended records start clean."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
 def read_steps(path: Path) -> dict[int, dict[str, Any]]:
     """step index -> its latest record (a resumed run appends; the last line for a step wins)."""
     records: dict[int, dict[str, Any]] = {}
     if not path.is_file():
         return records
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(path.read_text(encoding="utf-8").splitlines()):
+            if number == len(lines):
                 continue  # a line cut short by a crash mid-write: that step runs again
             raise InputError(f"{path}: line {number}: malformed JSON") from None
         schemas.validate(record, "step_log", f"{path}:{number}")

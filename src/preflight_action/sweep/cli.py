@@ -25,7 +25,9 @@ COMMANDS = ("list-flows", "validate", "plan", "run", "report", "export", "clean"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sweep.py", description="Flow-driven PyTorch runtime sweeps with safety bounds.")
-    parser.add_argument("--root", type=Path, default=None, help="repository holding flows/ and policy/ (default: this checkout, else the cwd)")
+    parser.add_argument(
+        "--root", type=Path, default=None, help="repository holding flows/ and policy/ (default: this checkout, else the cwd)"
+    )
     parser.add_argument("--output-root", type=Path, default=DEFAULT_OUTPUT_ROOT, help="where run directories go (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
 
@@ -35,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     def planning(p: argparse.ArgumentParser) -> None:
         p.add_argument("--flow", help="flow name (flows/<name>.yaml) or path")
         p.add_argument("--policy", type=Path, default=None, help="safety policy (default: policy/safety.yaml)")
-        p.add_argument("--profile", default=None, help="hardware profile name to apply; 'auto' detects (run's default), 'none' applies none")
+        p.add_argument(
+            "--profile", default=None, help="hardware profile name to apply; 'auto' detects (run's default), 'none' applies none"
+        )
         p.add_argument("--seed", type=int, default=None, help="global seed (default: the flow's, else chosen and recorded)")
         p.add_argument("--device", default="auto", help="value of ${device} in flows and the device the probe resolves (default: auto)")
         p.add_argument("--python", default=None, help="interpreter the adapters (and the probe) run under (default: this one)")
@@ -167,6 +171,8 @@ def cmd_list_flows(root: Path) -> int:
 def _problems_of(error: InputError) -> list[str]:
     if isinstance(error, SchemaError):
         return [f"{error.source}: {p}" for p in error.problems]
+    if isinstance(error, planner.ExpansionError):
+        return list(error.problems)
     return [str(error)]
 
 
@@ -257,7 +263,10 @@ def confirm(policy: SafetyPolicy, info: dict[str, Any], steps: int, assume_yes: 
     profile = policy.profile
     print(f"hardware: {sysinfo.describe(info)}")
     if profile is not None:
-        print(f"profile:  {profile.name} (priority {profile.priority}, {profile.path})" + (f": {profile.description.strip()}" if profile.description else ""))
+        print(
+            f"profile:  {profile.name} (priority {profile.priority}, {profile.path})"
+            + (f": {profile.description.strip()}" if profile.description else "")
+        )
     else:
         print(f"profile:  none matched; bounds from {policy.path} only")
     print("bounds in force:")
@@ -265,7 +274,9 @@ def confirm(policy: SafetyPolicy, info: dict[str, Any], steps: int, assume_yes: 
     if assume_yes or dry_run:
         return
     if not sys.stdin.isatty():
-        raise UsageError(f"stdin is not a terminal: pass --yes to accept profile {profile.name if profile else 'none'} and run {steps} step(s)")
+        raise UsageError(
+            f"stdin is not a terminal: pass --yes to accept profile {profile.name if profile else 'none'} and run {steps} step(s)"
+        )
     answer = input(f"Run {steps} step(s) under these bounds? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("declined at the profile confirmation; nothing ran")
@@ -279,8 +290,18 @@ def new_run_dir(output_root: Path, run_id: str) -> RunDir:
     return RunDir(candidate)
 
 
-def finish(run: RunDir, plan: dict[str, Any], points: list[dict[str, Any]], started: str, shard: Any, templates: Path | None, **flags: bool) -> int:
-    summary = write_summaries(run, plan, points, started_utc=started, shard=shard, **flags)
+def finish(
+    run: RunDir,
+    plan: dict[str, Any],
+    points: list[dict[str, Any]],
+    started: str,
+    shard: Any,
+    templates: Path | None,
+    *,
+    dry_run: bool = False,
+    interrupted: bool = False,
+) -> int:
+    summary = write_summaries(run, plan, points, started_utc=started, shard=shard, dry_run=dry_run, interrupted=interrupted)
     reporting.render(run, templates)
     counts = summary["counts"]
     print(
@@ -327,6 +348,10 @@ def cmd_run(args: argparse.Namespace, root: Path) -> int:
             raise UsageError("--shard needs --seed (or a seed in the flow) so every shard expands the same points")
     seed, source = _seed(args, inputs.flow)
     info = sysinfo.collect_host(inputs.python) if args.no_probe else sysinfo.collect_probe(inputs.python, args.device)
+    for problem in info["errors"]:
+        if problem.startswith("device.resolve"):
+            raise UsageError(f"--device {args.device}: {problem}")
+        print(f"warning: probe: {problem}", file=sys.stderr)
     if args.profile in (None, "auto"):
         selected = safety.select_profile(config.load_profiles(config.profiles_dir(root)), sysinfo.hardware(info))
         policy = safety.apply_profile(inputs.policy, selected)
@@ -382,7 +407,11 @@ def cmd_rerun_last(args: argparse.Namespace, root: Path) -> int:
     print(f"repeating {run.run_id}: flow {plan['flow']['path']} seed {plan['seed']}")
     argv = ["--root", str(root), "--output-root", str(args.output_root), "run", "--flow", plan["flow"]["path"], "--seed", str(plan["seed"])]
     argv += ["--policy", plan["policy"], "--device", plan["device"], "--python", plan["python"]]
-    argv += [flag for flag, on in (("--yes", args.yes), ("--dry-run", args.dry_run), ("--no-probe", args.no_probe), ("--plain", args.plain)) if on]
+    argv += [
+        flag
+        for flag, on in (("--yes", args.yes), ("--dry-run", args.dry_run), ("--no-probe", args.no_probe), ("--plain", args.plain))
+        if on
+    ]
     if args.templates:
         argv += ["--templates", str(args.templates)]
     return cmd_run(parse_args(argv), root)

@@ -16,7 +16,7 @@ FIXED = ("run_id", "point_id", "step_index", "step", "adapter", "status", "durat
 def to_csv(run: RunDir) -> str:
     plan = read_plan(run.plan)
     summary = read_doc(run.summary, "sweep_summary")
-    axes = list(plan["axes"])
+    axes = list(plan["axis_names"])
     rows = []
     metric_names: list[str] = []
     for point in summary["points"]:
@@ -32,7 +32,9 @@ def to_csv(run: RunDir) -> str:
                 row[column] = value
             rows.append(row)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*FIXED, *(f"axis.{a}" for a in axes), *metric_names], extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=[*FIXED, *(f"axis.{a}" for a in axes), *metric_names], extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

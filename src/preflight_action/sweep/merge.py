@@ -13,7 +13,8 @@ from preflight_action.sweep.summary import write_summaries
 
 
 def _signature(plan: dict[str, Any]) -> tuple[Any, ...]:
-    return (plan["flow"]["sha256"], plan["seed"], [(p["id"], p["axes"], [s["argv"][1:] for s in p["steps"]]) for p in plan["points"]])
+    steps = [(p["id"], p["axes"], [(s["name"], s["adapter"], s["params"]) for s in p["steps"]]) for p in plan["points"]]
+    return (plan["flow"]["sha256"], plan["seed"], steps)
 
 
 def merge(sources: list[Path], output_root: Path) -> RunDir:

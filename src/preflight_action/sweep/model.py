@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
-Scalar = Union[str, int, float, bool]
+Scalar: TypeAlias = str | int | float | bool
 
 STEP_FINAL = ("passed", "failed", "timeout", "error", "skipped")
 """Step outcomes that ``--resume`` keeps; ``interrupted`` steps (and missing ones) run again."""
@@ -35,6 +35,7 @@ class Adapter:
     parameters: dict[str, Parameter]
     timeout_s: float | None = None
     description: str = ""
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

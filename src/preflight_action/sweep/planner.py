@@ -22,6 +22,15 @@ DEFAULT_TIMEOUT_S = 600.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
+class ExpansionError(InputError):
+    """Planned values disagree with their adapter manifests; ``problems`` lists each once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__("; ".join(problems[:5]) + more)
+
+
 def derive_seed(global_seed: int, *parts: Any) -> int:
     """A 31-bit seed from the global seed and a point's (or step's) identity, stable across runs."""
     text = json.dumps([global_seed, *parts], sort_keys=True, separators=(",", ":"))
@@ -115,10 +124,10 @@ def build_plan(
     """The whole expansion as a sweep_plan document; every value checked against its manifest."""
     moment = moment or utc_now()
     points = []
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     for index, axes in enumerate(expand_points(flow)):
         point_seed = derive_seed(seed, axes)
-        steps = []
+        steps: list[dict[str, Any]] = []
         for position, spec in enumerate(flow.steps):
             where = f"{flow.path}: /steps/{position}"
             adapter = resolve_adapter(adapters, spec.adapter, f"{where}/adapter")
@@ -132,7 +141,8 @@ def build_plan(
                     params[key] = _substitute(value, variables, f"{where}/params/{key}")
                 found = value_problems(adapter, params)
                 if found:
-                    problems.extend(f"{where} (point p{index:03d} {axes}): {p}" for p in found)
+                    for problem in found:
+                        problems.setdefault(f"{where}/params: {problem}", f"p{index:03d}")
                     continue
                 timeout = spec.timeout_s or flow.timeout_s or adapter.timeout_s or DEFAULT_TIMEOUT_S
                 steps.append(
@@ -144,12 +154,14 @@ def build_plan(
                         "argv": build_argv(adapter, params, python),
                         "timeout_s": float(timeout),
                         "seed": step_seed,
+                        "metrics": list(adapter.metrics),
                     }
                 )
-        points.append({"id": f"p{index:03d}", "index": index, "seed": point_seed, "axes": axes, "shard": index % shard_count + 1, "steps": steps})
+        points.append(
+            {"id": f"p{index:03d}", "index": index, "seed": point_seed, "axes": axes, "shard": index % shard_count + 1, "steps": steps}
+        )
     if problems:
-        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InputError("; ".join(problems[:5]) + more)
+        raise ExpansionError([f"{message} (first at point {point})" for message, point in problems.items()])
     plan = {
         "schema_version": 1,
         "run_id": run_id or make_run_id(flow, seed, moment),
@@ -163,6 +175,7 @@ def build_plan(
         "device": device,
         "shard_count": shard_count,
         "axes": {k: list(v) for k, v in flow.axes.items()},
+        "axis_names": list(flow.axes),
         "report": dict(flow.report),
         "points": points,
     }
@@ -182,10 +195,11 @@ def matrix(plan: dict[str, Any], flow_arg: str) -> dict[str, Any]:
 
 
 def write_plan(path: Path, plan: dict[str, Any]) -> None:
-    from preflight_action import atomic
+    """Schema-checked, with secret values scrubbed (a step given a secret value resumes with ``<redacted>``)."""
+    from preflight_action import atomic, redact
 
     schemas.validate(plan, "sweep_plan", str(path))
-    atomic.write_json(path, plan)
+    atomic.write_json(path, redact.scrub(plan, redact.secret_values()))
 
 
 def read_plan(path: Path) -> dict[str, Any]:

@@ -24,15 +24,15 @@ def chart_choice(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any
     wanted = plan.get("report") or {}
     step, metric = wanted.get("step"), wanted.get("metric")
     if not (step and metric):
-        for point in summary["points"]:
-            for step_name, metrics in point["metrics"].items():
-                numeric = [k for k, v in metrics.items() if _numeric(v)]
-                if numeric and (metric is None or metric in numeric):
-                    step, metric = step or step_name, metric or numeric[0]
-                    break
-            if step and metric:
+        for column_step, column_metric in metric_columns(plan, summary):
+            if (step and column_step != step) or (metric and column_metric != metric):
+                continue
+            if any(_numeric(p["metrics"].get(column_step, {}).get(column_metric)) for p in summary["points"]):
+                step, metric = column_step, column_metric
                 break
-    axes = list(plan["axes"])
+        else:
+            return None
+    axes = list(plan["axis_names"])
     if not (step and metric and axes):
         return None
     x = wanted.get("x") if wanted.get("x") in axes else axes[0]
@@ -73,7 +73,15 @@ def build_chart(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
             values = cells.get((xv, name))
             if values:
                 mean = sum(values) / len(values)
-                dots.append({"cx": round(px(i), 1), "cy": round(py(mean), 1), "title": f"{choice['x']}={xv}, {choice['series']}={name}: {mean:.4g}" if choice["series"] else f"{choice['x']}={xv}: {mean:.4g}"})
+                dots.append(
+                    {
+                        "cx": round(px(i), 1),
+                        "cy": round(py(mean), 1),
+                        "title": f"{choice['x']}={xv}, {choice['series']}={name}: {mean:.4g}"
+                        if choice["series"]
+                        else f"{choice['x']}={xv}: {mean:.4g}",
+                    }
+                )
         if dots:
             series.append(
                 {
@@ -97,18 +105,28 @@ def build_chart(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
         "legend_x": WIDTH - RIGHT + 16,
         "x_ticks": x_ticks,
         "y_ticks": y_ticks,
-        "series": series,
+        "lines": series,
     }
 
 
-def metric_columns(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """(step, metric) pairs in first-seen order, for the per-point metrics table."""
+def metric_columns(plan: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(step, metric) pairs for the per-point table: the metrics each manifest declares, else every numeric one."""
+    declared: dict[str, list[str]] = {}
+    order: list[str] = []
+    for point in plan["points"]:
+        for step in point["steps"]:
+            if step["name"] not in declared:
+                declared[step["name"]] = step["metrics"]
+                order.append(step["name"])
     seen: list[tuple[str, str]] = []
-    for point in summary["points"]:
-        for step, metrics in point["metrics"].items():
-            for name in metrics:
-                if (step, name) not in seen:
-                    seen.append((step, name))
+    for step in order:
+        names = declared[step]
+        if not names:
+            found: list[str] = []
+            for point in summary["points"]:
+                found += [k for k, v in point["metrics"].get(step, {}).items() if _numeric(v) and k not in found]
+            names = found
+        seen += [(step, name) for name in names if any(name in p["metrics"].get(step, {}) for p in summary["points"])]
     return seen
 
 
@@ -122,16 +140,18 @@ def context(run: RunDir) -> dict[str, Any]:
     plan = read_plan(run.plan)
     summary = read_doc(run.summary, "sweep_summary")
     sysinfo = read_doc(run.sysinfo, "sysinfo") if run.sysinfo.is_file() else None
-    problems = []
+    problems: list[dict[str, Any]] = []
     for point in summary["points"]:
         sub = read_doc(run.subrun_summary(point["id"]), "sweep_subrun_summary")
-        problems.extend({"point": point["id"], "axes": point["axes"], **s} for s in sub["steps"] if s["status"] not in ("passed", "skipped"))
+        problems.extend(
+            {"point": point["id"], "axes": point["axes"], **s} for s in sub["steps"] if s["status"] not in ("passed", "skipped")
+        )
     return {
         "plan": plan,
         "summary": summary,
         "sysinfo": sysinfo,
-        "axes": list(plan["axes"]),
-        "columns": metric_columns(summary),
+        "axes": list(plan["axis_names"]),
+        "columns": metric_columns(plan, summary),
         "chart": build_chart(plan, summary),
         "problems": problems,
         "fmt": fmt,

@@ -13,10 +13,11 @@ from types import FrameType
 from typing import Any
 
 from preflight_action import redact
-from preflight_action.sweep.artifacts import RunDir, append_step, read_steps
+from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
 from preflight_action.sweep.model import STEP_FINAL
 from preflight_action.sweep.planner import iso, utc_now
 from preflight_action.sweep.progress import Progress
+from preflight_action.worker_client import describe_exit
 
 KILL_GRACE_S = 5.0
 METRICS_TAIL_BYTES = 64 * 1024
@@ -29,8 +30,8 @@ def parse_metrics(stdout_path: Path) -> tuple[dict[str, Any], str | None]:
         size = handle.tell()
         handle.seek(max(0, size - METRICS_TAIL_BYTES))
         tail = handle.read().decode("utf-8", errors="replace")
-    for line in reversed(tail.splitlines()):
-        line = line.strip()
+    for raw in reversed(tail.splitlines()):
+        line = raw.strip()
         if not (line.startswith("{") and line.endswith("}")):
             continue
         try:
@@ -117,12 +118,16 @@ def run_step(
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         try:
             spawn = time.perf_counter()
-            proc = subprocess.Popen(step["argv"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=os.name == "posix")
+            proc = subprocess.Popen(
+                step["argv"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=os.name == "posix"
+            )
         except OSError as exc:
             proc = None
             status, error = "error", f"could not start {step['argv'][0]}: {exc.strerror or exc}"
         if proc is not None:
             guard.current = proc
+            if guard.stopped:  # the signal landed between the loop's check and the spawn
+                kill_tree(proc, graceful=True)
 
             def on_timeout() -> None:
                 timed_out.set()
@@ -145,7 +150,7 @@ def run_step(
     if proc is not None and status == "passed":
         metrics, skip_reason = parse_metrics(stdout_path)
         if returncode != 0:
-            status, error = "failed", f"exit code {returncode}: {_stderr_tail(stderr_path)}"
+            status, error = "failed", f"{describe_exit(returncode)}: {_stderr_tail(stderr_path)}"
         elif skip_reason:
             status, error = "skipped", skip_reason
     if secrets:
@@ -210,6 +215,7 @@ def execute(run: RunDir, plan: dict[str, Any], points: list[dict[str, Any]], pro
                     continue
                 env = step_env(plan, point)
                 run.subrun(point["id"]).mkdir(parents=True, exist_ok=True)
+                drop_partial_line(run.steps_log(point["id"]))
                 with run.steps_log(point["id"]).open("a", encoding="utf-8") as log:
                     for step in steps:
                         if guard.stopped:

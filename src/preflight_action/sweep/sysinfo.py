@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 from preflight_action import redact, schemas
@@ -35,17 +34,12 @@ def _document(method: str, python: str, facts: dict[str, Any], backend: str | No
 
 def collect_host(python: str) -> dict[str, Any]:
     """Host facts only (no torch): used with ``--no-probe``; the backend is taken to be the CPU."""
-    import psutil
+    from preflight_probe.capabilities import Facts
+    from preflight_probe.capabilities import collect_host as probe_host_facts
 
-    facts = {
-        "os": platform.system(),
-        "os_release": platform.release(),
-        "machine": platform.machine(),
-        "cpu_model": platform.processor() or platform.machine(),
-        "cpu_count": psutil.cpu_count(),
-        "ram_total_mb": psutil.virtual_memory().total // (1024 * 1024),
-    }
-    return _document("host", python, facts, "cpu", [])
+    facts = Facts()
+    probe_host_facts(facts)
+    return _document("host", python, facts.as_dict(), "cpu", [])
 
 
 def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
@@ -67,7 +61,9 @@ def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
             if check_id == "device.resolve":
                 backend = result["details"]["backend"]
                 facts["resolved_device"] = result["details"]["resolved_device"]
-        result = worker.result("capabilities.detect", PROBE_TIMEOUT_S, worker.request("capabilities.detect", {"device": facts.get("resolved_device")}))
+        result = worker.result(
+            "capabilities.detect", PROBE_TIMEOUT_S, worker.request("capabilities.detect", {"device": facts.get("resolved_device")})
+        )
         if result["status"] == "pass":
             facts.update(result["details"])
         else:

@@ -1,0 +1,262 @@
+"""The runtime matrix read model over preflight, smoke and sweep artifacts, and its CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight_action import cli_matrix, matrix, schemas
+from preflight_action.smoke import cli as smoke_cli
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real CPU preflight report, a stub smoke record turned into a real pass, a simulated record of another node."""
+    from preflight_action import cli_preflight
+
+    root = tmp_path_factory.mktemp("artifacts")
+    preflight = root / "pf" / "node-a.json"
+    assert cli_preflight.main(["--device", "cpu", "--quiet", "--output-path", str(preflight)]) in (0, 1)
+    smoke_root = root / "smoke"
+    assert (
+        smoke_cli.main(["--mode", "stub", "--quiet", "--output-root", str(smoke_root), "--models", "transformer", "--dtypes", "float32"])
+        == 0
+    )
+    stub = json.loads(next(smoke_root.glob("run.*/smoke_run.json")).read_text())
+    return {"root": root, "preflight": preflight, "stub": stub, "report": json.loads(preflight.read_text())}
+
+
+def smoke_record(stub: dict[str, Any], node: str, outcome: str, backend: str = "cpu", finished: str | None = None) -> dict[str, Any]:
+    record = copy.deepcopy(stub)
+    record.update(node_id=node, outcome=outcome, mode="simulated" if outcome == "simulated" else "real", simulated=outcome == "simulated")
+    record["device"]["backend"] = backend
+    case_outcome = {"pass": "pass", "fail": "fail", "simulated": "simulated"}.get(outcome, "skipped")
+    record["cases"] = [
+        {
+            "model": "transformer",
+            "dtype": "float32",
+            "outcome": case_outcome,
+            "reason": None if case_outcome == "pass" else f"{outcome} here",
+        }
+    ]
+    record["counts"] = {"pass": 0, "fail": 0, "skipped": 0, "simulated": 0, "not_run": 0, case_outcome: 1}
+    if outcome == "simulated":
+        record["profile"] = {"name": "h100-linux", "backend": backend, "facts": {}}
+    if finished:
+        record["finished_at"] = finished
+    schemas.validate(record, "smoke_run", "test record")
+    return record
+
+
+def sweep_summary(status: str = "failed") -> dict[str, Any]:
+    counts = {"passed": 3, "failed": 1 if status == "failed" else 0, "timeout": 0, "interrupted": 0, "error": 0, "skipped": 0, "pending": 0}
+    point = {
+        "id": "p001",
+        "axes": {"dtype": "bfloat16", "batch": 8},
+        "status": "failed" if status == "failed" else "passed",
+        "counts": counts,
+        "duration_s": 1.5,
+        "metrics": {},
+    }
+    summary = {
+        "schema_version": 1,
+        "run_id": "20261123T080000Z-abc123",
+        "flow": "dtype_batch_matmul",
+        "seed": 0,
+        "status": status,
+        "started_utc": "2026-11-23T08:00:00Z",
+        "finished_utc": "2026-11-23T08:01:00Z",
+        "duration_s": 60.0,
+        "shard": None,
+        "profile": None,
+        "counts": counts,
+        "points": [point],
+        "sources": [],
+    }
+    schemas.validate(summary, "sweep_summary", "test summary")
+    return summary
+
+
+def write(path: Path, document: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
+    return path
+
+
+def test_smoke_lanes_map_outcomes_and_simulated_is_never_ready(artifacts: dict[str, Any]) -> None:
+    stub = artifacts["stub"]
+    assert matrix.lane_from_smoke(smoke_record(stub, "n", "pass")).code == "ok"
+    assert matrix.lane_from_smoke(smoke_record(stub, "n", "fail")).code == "error"
+    assert matrix.lane_from_smoke(smoke_record(stub, "n", "timeout")).code == "degraded"
+    simulated = matrix.lane_from_smoke(smoke_record(stub, "n", "simulated", backend="cuda"))
+    assert simulated.code == "skipped"
+    assert simulated.simulated
+    assert simulated.backend == "cuda"
+    assert "not a real pass" in simulated.summary
+    snapshot = matrix.build_snapshot([simulated])
+    assert snapshot["items"]["n"]["accelerators"]["GPU"] == {"available": False, "lanes": 1, "states": {"skipped": 1}}
+
+
+def test_snapshot_from_all_three_sources_is_schema_valid(artifacts: dict[str, Any], tmp_path: Path) -> None:
+    stub = artifacts["stub"]
+    now = datetime.now(timezone.utc)
+    write(tmp_path / "pf" / "node-a.json", artifacts["report"])
+    write(tmp_path / "smoke" / "run.1" / "smoke_run.json", smoke_record(stub, "node-b", "pass", finished=matrix.iso(now)))
+    write(
+        tmp_path / "smoke" / "run.2" / "smoke_run.json", smoke_record(stub, "node-c", "simulated", backend="cuda", finished=matrix.iso(now))
+    )
+    sweep_dir = tmp_path / "sweeps" / "20261123T080000Z-abc123"
+    write(sweep_dir / "summary.json", sweep_summary("failed"))
+    write(sweep_dir / "sysinfo.json", {"backend": "cuda"})
+    globs = [
+        str(tmp_path / "pf" / "*.json"),
+        str(tmp_path / "smoke" / "run.*" / "smoke_run.json"),
+        str(tmp_path / "sweeps" / "*" / "summary.json"),
+    ]
+    snapshot, inputs = cli_matrix.build(globs, 10**9, "sweep-node")
+    schemas.validate(snapshot, "runtime_matrix", "snapshot")
+    assert inputs.read == {"preflight": 1, "smoke": 2, "sweep": 1}
+    assert not inputs.invalid
+    node_a = artifacts["report"]["host"]["node_id"]
+    assert set(snapshot["items"]) == {node_a, "node-b", "node-c", "sweep-node"}
+    sweep = snapshot["items"]["sweep-node"]
+    assert sweep["status"]["code"] == "error"
+    assert sweep["lanes"][0]["backend"] == "cuda"
+    assert sweep["lanes"][0]["source"] == "sweep"
+    assert "p001: failed" in " ".join(sweep["status"]["detail"])
+    for item in snapshot["items"].values():
+        status = item["status"]
+        assert status["label"].startswith(matrix.CODE_WORD[status["code"]])
+        assert status["aria_hint"].startswith("Runtime status ")
+        assert status["severity_label"] == matrix.SEVERITY_LABEL[status["severity"]]
+        assert item["runtime"]["total"] == len(item["lanes"])
+        assert item["runtime"]["updated"]
+
+
+def test_lanes_older_than_the_ttl_show_as_stale(artifacts: dict[str, Any]) -> None:
+    lane = matrix.lane_from_smoke(smoke_record(artifacts["stub"], "old", "pass", finished="2026-01-01T00:00:00.000Z"))
+    fresh = matrix.build_snapshot([lane], now=datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc), ttl_seconds=3600)
+    assert fresh["items"]["old"]["status"]["code"] == "ok"
+    later = matrix.build_snapshot([lane], now=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=3), ttl_seconds=3600)
+    status = later["items"]["old"]["status"]
+    assert status["code"] == "stale"
+    assert status["severity_label"] == "Warning"
+    assert "ttl 3600 s" in " ".join(status["detail"])
+    assert "was ok" in " ".join(status["detail"])
+
+
+def test_status_text_prints_a_grid_and_the_ttl(artifacts: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = matrix.iso(datetime.now(timezone.utc))
+    write(tmp_path / "a.json", smoke_record(artifacts["stub"], "node-ok", "pass", finished=now))
+    write(tmp_path / "b.json", smoke_record(artifacts["stub"], "node-sim", "simulated", backend="cuda", finished=now))
+    code = cli_matrix.main(["status", "--input-glob", str(tmp_path / "*.json"), "--ttl-seconds", "900", "--html", str(tmp_path / "m.html")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ttl_seconds: 900" in out
+    lines = out.splitlines()
+    assert lines[2].split() == ["node", "cpu", "cuda"]
+    assert lines[3].split() == ["node-ok", "Ready", "No", "data"]
+    assert lines[4].split() == ["node-sim", "No", "data", "Skipped*"]
+    assert "* simulated only" in out
+    assert "Info: node-sim: Skipped - cuda smoke: simulated on h100-linux" in out
+    assert (tmp_path / "m.html").read_text().count("aria-label=") >= 4
+
+
+def test_status_json_is_the_schema_valid_snapshot(artifacts: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "a.json", smoke_record(artifacts["stub"], "node-ok", "pass"))
+    code = cli_matrix.main(
+        [
+            "status",
+            "--json",
+            "--ttl-seconds",
+            "60",
+            "--input-glob",
+            str(tmp_path / "*.json"),
+            "--output-json",
+            str(tmp_path / "out" / "snap.json"),
+        ]
+    )
+    snapshot = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert snapshot["ttl_seconds"] == 60
+    schemas.validate(snapshot, "runtime_matrix", "stdout")
+    assert schemas.read_json(tmp_path / "out" / "snap.json", "runtime_matrix")["items"].keys() == snapshot["items"].keys()
+
+
+def test_bad_inputs_are_named_with_their_pointer_and_the_rest_still_counts(
+    artifacts: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "good.json", smoke_record(artifacts["stub"], "node-ok", "pass"))
+    broken = smoke_record(artifacts["stub"], "node-bad", "pass")
+    broken["cases"][0]["outcome"] = "great"
+    write(tmp_path / "invalid.json", broken)
+    write(tmp_path / "malformed.json", "{not json")
+    write(tmp_path / "other.json", {"hello": "world"})
+    code = cli_matrix.main(["status", "--json", "--input-glob", str(tmp_path / "*.json")])
+    captured = capsys.readouterr()
+    assert code == 2
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2
+    assert any("invalid.json" in line and "/cases/0/outcome" in line for line in errors)
+    assert any("malformed.json" in line and "malformed JSON at line 1" in line for line in errors)
+    snapshot = json.loads(captured.out)
+    assert list(snapshot["items"]) == ["node-ok"]
+    assert snapshot["inputs"]["ignored"] == [str(tmp_path / "other.json")]
+    assert len(snapshot["inputs"]["invalid"]) == 2
+
+
+def test_sweep_lanes_take_the_local_node_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "sweeps" / "r1" / "summary.json", sweep_summary("passed"))
+    monkeypatch.setenv("PREFLIGHT_NODE_ID", "lab-box-7")
+    assert cli_matrix.main(["status", "--json", "--input-glob", str(tmp_path / "sweeps" / "*" / "summary.json")]) == 0
+    snapshot = json.loads(capsys.readouterr().out)
+    item = snapshot["items"]["lab-box-7"]
+    assert item["status"]["code"] == "ok"
+    assert item["lanes"][0]["backend"] == "unknown"
+    assert "unknown sweep: sweep dtype_batch_matmul passed: 3/3 steps passed" in item["status"]["detail"]
+
+
+def test_the_summarizer_calls_keep_working(artifacts: dict[str, Any]) -> None:
+    from preflight_action.report import Report
+
+    report = Report.from_dict(artifacts["report"])
+    lane = matrix.lane_from_report(report, "x.json")
+    snapshot = matrix.build_snapshot([lane], None, 3600)
+    assert "inputs" not in snapshot
+    nodes, backends, cells = matrix.grid(snapshot)
+    assert nodes == [report.host["node_id"]]
+    assert backends == ["cpu"]
+    assert (nodes[0], "cpu") in cells
+    assert matrix.status_block("ok", "fine", [])["aria_hint"] == "Runtime status Ready - fine. fine"
+
+
+def test_a_bad_ttl_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_matrix.main(["status", "--ttl-seconds", "0"]) == 2
+    assert "--ttl-seconds must be positive" in capsys.readouterr().err
+
+
+def test_snapshot_schema_rejects_a_status_without_its_accessible_strings(artifacts: dict[str, Any]) -> None:
+    snapshot = matrix.build_snapshot([matrix.lane_from_smoke(smoke_record(artifacts["stub"], "n", "pass"))])
+    del snapshot["items"]["n"]["status"]["aria_hint"]
+    snapshot["items"]["n"]["lanes"][0]["status"]["severity_label"] = "Fine"
+    problems = schemas.problems(snapshot, "runtime_matrix")
+    assert any(p.startswith("/items/n/status: 'aria_hint' is a required property") for p in problems)
+    assert any(p.startswith("/items/n/lanes/0/status/severity_label") for p in problems)
+
+
+def test_the_fast_path_accepts_valid_documents_and_defers_errors_to_the_schema_module(artifacts: dict[str, Any]) -> None:
+    from preflight_action import schema_fastpath
+    from preflight_action.errors import SchemaError
+
+    good = smoke_record(artifacts["stub"], "n", "pass")
+    schema_fastpath.validate(good, "smoke_run", "good.json")
+    bad = copy.deepcopy(good)
+    bad["counts"]["pass"] = -1
+    with pytest.raises(SchemaError, match=r"bad\.json: /counts/pass: -1 is less than the minimum of 0"):
+        schema_fastpath.validate(bad, "smoke_run", "bad.json")
+    assert schema_fastpath._keywords({"a": [{"prefixItems": []}]}) >= {"a", "prefixItems"}
