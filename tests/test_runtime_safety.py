@@ -216,6 +216,15 @@ def test_vram_check_uses_the_policy_margin_and_host_ram_on_cpu_and_mps():
     assert "unified memory" in message
 
 
+def test_vram_check_without_caps_reads_free_memory_now():
+    stale = rs.get_cached_capabilities()
+    ok, message = rs.check_vram_sufficient(1)
+    fresh = rs.get_cached_capabilities()
+    assert fresh is not stale  # re-inspected for the check, cache refreshed
+    assert ok
+    assert f"have {fresh.available_memory_mb}MB available" in message
+
+
 def test_vram_check_refuses_to_guess_when_free_memory_is_unknown():
     blind = dataclasses.replace(rs.load_simulated_profile("h100-linux"), free_memory_mb=None)
     ok, message = rs.check_vram_sufficient(100, caps=blind)
@@ -326,3 +335,42 @@ def test_real_gpu_is_described_with_device_facts():
 def test_probe_facts_round_trip(name):
     caps = rs.load_simulated_profile(name)
     assert RuntimeCapabilities.from_probe_facts(caps.to_probe_facts(), backend=caps.backend) == caps
+
+
+def test_py_cpuinfo_reads_isa_flags_where_the_stdlib_cannot():
+    """Windows has no /proc/cpuinfo: there py-cpuinfo supplies model and ISA flags (filtered to the ones we report)."""
+    cpuinfo = pytest.importorskip("cpuinfo", reason="py-cpuinfo is a runtime dependency")
+    from preflight_action import capability_inspect
+
+    facts = {"cpu_isa": None, "cpu_model": None, "sources": {}}
+    capability_inspect._enrich_with_cpuinfo(facts)
+    flags = set(cpuinfo.get_cpu_info().get("flags") or ())
+    assert facts["cpu_isa"] == sorted(f for f in capabilities.ISA_FLAGS if f in flags)
+    assert facts["sources"]["cpu_isa"].startswith("py-cpuinfo")
+    known = {"cpu_isa": ["avx2"], "sources": {}}
+    capability_inspect._enrich_with_cpuinfo(known)
+    assert known == {"cpu_isa": ["avx2"], "sources": {}}  # never called when the stdlib answered
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-driver path; this machine has an NVIDIA driver")
+def test_nvml_without_a_driver_leaves_the_facts_alone():
+    from preflight_action import capability_inspect
+
+    facts = {"os": "Linux", "sources": {}}
+    capability_inspect._enrich_with_nvml(facts, torch, None)
+    assert facts == {"os": "Linux", "sources": {}}
+
+
+def test_demo_shows_a_simulated_platform_and_rejects_unknown_profiles():
+    demo = [sys.executable, str(ROOT / "examples" / "runtime_safety_demo.py")]
+    done = subprocess.run([*demo, "--profile", "t4-linux"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "[SIMULATED: simulated profile t4-linux] OS: Linux | CUDA: Yes (runtime=12.1, driver=12.2) | GPU: Tesla T4" in done.stdout
+    assert "Using dtype: float16" in done.stdout
+    assert "Warning: Insufficient VRAM: need 42779MB, have 14986MB available" in done.stdout
+    assert "fp32_precision" in done.stdout
+    bad = subprocess.run([*demo, "--profile", "tpu-v5"], capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr.strip().count("\n") == 0
+    assert "simulated profile 'tpu-v5' not found" in bad.stderr

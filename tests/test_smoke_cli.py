@@ -156,6 +156,7 @@ def test_stub_mode_runs_the_script_plumbing_under_a_bare_interpreter(tmp_path: P
     (run_dir,) = tmp_path.glob("run.*")
     record = schemas.read_json(run_dir / "smoke_run.json", "smoke_run")
     assert record["mode"] == "stub"
+    assert record["device"]["backend"] == "unknown"  # stub never resolves a device
     assert record["outcome"] == "skipped"
     assert len(record["cases"]) == 6
     assert all("stub mode" in c["reason"] for c in record["cases"])

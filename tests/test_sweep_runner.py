@@ -198,3 +198,38 @@ def test_resume_after_a_crash_mid_write_reruns_only_the_cut_step(tmp_path: Path,
     records = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
     assert [r["step"] for r in records] == ["one", "two", "three"]
     assert schemas.read_json(run / "summary.json", "sweep_summary")["counts"]["passed"] == 3
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX-only")
+def test_processes_a_step_leaves_behind_are_killed(tmp_path: Path) -> None:
+    from preflight_action.sweep.artifacts import RunDir
+    from preflight_action.sweep.runner import Interrupted, run_step
+
+    marker = tmp_path / "orphan.pid"
+    # A step whose child outlives it (as inductor compile workers can): the runner kills its process group.
+    code = (
+        "import subprocess, sys; "
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); open({str(marker)!r}, 'w').write(str(p.pid)); "
+        "print('{\"ok\": true}')"
+    )
+    step = {"index": 0, "name": "leaky", "adapter": "inline", "argv": [sys.executable, "-c", code], "timeout_s": 30.0}
+    record = run_step(RunDir(tmp_path / "run"), {"id": "p000"}, step, dict(os.environ), Interrupted(), [])
+    assert record["status"] == "passed"
+    assert record["metrics"] == {"ok": True}
+    pid = int(marker.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the step's leftover child is still running")

@@ -51,8 +51,9 @@ def kind_of(document: Any) -> str | None:
 
 
 def expand(patterns: list[str]) -> list[Path]:
-    found = {Path(p) for pattern in patterns for p in glob.glob(pattern, recursive=True)}
-    return sorted(p for p in found if p.is_file())
+    """Files matching any pattern, once each, sorted (directories that match are skipped when read)."""
+    found = {p for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+    return [Path(p) for p in sorted(found)]
 
 
 def load(paths: list[Path], local_node: str) -> Inputs:
@@ -62,6 +63,8 @@ def load(paths: list[Path], local_node: str) -> Inputs:
 
     inputs = Inputs()
     for path in paths:
+        if path.is_dir():
+            continue
         try:
             document = schemas.parse_file(path, "json")
             kind = kind_of(document)

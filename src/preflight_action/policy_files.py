@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+
 def read_yaml(path: str | Path, schema: str) -> Any:
     """The document at ``path``, valid against ``schema`` (InputError/SchemaError name file and pointer)."""
     import yaml

@@ -116,8 +116,14 @@ def check_vram_sufficient(
     caps: RuntimeCapabilities | None = None,
     policy: MemoryPolicy | None = None,
 ) -> tuple[bool, str]:
-    """``(ok, message)`` like ``(False, "Insufficient VRAM: need 12000MB, have 8000MB available ...")``."""
-    return check_sufficient(required_mb, _caps(caps), safety_margin_mb, policy)
+    """``(ok, message)`` like ``(False, "Insufficient VRAM: need 12000MB, have 8000MB available ...")``.
+
+    Without ``caps`` the capabilities are re-inspected (and the cache refreshed): free memory is
+    read now, right before the load it gates, not when the process started.
+    """
+    return check_sufficient(
+        required_mb, caps if caps is not None else get_cached_capabilities(force_refresh=True), safety_margin_mb, policy
+    )
 
 
 def configure_torch_backends(

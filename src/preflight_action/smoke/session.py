@@ -216,6 +216,11 @@ def progress_line(case: dict[str, Any]) -> str:
     return f"{head}: {case.get('reason')}"
 
 
+def _backend(name: str) -> str:
+    """A run that never resolved a device (auto without torch, stub) has no backend to report."""
+    return "unknown" if name == "auto" else name
+
+
 def _counts(cases: list[dict[str, Any]]) -> dict[str, int]:
     return {name: sum(1 for c in cases if c["outcome"] == name) for name in ("pass", "fail", "skipped", "simulated", "not_run")}
 
@@ -235,7 +240,7 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
         device = {
             "requested": options.device,
             "resolved": info.get("device"),
-            "backend": info.get("backend") or options.device,
+            "backend": _backend(info.get("backend") or options.device),
             "name": info.get("device_name"),
             "why": info.get("why"),
         }

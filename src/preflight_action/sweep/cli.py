@@ -176,7 +176,7 @@ def _problems_of(error: InputError) -> list[str]:
     return [str(error)]
 
 
-def cmd_validate(root: Path, output_root: Path) -> int:
+def cmd_validate(root: Path) -> int:
     problems: list[str] = []
     counts = {"flows": 0, "adapters": 0, "profiles": 0}
     adapters: dict[str, Adapter] = {}
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list-flows":
             return cmd_list_flows(root)
         if args.command == "validate":
-            return cmd_validate(root, args.output_root)
+            return cmd_validate(root)
         if args.command == "plan":
             return cmd_plan(args, root)
         if args.command == "run":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,6 +98,14 @@ def kill_tree(proc: subprocess.Popen[bytes], graceful: bool = False) -> None:
         escalate.start()
 
 
+def reap_group(pgid: int) -> None:
+    """Kill what a finished step left running in its process group (compile workers, stray children)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def run_step(
     run: RunDir,
     point: dict[str, Any],
@@ -142,6 +151,7 @@ def run_step(
                 timer.cancel()
                 guard.current = None
             process_s = time.perf_counter() - spawn
+            reap_group(proc.pid)
             if guard.stopped:
                 status, error = "interrupted", f"stopped by {guard.signal_name}"
             elif timed_out.is_set():
