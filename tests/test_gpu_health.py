@@ -210,7 +210,9 @@ def fake_nvml(mig_supported: bool = True) -> types.SimpleNamespace:
 
 
 def test_reader_maps_nvml_answers_into_a_valid_document(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(mig_supported=False))
+    old_pynvml = fake_nvml(mig_supported=False)
+    del old_pynvml.nvmlDeviceGetGpuMaxPcieLinkGeneration  # not in older nvidia-ml-py releases
+    monkeypatch.setitem(sys.modules, "pynvml", old_pynvml)
     document = nvml_readings.collect()
     schemas.validate(document, "nvml_readings", "collect()")
     assert document["cuda_driver_version"] == "12.4"
@@ -225,6 +227,8 @@ def test_reader_maps_nvml_answers_into_a_valid_document(monkeypatch: pytest.Monk
     assert gpu["mig"] is None
     assert gpu["unavailable"]["mig"] == "Not Supported"
     assert gpu["unavailable"]["retired_pages"] == "Not Supported"
+    assert gpu["pcie"] == {"gen": 5, "max_gen": 5, "gpu_max_gen": None, "width": 16, "max_width": 16}
+    assert gpu["unavailable"]["pcie.gpu_max_gen"] == "not in this nvidia-ml-py version"
 
 
 def test_reader_decodes_reason_masks() -> None:

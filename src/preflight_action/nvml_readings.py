@@ -10,6 +10,7 @@ Apple, ROCm) is ``"available": false`` with the reason, exit code 0.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -60,7 +61,10 @@ class Reader:
         self.nvml = nvml
         self.unavailable: dict[str, str] = {}
 
-    def get(self, field: str, func: Callable[..., Any], *args: Any) -> Any:
+    def get(self, field: str, func: Callable[..., Any] | None, *args: Any) -> Any:
+        if func is None:
+            self.unavailable[field] = "not in this nvidia-ml-py version"
+            return None
         try:
             return func(*args)
         except self.nvml.NVMLError as exc:
@@ -111,7 +115,7 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
         "pcie": {
             "gen": r.get("pcie.gen", nvml.nvmlDeviceGetCurrPcieLinkGeneration, handle),
             "max_gen": r.get("pcie.max_gen", nvml.nvmlDeviceGetMaxPcieLinkGeneration, handle),
-            "gpu_max_gen": r.get("pcie.gpu_max_gen", nvml.nvmlDeviceGetGpuMaxPcieLinkGeneration, handle),
+            "gpu_max_gen": r.get("pcie.gpu_max_gen", getattr(nvml, "nvmlDeviceGetGpuMaxPcieLinkGeneration", None), handle),
             "width": r.get("pcie.width", nvml.nvmlDeviceGetCurrPcieLinkWidth, handle),
             "max_width": r.get("pcie.max_width", nvml.nvmlDeviceGetMaxPcieLinkWidth, handle),
         },
@@ -135,7 +139,7 @@ def _retired_pages(r: Reader, nvml: Any, handle: Any) -> dict[str, Any] | None:
 
 
 def _remapped_rows(r: Reader, nvml: Any, handle: Any) -> dict[str, Any] | None:
-    rows = r.get("remapped_rows", nvml.nvmlDeviceGetRemappedRows, handle)
+    rows = r.get("remapped_rows", getattr(nvml, "nvmlDeviceGetRemappedRows", None), handle)
     if rows is None:
         return None
     corrected, uncorrected, pending, failure = rows
@@ -192,9 +196,15 @@ def collect() -> dict[str, Any]:
     return document
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m preflight_action.nvml_readings", description=__doc__.split("\n\n")[0])
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     from preflight_action import schemas
 
+    parse_args(argv)
     document = collect()
     schemas.validate(document, "nvml_readings", "nvml_readings output")
     sys.stdout.write(json.dumps(document) + "\n")
