@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import preflight_probe
+from preflight_action.processes import kill_tree
 
 BOOT = "from preflight_probe.worker import main\nraise SystemExit(main())\n"
 STDERR_TAIL = 20
@@ -157,19 +158,7 @@ class ProbeWorker:
 
     def kill(self) -> None:
         """Kill the worker and anything it started (inductor compile workers, for instance)."""
-        try:
-            import psutil
-
-            children = psutil.Process(self._proc.pid).children(recursive=True)
-        except Exception:
-            children = []
-        for child in children:
-            with contextlib.suppress(Exception):
-                child.kill()
-        if self._proc.poll() is None:
-            self._proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=5)
+        kill_tree(self._proc)
 
     def close(self) -> None:
         """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""

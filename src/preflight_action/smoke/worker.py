@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+from preflight_action.processes import kill_tree
 from preflight_action.worker_client import describe_exit
 
 HERE = Path(__file__).resolve().parent
@@ -126,19 +127,7 @@ class SmokeWorker:
 
     def kill(self) -> None:
         """Kill the worker and anything it started."""
-        try:
-            import psutil
-
-            children = psutil.Process(self._proc.pid).children(recursive=True)
-        except Exception:
-            children = []
-        for child in children:
-            with contextlib.suppress(Exception):
-                child.kill()
-        if self._proc.poll() is None:
-            self._proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=5)
+        kill_tree(self._proc)
 
     def close(self) -> None:
         if self._proc.stdin:
