@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -70,11 +71,23 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
-    """Build sdist + wheel into dist/ and check them (twine, contents, fresh install)."""
+    """Build sdist + wheel into dist/, check them (twine, contents) and smoke the installed wheel."""
+    shutil.rmtree(ROOT / "dist", ignore_errors=True)
     session.install(*nox.project.dependency_groups(PYPROJECT, "build"))
     session.run("python", "-m", "build", "--outdir", "dist")
-    session.run("twine", "check", "--strict", *[str(p) for p in sorted(Path("dist").glob("*"))])
+    dists = [str(p) for p in sorted((ROOT / "dist").glob("*"))]
+    session.run("twine", "check", "--strict", *dists)
     session.run("python", "scripts/check_dist.py", "dist")
+    wheel = next(p for p in dists if p.endswith(".whl"))
+    session.install(wheel)
+    # Installed (not editable): the console script runs and finds its shipped schemas and policy.
+    session.run("runtime-preflight", "--version")
+    session.run(
+        "python",
+        "-c",
+        "from preflight_action import policy, schemas; policy.load(); assert 'preflight_report' in schemas.names()",
+        external=False,
+    )
 
 
 @nox.session(python=PYTHON, default=False)
