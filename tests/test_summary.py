@@ -124,6 +124,7 @@ def test_merged_counts_status_and_rows_put_failures_first(tmp_path: Path) -> Non
     }  # fmt: skip
     assert [r.status for r in merged.rows] == ["fail", "fail", "fail", "pass", "pass"]
     assert merged.rows[0].highest_band == "critical"
+    assert [r.node_id for r in merged.rows[3:]] == ["gpu-1", "box-9"]  # fresh before stale
     assert merged.highest_band == "critical"
     assert merged.blocking
 
@@ -311,6 +312,19 @@ def test_cli_step_summary_appends_and_links_the_run(
     assert text.startswith("# earlier step output\n\n<!-- preflight-action:summary key=default -->")
     assert "[Workflow run](https://github.com/octo/demo/actions/runs/42)" in text
     assert "[Artifacts](https://github.com/octo/demo/actions/runs/42#artifacts)" in text
+
+
+def test_cli_step_summary_that_is_already_full_is_left_alone_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = tmp_path / "step_summary.md"
+    step.write_text("x" * (1024 * 1024 - 500), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    write_reports(tmp_path / "in", [report_doc()])
+    code, out, _ = run_cli(["--input-glob", str(tmp_path / "in" / "*.json"), "--step-summary", "--quiet"], capsys)
+    assert code == 0
+    assert out.startswith("::warning::job summary already holds 1048076 bytes")
+    assert step.stat().st_size == 1024 * 1024 - 500
 
 
 def test_cli_comment_without_a_pull_request_warns_and_require_comment_fails(

@@ -362,7 +362,7 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
 
 def _row_order(row: ReportRow) -> tuple[Any, ...]:
     band_rank = BAND_ORDER.index(row.highest_band) if row.highest_band else len(BAND_ORDER)
-    return (row.status != "fail", band_rank, not row.stale, row.node_id, row.backend, row.path)
+    return (row.status != "fail", band_rank, row.stale, row.node_id, row.backend, row.path)
 
 
 def first_line(text: str | None, limit: int = ERROR_LINE_LIMIT) -> str:

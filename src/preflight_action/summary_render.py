@@ -25,6 +25,7 @@ DEFAULT_KEY = "default"
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]\"'`]+$")
 
+AFFECTED_CAP = 20  # lanes named under each failed check's error
 STATUS_ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 BAND_ICON = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
 CODE_ICON = {"ok": "✅", "skipped": "⏭️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
@@ -193,6 +194,7 @@ def _context(
         "cells": cells,
         "errors": detail.errors,
         "affected": affected,
+        "affected_cap": AFFECTED_CAP,
         "row_status": _row_status,
         "reduced": reduced,
         "limit_name": limit.name if limit else "",
@@ -219,11 +221,12 @@ def _worst_nodes(summary: Summary, count: int) -> tuple[str, ...]:
     return tuple(sorted(ranked))
 
 
-def _affected(rows: tuple[ReportRow, ...], check_ids: list[str], cap: int = 20) -> dict[str, list[str]]:
+def _affected(rows: tuple[ReportRow, ...], check_ids: list[str], cap: int = AFFECTED_CAP) -> dict[str, list[str]]:
+    """Per failed check, the distinct "node (backend)" lanes it failed on (at most ``cap``)."""
     wanted = set(check_ids)
-    out: dict[str, list[str]] = {c: [] for c in check_ids}
+    out: dict[str, dict[str, None]] = {c: {} for c in check_ids}
     for row in rows:
         for check_id in row.failed_checks:
             if check_id in wanted and len(out[check_id]) < cap:
-                out[check_id].append(f"{row.node_id} ({row.backend})")
-    return out
+                out[check_id][f"{row.node_id} ({row.backend})"] = None
+    return {c: list(lanes) for c, lanes in out.items()}
