@@ -105,9 +105,11 @@ def test_interpreter_without_torch(run_preflight, bare_python):
         assert run.check(check_id)["skip_reason"] == "needs torch.import, which failed"
     assert run.check("tensor.smoke")["skip_reason"] == "needs device.resolve, which was skipped"
     deps = run.check("deps.consistency")
-    assert deps["status"] == "fail"
-    assert "torch is not installed" in deps["error"]
+    assert deps["status"] == "skip"
+    assert "torch is not installed" in deps["skip_reason"]
+    assert run.report["triage"]["blocking_checks"] == ["torch.import"]  # one cause, one failure
     assert run.report["interpreter"]["path"] == str(bare_python)
+    assert run.report["interpreter"]["version"] == ".".join(map(str, sys.version_info[:3]))  # from the worker's hello
     assert run.report["interpreter"]["source"] == "--python"
     schemas.validate(run.report, "preflight_report", "bare run")
 
@@ -209,6 +211,20 @@ def test_compile_smoke_on_cpu(run_preflight):
     check = run.check("compile.smoke")
     assert check["status"] == "pass", check["error"]
     assert check["details"]["rel_error_vs_eager"] < 1e-3
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_artifacts_are_readable_by_others_as_the_umask_allows(run_preflight, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        md = tmp_path / "r.md"
+        run = run_preflight("--device", "cpu", "--output-md", str(md))
+    finally:
+        os.umask(old)
+    assert run.path.stat().st_mode & 0o777 == 0o644
+    assert md.stat().st_mode & 0o777 == 0o644
 
 
 def test_report_in_a_directory_that_does_not_exist_yet(tmp_path, capsys):

@@ -69,3 +69,15 @@ def test_bands_must_descend(tmp_path):
 def test_missing_policy_file(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         policy.load(tmp_path / "nope.yaml")
+
+
+def test_a_backend_cannot_be_both_first_class_and_experimental():
+    doc = _document()
+    doc["backends"]["experimental"].append("cuda")
+    with pytest.raises(InputError, match="cuda cannot be both first_class and experimental"):
+        policy.from_document(doc, "inline")
+
+
+def test_unresolved_device_keeps_the_full_score(shipped):
+    assert shipped.score("torch.import", None) == 100
+    assert shipped.score("compile.smoke", "unknown") == 80

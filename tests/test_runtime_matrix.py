@@ -260,3 +260,32 @@ def test_the_fast_path_accepts_valid_documents_and_defers_errors_to_the_schema_m
     with pytest.raises(SchemaError, match=r"bad\.json: /counts/pass: -1 is less than the minimum of 0"):
         schema_fastpath.validate(bad, "smoke_run", "bad.json")
     assert schema_fastpath._keywords({"a": [{"prefixItems": []}]}) >= {"a", "prefixItems"}
+
+
+def test_a_simulated_preflight_pass_is_never_ready(artifacts: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from preflight_action.report import Report
+
+    report = replace(Report.from_dict(artifacts["report"]), simulated=True)
+    lane = matrix.lane_from_report(report, "sim.json")
+    assert report.status == "pass"
+    assert lane.code == "skipped"
+    assert "not a real pass" in lane.summary
+
+
+def test_a_failed_auto_leg_is_not_hidden_by_a_later_cpu_leg_on_the_same_runner(artifacts: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from preflight_action.report import Report
+
+    passing = Report.from_dict(artifacts["report"])
+    assert passing.status == "pass"
+    auto_failed = matrix.lane_from_report(replace(passing, requested_device="auto"), "auto.json")
+    auto_failed = replace(auto_failed, code="down", summary="tensor.smoke failed (critical)", updated="2026-01-01T00:00:00.000Z")
+    cpu_passed = replace(matrix.lane_from_report(replace(passing, requested_device="cpu"), "cpu.json"), updated="2026-01-01T00:05:00.000Z")
+    now = matrix.parse_time("2026-01-01T00:06:00.000Z")
+    snapshot = matrix.build_snapshot([auto_failed, cpu_passed], now, 3600)
+    node = passing.host["node_id"]
+    assert snapshot["items"][node]["status"]["code"] == "down"
+    assert matrix.grid(snapshot)[2][(node, cpu_passed.backend)]["code"] == "down"

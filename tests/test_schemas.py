@@ -63,10 +63,32 @@ def test_report_schema_rejects_with_a_pointer(valid_report, mutate, pointer):
     assert str(info.value).startswith("r.json: ")
 
 
-def test_a_1x_reader_accepts_a_newer_minor_version(valid_report):
+def test_a_1x_reader_accepts_fields_added_by_a_newer_minor_version(valid_report, tmp_path):
     doc = copy.deepcopy(valid_report)
     doc["schema_version"] = "1.7"
-    schemas.validate(doc, "preflight_report", "future.json")
+    doc["energy_joules"] = 12.5
+    doc["checks"][0]["retries"] = 2
+    doc["triage"]["top_failed_checks"] = []
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    loaded = report.read(path)
+    assert loaded.checks[0].id == valid_report["checks"][0]["id"]
+    assert "energy_joules" not in loaded.to_dict()
+
+
+def test_same_version_extra_fields_and_a_new_major_are_rejected(valid_report):
+    doc = copy.deepcopy(valid_report)
+    doc["energy_joules"] = 12.5
+    with pytest.raises(SchemaError, match="energy_joules"):
+        schemas.validate(doc, "preflight_report", "same.json")
+    doc["schema_version"] = "2.0"
+    with pytest.raises(SchemaError, match="/schema_version"):
+        schemas.validate(doc, "preflight_report", "major.json")
+    newer = copy.deepcopy(valid_report)
+    newer["schema_version"] = "1.3"
+    newer["status"] = "maybe"
+    with pytest.raises(SchemaError, match="/status"):
+        schemas.validate(newer, "preflight_report", "newer.json")
 
 
 def test_read_json_reports_malformed_json_with_line_and_column(tmp_path):

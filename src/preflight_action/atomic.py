@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask_mode() -> int:
+    """0o666 less the process umask: what ``open()`` would have given (mkstemp gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
     target = Path(path)
@@ -19,6 +26,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -64,7 +64,10 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
     """A preflight report as a lane: its worst failure decides the code."""
     backend = report.backend or (report.requested_device if report.requested_device != "auto" else "unknown")
     band = report.triage.highest_band
-    if report.status == "pass":
+    if report.status == "pass" and report.simulated:
+        code = "skipped"  # a simulated run never counts as a real pass
+        summary = f"simulated run, not a real pass ({report.count('pass')} checks passed in simulation)"
+    elif report.status == "pass":
         code = "ok"
         summary = f"all {report.count('pass')} checks passed"
     else:
@@ -127,11 +130,16 @@ def _aged(lane: Lane, now: datetime, ttl_seconds: int) -> Lane:
     )
 
 
-def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str], Lane]:
-    """Newest lane per (node, backend, source); older observations are superseded."""
-    cells: dict[tuple[str, str, str], Lane] = {}
+def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str, str], Lane]:
+    """Newest lane per (node, backend, source, requested device); older observations are superseded.
+
+    The requested device is part of the key so that a CI job's ``--device auto`` and
+    ``--device cpu`` legs, which both resolve to cpu on a CPU runner, stay two lanes:
+    the later pass must not hide the earlier failure.
+    """
+    cells: dict[tuple[str, str, str, str], Lane] = {}
     for lane in lanes:
-        key = (lane.node_id, lane.backend, lane.source)
+        key = (lane.node_id, lane.backend, lane.source, str(lane.extra.get("requested_device", "")))
         if key not in cells or parse_time(lane.updated) > parse_time(cells[key].updated):
             cells[key] = lane
     return cells

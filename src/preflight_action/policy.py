@@ -32,6 +32,12 @@ class SeverityPolicy:
     compile_fallback_score: int
     compile_fallback_rationale: str
 
+    def is_experimental(self, backend: str | None) -> bool:
+        """Experimental backends get ``experimental_score`` where a check has one; all others
+        (first-class, and an unresolved ``auto``) get the check's full score, so a torch that
+        does not even import stays critical."""
+        return backend in self.experimental
+
     def score(self, check_id: str, backend: str | None) -> int:
         """Severity score (0-100) of a failure of ``check_id`` on ``backend``."""
         entry = self.scores.get(check_id)
@@ -39,7 +45,7 @@ class SeverityPolicy:
             return self.default_score
         if check_id == "compile.smoke" and self.compile_fallback_allowed:
             return self.compile_fallback_score
-        if backend in self.experimental and "experimental_score" in entry:
+        if self.is_experimental(backend) and "experimental_score" in entry:
             return entry["experimental_score"]
         return entry["score"]
 
@@ -76,6 +82,9 @@ def from_document(document: dict[str, Any], source: str) -> SeverityPolicy:
         raise InputError(f"{source}: /bands: min_score must fall strictly from critical to low, got {mins}")
     if ordered[-1].min_score != 0:
         raise InputError(f"{source}: /bands: the low band must start at 0 so every score has a band")
+    overlap = set(document["backends"]["first_class"]) & set(document["backends"]["experimental"])
+    if overlap:
+        raise InputError(f"{source}: /backends: {', '.join(sorted(overlap))} cannot be both first_class and experimental")
     fallback = document["compile_fallback"]
     return SeverityPolicy(
         source=source,

@@ -27,7 +27,22 @@ Progress = Callable[[CheckResult, int, int], None]
 Starting = Callable[[str, int, int], None]
 
 # Environment variables that change what torch does; recorded (secret-named ones redacted).
-ENV_PREFIXES = ("CUDA_", "NVIDIA_", "TORCH", "PYTORCH_", "OMP_", "MKL_", "HIP_", "ROCM_", "HSA_", "XPU_", "ZE_", "TRITON_", "NCCL_")
+ENV_PREFIXES = (
+    "PREFLIGHT_",
+    "CUDA_",
+    "NVIDIA_",
+    "TORCH",
+    "PYTORCH_",
+    "OMP_",
+    "MKL_",
+    "HIP_",
+    "ROCM_",
+    "HSA_",
+    "XPU_",
+    "ZE_",
+    "TRITON_",
+    "NCCL_",
+)
 ENV_NAMES = ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CUBLAS_WORKSPACE_CONFIG")
 # Facts that change run to run on the same machine stay out of the fingerprint.
 VOLATILE_FACTS = {"free_memory_mb", "ram_available_mb", "sources"}
@@ -61,6 +76,7 @@ class Session:
         self._probe_dir = ProbeDirectory()
         self._worker: ProbeWorker | None = None
         self._pending: dict[str, int] = {}
+        self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
         self._prefetch("torch.import", {})
 
     def _worker_now(self) -> ProbeWorker:
@@ -84,6 +100,7 @@ class Session:
         try:
             record = worker.result(spec.id, self.options.check_timeout, mark)
         except WorkerFailure as failure:
+            self._hello = worker.hello or self._hello
             worker.close()
             self._worker = None
             elapsed = (time.perf_counter() - started) * 1000.0
@@ -131,6 +148,7 @@ class Session:
 
     def close(self) -> None:
         if self._worker is not None:
+            self._hello = self._worker.hello or self._hello
             self._worker.close()
             self._worker = None
         self._probe_dir.cleanup()
@@ -140,8 +158,7 @@ class Session:
         backend_label = ctx.backend or (self.options.device if self.options.device != "auto" else "unknown")
         scored = triage.score_checks(list(ctx.results.values()), policy, ctx.backend or self.options.device)
         caps = ctx.details("capabilities.detect")
-        hello = self._last_hello()
-        version = caps.get("python_version") or (hello or {}).get("python")
+        version = caps.get("python_version") or (self._hello or {}).get("python")
         return Report(
             tool={"name": "preflight-action", "version": __version__},
             started_at=self.started_at,
@@ -165,9 +182,6 @@ class Session:
             env_fingerprint=report.fingerprint(self._fingerprint_payload(ctx)),
             triage=triage.build(scored, policy, backend_label, threshold),
         )
-
-    def _last_hello(self) -> dict[str, Any] | None:
-        return self._worker.hello if self._worker else None
 
     def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:
         caps = {k: v for k, v in ctx.details("capabilities.detect").items() if k not in VOLATILE_FACTS}

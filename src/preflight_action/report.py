@@ -97,18 +97,28 @@ class Report:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Report:
-        """Rebuild a report from schema-valid JSON (validate first)."""
-        checks = [CheckResult(**{**c, "severity": Severity(**c["severity"]) if c.get("severity") else None}) for c in document["checks"]]
+        """Rebuild a report from schema-valid JSON (validate first); fields a later 1.x added are ignored."""
+        checks = [
+            CheckResult(
+                **{**_known(CheckResult, c), "severity": Severity(**_known(Severity, c["severity"])) if c.get("severity") else None}
+            )
+            for c in document["checks"]
+        ]
         tri = document["triage"]
         triage = Triage(
-            top_failed_checks=[TriageEntry(**t) for t in tri["top_failed_checks"]],
+            top_failed_checks=[TriageEntry(**_known(TriageEntry, t)) for t in tri["top_failed_checks"]],
             by_backend={k: list(v) for k, v in tri["by_backend"].items()},
             highest_band=tri["highest_band"],
             blocking=tri["blocking"],
             blocking_checks=list(tri["blocking_checks"]),
         )
-        fields = {k: document[k] for k in cls.__dataclass_fields__ if k not in ("checks", "triage") and k in document}
+        fields = {k: v for k, v in _known(cls, document).items() if k not in ("checks", "triage")}
         return cls(checks=checks, triage=triage, **fields)
+
+
+def _known(record: type, document: dict[str, Any]) -> dict[str, Any]:
+    names = record.__dataclass_fields__  # type: ignore[attr-defined]
+    return {k: v for k, v in document.items() if k in names}
 
 
 def fingerprint(payload: dict[str, Any]) -> dict[str, Any]:

@@ -69,9 +69,27 @@ def _suggest(error: jsonschema.ValidationError) -> str:
     return f" ({'; '.join(hints)})" if hints else ""
 
 
+def _minor(version: Any) -> tuple[int, int] | None:
+    parts = str(version).split(".") if isinstance(version, str) else []
+    return (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(p.isdigit() for p in parts) else None
+
+
+def newer_minor(document: Any, name: str) -> bool:
+    """True when ``document`` says it is a later 1.x than the schema we ship (``x-schema-version``).
+
+    Minor versions only add fields, so a reader accepts a newer minor's extra
+    properties and ignores them; everything else is still enforced.
+    """
+    ours = _minor(load(name).get("x-schema-version"))
+    theirs = _minor(document.get("schema_version")) if isinstance(document, dict) else None
+    return bool(ours and theirs and theirs[0] == ours[0] and theirs[1] > ours[1])
+
+
 def problems(document: Any, name: str) -> list[str]:
     """Every violation as ``/json/pointer: message``, sorted by location."""
     errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors and newer_minor(document, name):
+        errors = [e for e in errors if e.validator != "additionalProperties"]
     return [f"{_pointer(e)}: {e.message[:300]}{_suggest(e)}" for e in errors]
 
 

@@ -81,6 +81,11 @@ def consistency_problems(versions: dict[str, str | None]) -> list[str]:
 
 def check_deps_consistency(params: dict[str, Any]) -> Outcome:
     versions = {name: _installed(name) for name in ("torch", "torchvision", "torchaudio", "numpy")}
+    if versions["torch"] is None:
+        # One cause, one failure: torch.import already fails for a missing torch.
+        return Outcome.skip(
+            "torch is not installed for this interpreter (torch.import reports it)", installed=versions, source="importlib.metadata"
+        )
     problems = consistency_problems(versions)
     details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata"}
     torch: Any = importlib.import_module("torch") if params.get("torch_imported") else None

@@ -13,10 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, TextIO
 
 try:
     from . import models
@@ -34,12 +35,26 @@ def tolerance(device: str, dtype_name: str) -> float:
     return ACCELERATOR_FLOAT32_TOLERANCE if dtype_name == "float32" and device != "cpu" else TOLERANCE[dtype_name]
 
 
-UNSUPPORTED_MARKERS = ("not implemented for", "not supported", "unsupported")
+# torch's message for a kernel missing in a dtype: "addmm_impl_cpu_" not implemented for 'Half'.
+# Only that (or NotImplementedError) makes a case "skipped"; "CUDA error: operation not supported" is a failure.
+NOT_IMPLEMENTED_FOR_DTYPE = re.compile(r"not implemented for '[^']+'")
+
+# The protocol stream: a private copy of fd 1 once main() ran; fd 1 itself then points at stderr,
+# so prints from torch or a model (Python or C level) cannot corrupt the protocol.
+_protocol: TextIO = sys.stdout
+
+
+def _private_stdout() -> TextIO:
+    sys.stdout.flush()
+    private_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(private_fd, "w", encoding="utf-8", newline="\n")
 
 
 def emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    _protocol.write(json.dumps(message) + "\n")
+    _protocol.flush()
 
 
 def _proc_status_bytes(field: str) -> int | None:
@@ -235,7 +250,7 @@ def memory_figure(torch: Any, device: str, rss_before: int | None, peak_reset: b
 
 def classify_error(exc: BaseException) -> tuple[str, str]:
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
-    if isinstance(exc, NotImplementedError) or any(m in text.lower() for m in UNSUPPORTED_MARKERS):
+    if isinstance(exc, NotImplementedError) or NOT_IMPLEMENTED_FOR_DTYPE.search(text):
         return "skipped", f"not supported here: {text}"
     return "fail", text
 
@@ -308,6 +323,8 @@ def read_command() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _protocol
+    _protocol = _private_stdout()
     spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
     hello: dict[str, Any] = {"type": "hello", "python": sys.version.split()[0], "executable": sys.executable, "torch": None}
     if spec["op"] == "stub":

@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+from preflight_action import redact
 from preflight_action.processes import kill_tree
 from preflight_action.worker_client import describe_exit
 
@@ -51,13 +52,18 @@ class WorkerGone(Exception):
 
 
 class SmokeWorker:
+    JOIN_S = 2.0  # how long close() waits for the stream pumps before it closes the log anyway
+
     def __init__(self, python: str, spec: dict[str, Any], log_path: Path) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="preflight-smoke-"))
         for name in ("runner.py", "models.py"):
             shutil.copy2(HERE / name, self._dir / name)
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=60)
+        self._secrets = redact.secret_values()
         self._log = log_path.open("a", encoding="utf-8")
+        self._log_lock = threading.Lock()
+        self._log_closed = False
         self._proc = subprocess.Popen(
             [python, str(self._dir / "runner.py"), json.dumps(spec)],
             stdin=subprocess.PIPE,
@@ -77,19 +83,28 @@ class SmokeWorker:
         for thread in self._threads:
             thread.start()
 
-    def _pump_stdout(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._log.write(line)
+    def _write_log(self, line: str) -> None:
+        """Append one scrubbed line to worker.log; a line that arrives after close() is dropped."""
+        with self._log_lock:
+            if self._log_closed:
+                return
+            self._log.write(redact.scrub_text(line, self._secrets))
             self._log.flush()
-            try:
-                self._messages.put(json.loads(line))
-            except json.JSONDecodeError:
-                self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
+
+    def _pump_stdout(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):  # close() closed the stream under a late writer
+            for line in stream:
+                self._write_log(line)
+                try:
+                    self._messages.put(json.loads(line))
+                except json.JSONDecodeError:
+                    self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
         self._messages.put(None)
 
     def _pump_stderr(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._stderr.append(line.rstrip("\n")[:500])
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self._stderr.append(line.rstrip("\n")[:500])
 
     def next(self, deadline: Deadline) -> dict[str, Any]:
         """The next message; WorkerGone when the worker ends or the deadline passes first."""
@@ -103,7 +118,7 @@ class SmokeWorker:
         if message is None:
             code = self._wait_exit()
             for thread in self._threads:
-                thread.join(timeout=2)
+                thread.join(timeout=self.JOIN_S)
             raise WorkerGone(f"the smoke worker {describe_exit(code)}", self.stderr_tail())
         return message
 
@@ -135,9 +150,11 @@ class SmokeWorker:
                 self._proc.stdin.close()
         self._wait_exit()
         for thread in self._threads:
-            thread.join(timeout=2)
+            thread.join(timeout=self.JOIN_S)
+        with self._log_lock:
+            self._log_closed = True
+            self._log.close()
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
-        self._log.close()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from preflight_action import redact
+from preflight_action.processes import kill_tree
 from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
 from preflight_action.sweep.model import STEP_FINAL
 from preflight_action.sweep.planner import iso, utc_now
@@ -72,30 +73,11 @@ class Interrupted:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.signal_name = signal.Signals(signum).name
         if self.current is not None:
-            kill_tree(self.current, graceful=True)
+            kill_tree(self.current, graceful=True, grace_s=KILL_GRACE_S)
 
     @property
     def stopped(self) -> bool:
         return self.signal_name is not None
-
-
-def kill_tree(proc: subprocess.Popen[bytes], graceful: bool = False) -> None:
-    """Stop a step and everything it started (it leads its own process group on POSIX)."""
-    if proc.poll() is not None:
-        return
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL)
-        elif graceful:
-            proc.terminate()
-        else:
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-    if graceful:
-        escalate = threading.Timer(KILL_GRACE_S, kill_tree, args=(proc,))
-        escalate.daemon = True
-        escalate.start()
 
 
 def reap_group(pgid: int) -> None:
@@ -136,7 +118,7 @@ def run_step(
         if proc is not None:
             guard.current = proc
             if guard.stopped:  # the signal landed between the loop's check and the spawn
-                kill_tree(proc, graceful=True)
+                kill_tree(proc, graceful=True, grace_s=KILL_GRACE_S)
 
             def on_timeout() -> None:
                 timed_out.set()
