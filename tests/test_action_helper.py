@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path, PureWindowsPath
 
 import pytest
@@ -327,3 +328,71 @@ def test_summarize_runs_the_summarizer_and_outputs_its_paths(tmp_path: Path, git
     outputs = read_outputs(github_output)
     assert outputs == {"summary-md": str(tmp_path / "summary" / "s.md"), "summary-json": str(tmp_path / "summary" / "s.json")}
     assert Path(outputs["summary-json"]).stat().st_size > 0
+
+
+def test_setup_without_ensurepip_is_one_input_error_naming_orchestrator_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import venv
+
+    def no_ensurepip(self: venv.EnvBuilder, context: object) -> None:
+        raise subprocess.CalledProcessError(1, [sys.executable, "-m", "ensurepip"])
+
+    # What Debian's python3 without python3-venv does: the venv is made, ensurepip then fails.
+    monkeypatch.setattr(venv.EnvBuilder, "_setup_pip", no_ensurepip)
+    env = {"PREFLIGHT_PYTHON": sys.executable, "PREFLIGHT_VENV_DIR": str(tmp_path / "venv")}
+    assert action_helper.main(["setup", "--action-root", str(ROOT)], env=env) == 2
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1
+    assert "ensurepip exit 1" in errors[0]
+    assert errors[0].endswith("; set orchestrator-python to a Python with venv/ensurepip")
+
+
+def test_setup_where_the_venv_cannot_be_created_is_one_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    env = {"PREFLIGHT_PYTHON": sys.executable, "PREFLIGHT_VENV_DIR": str(blocker / "venv")}  # a directory under a file
+    assert action_helper.main(["setup", "--action-root", str(ROOT)], env=env) == 2
+    (error,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::error")]
+    assert "could not create the orchestrator venv" in error
+    assert error.endswith("; set orchestrator-python to a Python with venv/ensurepip")
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize(("command", "script"), [("run", "runtime_preflight.py"), ("summarize", "summarize.py")])
+def test_a_wedged_script_is_stopped_with_everything_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, script: str
+) -> None:
+    """The timeout must not leave the probe worker or inductor compile workers running on the runner."""
+    root = tmp_path / "action"
+    (root / "scripts").mkdir(parents=True)
+    marker = tmp_path / "worker.pid"
+    (root / "scripts" / script).write_text(
+        "import subprocess, sys, time\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(marker)!r}, 'w').write(f'{{worker.pid}}\\n')\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(action_helper, "RUN_TIMEOUT_S", 3)
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "PREFLIGHT_OUTPUT_PATH": str(tmp_path / "report.json")}
+    started = time.monotonic()
+    assert action_helper.main([command, "--action-root", str(root), "--orchestrator", sys.executable], env=env) == 1
+    assert time.monotonic() - started < 30
+    pid = int(marker.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _running(pid):
+        import psutil
+
+        psutil.Process(pid).kill()
+        pytest.fail(f"{script}'s child outlived the timeout")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from preflight_action import schemas
@@ -233,3 +234,35 @@ def test_processes_a_step_leaves_behind_are_killed(tmp_path: Path) -> None:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
         pytest.fail("the step's leftover child is still running")
+
+
+def test_a_timed_out_step_loses_descendants_outside_its_process_group_too(tmp_path: Path) -> None:
+    """The timeout kills the whole tree on every OS: also children that left the step's group (Windows has none)."""
+    from preflight_action.sweep.artifacts import RunDir
+    from preflight_action.sweep.runner import Interrupted, run_step
+
+    marker = tmp_path / "escaped.pid"
+    detach = "start_new_session=True" if os.name == "posix" else "creationflags=subprocess.CREATE_NEW_PROCESS_GROUP"
+    code = (
+        "import subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], {detach}); "
+        f"open({str(marker)!r}, 'w').write(str(p.pid)); time.sleep(60)"
+    )
+    step = {"index": 0, "name": "wedged", "adapter": "inline", "argv": [sys.executable, "-c", code], "timeout_s": 2.0}
+    record = run_step(RunDir(tmp_path / "run"), {"id": "p000"}, step, dict(os.environ), Interrupted(), [])
+    assert record["status"] == "timeout"
+    escaped = psutil.Process(int(marker.read_text(encoding="utf-8")))
+    deadline = time.monotonic() + 5
+    while _running(escaped) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _running(escaped):
+        escaped.kill()
+        pytest.fail("a child the timed-out step had moved out of its process group is still running")
+
+
+def _running(process: psutil.Process) -> bool:
+    """Running, on any OS (a zombie waiting for its reaper counts as dead)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -30,6 +30,7 @@ if __name__ == "__main__" and not __package__:
     sys.path.insert(0, str(_HERE.parent))
 
 from preflight_action.errors import PreflightError, UsageError
+from preflight_action.processes import kill_tree
 
 INSTALL_MODES = ("index", "preinstalled")
 # Flags the action sets itself from its inputs; taking them from extra-args too would make the
@@ -171,7 +172,14 @@ def setup(action_root: Path, inputs: SetupInputs) -> dict[str, str]:
     import venv
 
     print(f"creating the orchestrator venv {inputs.venv_dir} (isolated from {diagnosed})", flush=True)
-    venv.EnvBuilder(with_pip=True, clear=True).create(inputs.venv_dir)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(inputs.venv_dir)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        why = f"ensurepip exit {exc.returncode}" if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        raise ActionInputError(
+            f"input orchestrator-python: {sys.executable} could not create the orchestrator venv {inputs.venv_dir} ({why}); "
+            "set orchestrator-python to a Python with venv/ensurepip"
+        ) from None
     command = install_command(orchestrator, action_root)
     print("+ " + shlex.join(command), flush=True)
     try:
@@ -230,15 +238,27 @@ def report_outputs(report_path: Path) -> dict[str, str]:
     }
 
 
+def run_bounded(command: Sequence[str], timeout_s: float) -> int | None:
+    """Run ``command``; its exit code, or None after killing it and everything it started at ``timeout_s``."""
+    proc = subprocess.Popen(list(command))
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        return None
+    except BaseException:  # Ctrl-C or a cancelled job: leave no probe or compile worker behind
+        kill_tree(proc)
+        raise
+
+
 def run_preflight(orchestrator: str, action_root: Path, inputs: RunInputs, output_file: str | None) -> int:
     """Run the preflight, write the step outputs (also when it fails), return its exit code."""
     # A report left by an earlier run at this path must not pass for this run's.
     inputs.output_path.unlink(missing_ok=True)
     command = preflight_command(orchestrator, action_root, inputs)
     print("+ " + shlex.join(command), flush=True)
-    try:
-        code = subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
-    except subprocess.TimeoutExpired:
+    code = run_bounded(command, RUN_TIMEOUT_S)
+    if code is None:
         print(f"runtime_preflight.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
         code = 1
     try:
@@ -323,7 +343,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         inputs = SummarizeInputs.from_env(env)
         command = summarize_command(args.orchestrator, args.action_root, inputs)
         print("+ " + shlex.join(command), flush=True)
-        code = subprocess.run(command, check=False, timeout=RUN_TIMEOUT_S).returncode
+        code = run_bounded(command, RUN_TIMEOUT_S)
+        if code is None:
+            print(f"summarize.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
+            code = 1
         written = {"summary-md": inputs.output_md, "summary-json": inputs.output_json}
         write_outputs({key: str(Path(path).absolute()) if Path(path).exists() else "" for key, path in written.items()}, output_file)
         return code

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__, matrix, schema_fastpath
+from preflight_action import __version__, matrix, schemas
 from preflight_action.errors import InputError, PreflightError, UsageError
 
 DEFAULT_GLOBS = (
@@ -72,13 +72,13 @@ def load(paths: list[Path], local_node: str) -> Inputs:
                 inputs.ignored.append(str(path))
                 continue
             if kind == "preflight":
-                schema_fastpath.validate(document, "preflight_report", str(path))
+                schemas.validate(document, "preflight_report", str(path))
                 lane = matrix.lane_from_report(Report.from_dict(document), str(path))
             elif kind == "smoke":
-                schema_fastpath.validate(document, "smoke_run", str(path))
+                schemas.validate(document, "smoke_run", str(path))
                 lane = matrix.lane_from_smoke(document, str(path))
             else:
-                schema_fastpath.validate(document, "sweep_summary", str(path))
+                schemas.validate(document, "sweep_summary", str(path))
                 lane = matrix.lane_from_sweep(document, str(path), local_node, _sweep_backend(path.parent / "sysinfo.json"))
         except InputError as error:
             inputs.invalid.append({"path": str(path), "error": str(error)})
@@ -139,7 +139,7 @@ def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[
     """Read the artifacts and build the schema-checked snapshot."""
     inputs = load(expand(patterns), local_node)
     snapshot = matrix.build_snapshot(inputs.lanes, ttl_seconds=ttl_seconds, inputs=inputs.summary())
-    schema_fastpath.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
+    schemas.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
     return snapshot, inputs
 
 

@@ -40,13 +40,15 @@ def _own_group(proc: subprocess.Popen[Any]) -> int | None:
 
 
 def _signal_all(proc: subprocess.Popen[Any], descendants: list[Any], group: int | None, hard: bool) -> None:
+    """Signal the group once, then each process outside it (one SIGTERM per process: some treat a second as 'force')."""
     if group is not None:
         with contextlib.suppress(OSError):
             os.killpg(group, signal.SIGKILL if hard else signal.SIGTERM)
     for child in descendants:
         with contextlib.suppress(Exception):
-            child.kill() if hard else child.terminate()
-    if proc.poll() is None:
+            if group is None or os.getpgid(child.pid) != group:
+                child.kill() if hard else child.terminate()
+    if proc.poll() is None and (hard or group is None):
         with contextlib.suppress(OSError):
             proc.kill() if hard else proc.terminate()
 

@@ -98,12 +98,7 @@ class Report:
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Report:
         """Rebuild a report from schema-valid JSON (validate first); fields a later 1.x added are ignored."""
-        checks = [
-            CheckResult(
-                **{**_known(CheckResult, c), "severity": Severity(**_known(Severity, c["severity"])) if c.get("severity") else None}
-            )
-            for c in document["checks"]
-        ]
+        checks = [_check_from_dict(c) for c in document["checks"]]
         tri = document["triage"]
         triage = Triage(
             top_failed_checks=[TriageEntry(**_known(TriageEntry, t)) for t in tri["top_failed_checks"]],
@@ -116,8 +111,19 @@ class Report:
         return cls(checks=checks, triage=triage, **fields)
 
 
+def _check_from_dict(document: dict[str, Any]) -> CheckResult:
+    fields = _known(CheckResult, document)
+    severity = fields.get("severity")
+    if severity is not None:
+        fields = {**fields, "severity": Severity(**_known(Severity, severity))}
+    return CheckResult(**fields)
+
+
 def _known(record: type, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as keyword arguments for ``record``; keys a later 1.x added are dropped."""
     names = record.__dataclass_fields__  # type: ignore[attr-defined]
+    if document.keys() <= names.keys():  # the common case costs no copy
+        return document
     return {k: v for k, v in document.items() if k in names}
 
 

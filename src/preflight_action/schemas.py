@@ -85,8 +85,38 @@ def newer_minor(document: Any, name: str) -> bool:
     return bool(ours and theirs and theirs[0] == ours[0] and theirs[1] > ours[1])
 
 
+@cache
+def _fast(name: str) -> Any:
+    """A compiled jsonschema-rs validator for ``name``, or None where it cannot serve.
+
+    It only ever answers "valid" quickly (about json.load speed, 100x the pure-Python
+    validator); every rejection is re-checked and explained by ``jsonschema`` below, so
+    messages and the final word stay in one place. Schemas that ``$ref`` another file
+    keep the pure-Python path, which resolves them through our local registry.
+    """
+    schema = load(name)
+    if '"$ref": "http' in json.dumps(schema):
+        return None
+    try:
+        import jsonschema_rs
+    except ImportError:  # declared dependency; stay correct without it
+        return None
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+def is_valid(document: Any, name: str) -> bool:
+    """Whether ``document`` satisfies schema ``name`` (fast path first)."""
+    fast = _fast(name)
+    if fast is not None and fast.is_valid(document):
+        return True
+    return not problems(document, name)
+
+
 def problems(document: Any, name: str) -> list[str]:
-    """Every violation as ``/json/pointer: message``, sorted by location."""
+    """Every violation as ``/json/pointer: message``, sorted by location (empty when valid)."""
+    fast = _fast(name)
+    if fast is not None and fast.is_valid(document):
+        return []
     errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors and newer_minor(document, name):
         errors = [e for e in errors if e.validator != "additionalProperties"]
@@ -114,19 +144,35 @@ def read_yaml(path: str | Path, name: str) -> Any:
     return document
 
 
+def _loads_json(data: bytes) -> Any:
+    """orjson where it can (several times faster on 10,000 reports), json for the exact error position."""
+    try:
+        import orjson
+    except ImportError:  # declared dependency; stay correct without it
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # raises with line and column, or accepts NaN that orjson refuses
+
+
 def parse_file(path: str | Path, kind: str) -> Any:
     """Parse JSON or YAML, turning missing files and syntax errors into InputError."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+        text = data.decode("utf-8") if kind != "json" else ""
     except FileNotFoundError:
         raise InputError(f"{file}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{file}: cannot read ({exc})") from None
     try:
         if kind == "json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return _loads_json(data)
+        # libyaml's C loader where present: same documents, ~10x faster
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: cannot read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{file}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except yaml.YAMLError as exc:

@@ -15,12 +15,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from preflight_action import __version__, matrix, schemas
-from preflight_action.errors import InputError, SchemaError, UsageError
+from preflight_action.errors import InputError, UsageError
 from preflight_action.policy import BAND_ORDER, SeverityPolicy
 from preflight_action.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.report import Report
@@ -30,42 +29,6 @@ SCHEMA_VERSION = "1.0"
 KIND = "preflight-summary"
 DEFAULT_FRESHNESS_HOURS = 24.0
 ERROR_LINE_LIMIT = 300
-
-
-class FastValidator:
-    """Schema validation at ``json.load`` speed: a compiled Rust validator accepts, ``schemas`` explains.
-
-    ``jsonschema_rs`` (a 2020-12 validator compiled once) answers "valid?" for the
-    common case; a document it rejects goes to ``schemas.problems`` so every error
-    reads exactly as everywhere else (file + JSON pointer). ``schemas`` stays the
-    authority: a document only it finds valid is accepted.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._fast: Any = None
-        try:
-            import jsonschema_rs
-
-            self._fast = jsonschema_rs.validator_for(schemas.load(name), validate_formats=True)
-        except ImportError:  # pragma: no cover - the dependency is declared; stay correct without it
-            self._fast = None
-
-    def problems(self, document: Any) -> list[str]:
-        if self._fast is not None and self._fast.is_valid(document):
-            return []
-        return schemas.problems(document, self.name)
-
-    def validate(self, document: Any, source: str) -> None:
-        found = self.problems(document)
-        if found:
-            raise SchemaError(source, found)
-
-
-@cache
-def fast_validator(name: str) -> FastValidator:
-    """One compiled validator per schema for the whole process."""
-    return FastValidator(name)
 
 
 @dataclass(frozen=True)
@@ -228,7 +191,6 @@ def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[
 
 def load_reports(paths: Iterable[Path]) -> Inputs:
     """Read and validate every report; a bad one becomes an InvalidInput, never an exception."""
-    validator = fast_validator(REPORT_SCHEMA)
     reports: list[LoadedReport] = []
     invalid: list[InvalidInput] = []
     ignored: list[InvalidInput] = []
@@ -245,7 +207,7 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
             if isinstance(document, dict) and document.get("kind") == KIND:
                 ignored.append(InvalidInput(name, "a preflight summary, not a report"))
                 continue
-            found = validator.problems(document)
+            found = schemas.problems(document, REPORT_SCHEMA)
             if found:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
@@ -442,7 +404,7 @@ def _matrix_view(snapshot: dict[str, Any], ttl_seconds: int) -> MatrixView:
 def dumps(summary: Summary) -> str:
     """The summary as validated JSON text: sorted keys, one record per line (fast to write, easy to diff)."""
     document = summary.to_dict()
-    fast_validator(SCHEMA_NAME).validate(document, "summary JSON")
+    schemas.validate(document, SCHEMA_NAME, "summary JSON")
     return _lines(document, 0) + "\n"
 
 
@@ -465,6 +427,6 @@ def _lines(value: Any, level: int) -> str:
 def read(path: str | Path) -> dict[str, Any]:
     """Read and validate a summary JSON file."""
     document = schemas.parse_file(path, "json")
-    fast_validator(SCHEMA_NAME).validate(document, str(path))
+    schemas.validate(document, SCHEMA_NAME, str(path))
     result: dict[str, Any] = document
     return result

@@ -39,9 +39,12 @@ def tolerance(device: str, dtype_name: str) -> float:
 # Only that (or NotImplementedError) makes a case "skipped"; "CUDA error: operation not supported" is a failure.
 NOT_IMPLEMENTED_FOR_DTYPE = re.compile(r"not implemented for '[^']+'")
 
-# The protocol stream: a private copy of fd 1 once main() ran; fd 1 itself then points at stderr,
-# so prints from torch or a model (Python or C level) cannot corrupt the protocol.
-_protocol: TextIO = sys.stdout
+
+class Protocol:
+    """Where protocol lines go: a private copy of fd 1 once main() ran; fd 1 itself then points at stderr,
+    so prints from torch or a model (Python or C level) cannot corrupt the protocol."""
+
+    stream: TextIO = sys.stdout
 
 
 def _private_stdout() -> TextIO:
@@ -53,8 +56,8 @@ def _private_stdout() -> TextIO:
 
 
 def emit(message: dict[str, Any]) -> None:
-    _protocol.write(json.dumps(message) + "\n")
-    _protocol.flush()
+    Protocol.stream.write(json.dumps(message) + "\n")
+    Protocol.stream.flush()
 
 
 def _proc_status_bytes(field: str) -> int | None:
@@ -323,8 +326,7 @@ def read_command() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global _protocol
-    _protocol = _private_stdout()
+    Protocol.stream = _private_stdout()
     spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
     hello: dict[str, Any] = {"type": "hello", "python": sys.version.split()[0], "executable": sys.executable, "torch": None}
     if spec["op"] == "stub":

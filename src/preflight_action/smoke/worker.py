@@ -52,8 +52,6 @@ class WorkerGone(Exception):
 
 
 class SmokeWorker:
-    JOIN_S = 2.0  # how long close() waits for the stream pumps before it closes the log anyway
-
     def __init__(self, python: str, spec: dict[str, Any], log_path: Path) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="preflight-smoke-"))
         for name in ("runner.py", "models.py"):
@@ -118,7 +116,7 @@ class SmokeWorker:
         if message is None:
             code = self._wait_exit()
             for thread in self._threads:
-                thread.join(timeout=self.JOIN_S)
+                thread.join(timeout=2)
             raise WorkerGone(f"the smoke worker {describe_exit(code)}", self.stderr_tail())
         return message
 
@@ -150,7 +148,7 @@ class SmokeWorker:
                 self._proc.stdin.close()
         self._wait_exit()
         for thread in self._threads:
-            thread.join(timeout=self.JOIN_S)
+            thread.join(timeout=2)
         with self._log_lock:
             self._log_closed = True
             self._log.close()
