@@ -104,18 +104,24 @@ def _fast(name: str) -> Any:
     return jsonschema_rs.validator_for(schema, validate_formats=True)
 
 
+def _fast_accepts(document: Any, name: str) -> bool:
+    fast = _fast(name)
+    if fast is None:
+        return False
+    try:
+        return bool(fast.is_valid(document))
+    except (ValueError, TypeError):  # a Python object it cannot map (a str subclass, say): ask jsonschema
+        return False
+
+
 def is_valid(document: Any, name: str) -> bool:
     """Whether ``document`` satisfies schema ``name`` (fast path first)."""
-    fast = _fast(name)
-    if fast is not None and fast.is_valid(document):
-        return True
-    return not problems(document, name)
+    return _fast_accepts(document, name) or not problems(document, name)
 
 
 def problems(document: Any, name: str) -> list[str]:
     """Every violation as ``/json/pointer: message``, sorted by location (empty when valid)."""
-    fast = _fast(name)
-    if fast is not None and fast.is_valid(document):
+    if _fast_accepts(document, name):
         return []
     errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors and newer_minor(document, name):
@@ -161,7 +167,7 @@ def parse_file(path: str | Path, kind: str) -> Any:
     file = Path(path)
     try:
         data = file.read_bytes()
-        text = data.decode("utf-8") if kind != "json" else ""
+        text = data.decode("utf-8")  # also rejects a binary file before any parser sees it
     except FileNotFoundError:
         raise InputError(f"{file}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
