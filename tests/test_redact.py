@@ -31,3 +31,13 @@ def test_redact_environment_keeps_only_named_and_redacts_secret_names():
     env = {"TORCH_HUB_TOKEN": "secret-value-xyz", "CUDA_HOME": "/usr/local/cuda", "PYTHONPATH": "/x/secret-value-xyz"}
     out = redact.redact_environment(env, ["TORCH_HUB_TOKEN", "CUDA_HOME", "PYTHONPATH", "UNSET"])
     assert out == {"CUDA_HOME": "/usr/local/cuda", "PYTHONPATH": "/x/<redacted>", "TORCH_HUB_TOKEN": "<redacted>"}
+
+
+def test_report_documents_become_strict_json():
+    import json
+
+    from preflight_action.preflight import finalize
+
+    doc = finalize({"details": {"rel_error": float("nan"), "peak": float("inf"), "ok": 1.5}, "list": [float("-inf")]})
+    assert doc == {"details": {"rel_error": "NaN", "peak": "Infinity", "ok": 1.5}, "list": ["-Infinity"]}
+    json.dumps(doc, allow_nan=False)

@@ -6,6 +6,7 @@ its torch import) before anything else so that import overlaps our own start-up.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -211,5 +212,16 @@ def host_identity() -> dict[str, Any]:
 
 
 def finalize(document: dict[str, Any]) -> dict[str, Any]:
-    """Scrub every secret value out of a report document before anything sees it."""
-    return redact.scrub(document, redact.secret_values())
+    """Scrub every secret value out of a report document, and make it strict JSON, before anything sees it."""
+    return _finite(redact.scrub(document, redact.secret_values()))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a broken device's arithmetic) as strings: strict JSON parsers refuse them as numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
