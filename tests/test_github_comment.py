@@ -106,6 +106,15 @@ def test_identity_comes_from_the_flag_from_get_user_or_falls_back_to_the_actions
     assert fake.calls("GET", "^/user$")
 
 
+def test_a_marker_smuggled_into_our_own_comment_does_not_claim_it_for_another_key(fake: FakeGitHub) -> None:
+    ci_comment = fake.add_comment(7, BOT, body("ci", text=f"check output: {marker('nightly')}"))
+    upsert(target(fake), body("nightly", text="nightly summary"), "nightly")
+    bodies = {c["id"]: c["body"] for c in fake.comments()}
+    assert bodies[ci_comment["id"]] == body("ci", text=f"check output: {marker('nightly')}")  # untouched
+    assert body("nightly", text="nightly summary") in bodies.values()
+    assert not fake.calls("DELETE")
+
+
 def test_learns_its_login_from_the_comment_it_creates(fake: FakeGitHub) -> None:
     fake.state.token_login = "custom-app[bot]"  # GET /user is forbidden, so we first guess github-actions[bot]
     outcome = upsert(target(fake), body(text="one"), "ci")

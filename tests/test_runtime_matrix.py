@@ -287,3 +287,22 @@ def test_a_failed_auto_leg_is_not_hidden_by_a_later_cpu_leg_on_the_same_runner(a
     node = passing.host["node_id"]
     assert snapshot["items"][node]["status"]["code"] == "down"
     assert matrix.grid(snapshot)[2][(node, cpu_passed.backend)]["code"] == "down"
+
+
+def test_a_python_matrix_on_one_node_keeps_every_leg(artifacts: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from preflight_action.report import Report
+
+    passing = Report.from_dict(artifacts["report"])
+    ok = replace(matrix.lane_from_report(passing, "py311.json"), updated="2026-01-01T00:05:00.000Z")
+    failing = replace(
+        ok,
+        code="down",
+        summary="tensor.smoke failed (critical)",
+        updated="2026-01-01T00:00:00.000Z",
+        extra={**ok.extra, "python": "3.10.14"},
+    )
+    snapshot = matrix.build_snapshot([failing, ok], matrix.parse_time("2026-01-01T00:06:00.000Z"), 3600)
+    assert snapshot["items"][passing.host["node_id"]]["status"]["code"] == "down"
+    assert snapshot["items"][passing.host["node_id"]]["runtime"]["total"] == 2

@@ -287,12 +287,16 @@ def test_cli_empty_glob_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "s.json").exists()
 
 
-def test_cli_fail_on_invalid_exits_1_but_still_writes_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_invalid_input_exits_2_but_still_writes_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_reports(tmp_path, [report_doc("ok", "cpu")])
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
     base = ["--input-glob", str(tmp_path / "*.json"), "--output-json", str(tmp_path / "out" / "s.json"), "--quiet"]
-    assert run_cli(base, capsys)[0] == 0
-    assert run_cli([*base, "--fail-on-invalid"], capsys)[0] == 1
+    code, _out, err = run_cli(base, capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"summarize: invalid input {tmp_path / 'broken.json'}: malformed JSON at line 1 column 2: Expecting property name enclosed in double quotes"
+    ]
+    assert run_cli([*base, "--allow-invalid"], capsys)[0] == 0
     written = summary.read(tmp_path / "out" / "s.json")
     assert written["counts"]["reports"] == 1
     assert written["invalid_inputs"][0]["path"].endswith("broken.json")
@@ -368,3 +372,13 @@ def test_both_scripts_take_the_same_flags(tmp_path: Path) -> None:
         outputs.append({k: v for k, v in document.items() if k != "generated_at"})
     assert outputs[0]["counts"]["reports"] == 1
     assert outputs[0]["reports"] == outputs[1]["reports"]
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "0", "-1"])
+def test_freshness_must_be_a_positive_finite_number(tmp_path: Path, capsys: pytest.CaptureFixture[str], hours: str) -> None:
+    write_reports(tmp_path, [report_doc("ok", "cpu")])
+    code, _out, err = run_cli(
+        ["--input-glob", str(tmp_path / "*.json"), "--output-json", str(tmp_path / "s.json"), "--freshness-hours", hours], capsys
+    )
+    assert code == 2
+    assert "--freshness-hours must be a positive number of hours" in err

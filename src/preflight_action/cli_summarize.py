@@ -1,10 +1,11 @@
 """``summarize``: merge preflight reports into one Markdown + JSON summary, job summary, PR comment.
 
-Exit codes: 0 the summary was written (also when some inputs were invalid:
-they are listed in it; also when the PR comment could not be posted, which
-is a warning); 1 --fail-on-invalid and an input was invalid, or
---require-comment and the comment could not be posted; 2 bad usage or
-input (unknown flag, a glob matching no file, an unreadable policy).
+Exit codes: 0 the summary was written from valid inputs (a PR comment that
+could not be posted is a warning); 1 --require-comment and the comment could
+not be posted; 2 bad usage or input: unknown flag, a glob matching no file, an
+unreadable policy, or an input report that is unreadable or fails its schema
+(then every output is still written, the bad file listed in it, unless
+--allow-invalid, which keeps exit 0).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from preflight_action.errors import PreflightError, UsageError
 
 EPILOG = """\
 exit codes:
-  0  summary written; invalid inputs are listed in it, a PR comment that could
-     not be posted is a warning
-  1  --fail-on-invalid and an input was invalid or unreadable, or
-     --require-comment and the PR comment could not be posted
-  2  bad usage or input (no file matches --input-glob, bad --policy)
+  0  summary written from valid inputs; a PR comment that could not be posted
+     is a warning
+  1  --require-comment and the PR comment could not be posted
+  2  bad usage or input: no file matches --input-glob, bad --policy, or an
+     input that is unreadable or fails the report schema (all outputs are
+     still written and list it; --allow-invalid keeps exit 0 for those)
 
 GitHub Actions: --step-summary appends to $GITHUB_STEP_SUMMARY; --post-comment
 reads the repository from GITHUB_REPOSITORY, the pull request from the event in
@@ -82,7 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--artifact-url", default=None, metavar="URL", help="link to the uploaded artifacts (default: the run's page when GITHUB_* is set)"
     )
-    parser.add_argument("--fail-on-invalid", action="store_true", help="exit 1 when an input is unreadable or fails the report schema")
+    parser.add_argument(
+        "--allow-invalid",
+        action="store_true",
+        help="exit 0 even when an input is unreadable or fails the report schema (it is still listed)",
+    )
     parser.add_argument(
         "--policy", default=None, metavar="PATH", help="severity policy YAML for the action lines (default: the shipped one)"
     )
@@ -141,8 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         atomic.write_text(args.output_json, scrub(summary.dumps(merged)))
     if args.output_md:
         atomic.write_text(args.output_md, summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
-    for item in merged.invalid:
-        _say(args, f"summarize: invalid input {item.path}: {item.reason}")
+    for item in merged.invalid:  # printed even with --quiet: one line per bad file, file and pointer
+        print(scrub(f"summarize: invalid input {item.path}: {item.reason}"), file=sys.stderr, flush=True)
     c = merged.counts
     _say(
         args,
@@ -155,11 +161,11 @@ def _run(args: argparse.Namespace) -> int:
             print(scrub(line), flush=True)
     if args.step_summary:
         _append_step_summary(args, merged, hint, scrub)
-    code = 1 if args.fail_on_invalid and merged.invalid else 0
+    code = 2 if merged.invalid and not args.allow_invalid else 0
     if args.post_comment:
         body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint, scrub=scrub).text
-        if not _post_comment(args, body):
-            code = 1 if args.require_comment else code
+        if not _post_comment(args, body) and args.require_comment:
+            code = max(code, 1)
     return code
 
 

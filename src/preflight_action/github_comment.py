@@ -123,7 +123,7 @@ def upsert(target: Target, body: str, key: str | None, sleep: Callable[[float], 
         seconds_between_writes=target.write_pause_s or None,
     )
     tag = marker(key)
-    if tag not in body:
+    if not body.startswith(tag):
         body = f"{tag}\n{body}"
     try:
         issue = api.call("read the pull request", lambda: gh.get_repo(target.repo).get_issue(target.pr))
@@ -163,8 +163,12 @@ def _whoami(gh: Any, api: _Api) -> str:
 
 
 def _ours(comments: list[Any], tag: str, author: str) -> list[Any]:
-    """Comments carrying this key's marker AND written by ``author`` (a quoted marker is not ours), oldest first."""
-    mine = [c for c in comments if tag in (c.body or "") and c.user is not None and c.user.login == author]
+    """Comments that START with this key's marker AND were written by ``author``, oldest first.
+
+    The marker must open the body: a marker quoted further down (by a person, or
+    smuggled in through check output) never makes a comment one of ours.
+    """
+    mine = [c for c in comments if (c.body or "").startswith(tag) and c.user is not None and c.user.login == author]
     return sorted(mine, key=lambda c: (c.created_at, c.id))
 
 

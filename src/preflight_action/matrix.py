@@ -130,16 +130,17 @@ def _aged(lane: Lane, now: datetime, ttl_seconds: int) -> Lane:
     )
 
 
-def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str, str], Lane]:
-    """Newest lane per (node, backend, source, requested device); older observations are superseded.
+def latest_per_cell(lanes: Iterable[Lane]) -> dict[tuple[str, str, str, str, str], Lane]:
+    """Newest lane per (node, backend, source, requested device, Python); older observations are superseded.
 
-    The requested device is part of the key so that a CI job's ``--device auto`` and
-    ``--device cpu`` legs, which both resolve to cpu on a CPU runner, stay two lanes:
-    the later pass must not hide the earlier failure.
+    The requested device and the Python version are part of the key so that a CI
+    job's ``--device auto`` and ``--device cpu`` legs (both cpu on a CPU runner), or
+    a Python matrix on one box, stay separate lanes: a later pass must not hide
+    another leg's failure.
     """
-    cells: dict[tuple[str, str, str, str], Lane] = {}
+    cells: dict[tuple[str, str, str, str, str], Lane] = {}
     for lane in lanes:
-        key = (lane.node_id, lane.backend, lane.source, str(lane.extra.get("requested_device", "")))
+        key = (lane.node_id, lane.backend, lane.source, str(lane.extra.get("requested_device", "")), str(lane.extra.get("python", "")))
         if key not in cells or parse_time(lane.updated) > parse_time(cells[key].updated):
             cells[key] = lane
     return cells

@@ -13,20 +13,29 @@ from preflight_action.paths import templates_dir
 
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _HTML = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+_LINKISH = re.compile(r"[\[\]!#]")  # link/image brackets and #123 issue references
+FENCE = "`" * 3
 
 
 def md_cell(value: Any, limit: int = 300) -> str:
-    """Text safe inside a GitHub Markdown table cell: no pipes, newlines, HTML or @mentions."""
+    """Text safe inside a GitHub Markdown table cell.
+
+    No pipes or newlines (table breaks), no HTML, no @mentions, and no live
+    links, images or issue references: check output may come from a fork, and
+    the bot signs the comment it lands in.
+    """
     text = " ".join(str(value if value is not None else "").split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.translate(_HTML).replace("|", "\\|").replace("`", "'")
+    text = _LINKISH.sub(lambda m: "\\" + m.group(0), text)
+    text = text.replace("://", ":/\u200b/").replace("www.", "www\u200b.")
     return _MENTION.sub("@\u200b", text)
 
 
 def md_block(value: Any, limit: int = 2000) -> str:
-    """Text safe inside a fenced code block (no fence breaks, no @mentions)."""
-    text = str(value if value is not None else "")[:limit].replace("```", "'''")
+    """Text safe inside a fenced code block: no fence breaks, no @mentions, no HTML comment openers."""
+    text = str(value if value is not None else "")[:limit].replace(FENCE, "'" * 3).replace("<!--", "<!\u200b--")
     return _MENTION.sub("@\u200b", text)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import glob
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -243,8 +244,8 @@ def build(
     artifact_url: str | None = None,
 ) -> Summary:
     """Merge loaded reports into one Summary (rows, cross-matrix triage, matrix view)."""
-    if freshness_hours <= 0:
-        raise UsageError(f"--freshness-hours must be positive, got {freshness_hours:g}")
+    if not (math.isfinite(freshness_hours) and freshness_hours > 0):
+        raise UsageError(f"--freshness-hours must be a positive number of hours, got {freshness_hours:g}")
     moment = now or datetime.now(timezone.utc)
     lanes = [matrix.lane_from_report(item.report, item.path) for item in inputs.reports]
     rows = [_row(item, lane.backend, moment, freshness_hours) for item, lane in zip(inputs.reports, lanes, strict=False)]
