@@ -42,6 +42,9 @@ VENV_MARKER = "preflight-action-install.txt"
 SETUP_TIMEOUT_S = 900  # venv + pip install of a handful of pure-Python wheels, with slack for slow mirrors
 RUN_TIMEOUT_S = 3600  # each check has its own timeout inside; this only stops a wedged orchestrator
 PROBE_TIMEOUT_S = 60
+# One folder per downloaded artifact (merge-multiple: false), so the summarizer globs recursively:
+# same-named reports from different matrix legs never overwrite each other.
+DEFAULT_SUMMARY_GLOB = "outputs/runtime_preflight_ci/reports/**/*.json"
 
 
 class ActionInputError(UsageError):
@@ -201,6 +204,7 @@ class RunInputs:
     python: str
     output_path: Path
     extra_args: tuple[str, ...]
+    node_id: str = ""  # the node-id input: empty keeps PREFLIGHT_NODE_ID / the runner name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunInputs:
@@ -213,6 +217,7 @@ class RunInputs:
             python=env.get("PREFLIGHT_PYTHON", "").strip() or "python",
             output_path=Path(output).absolute(),
             extra_args=tuple(split_extra_args(env.get("PREFLIGHT_EXTRA_ARGS", ""))),
+            node_id=env.get("PREFLIGHT_INPUT_NODE_ID", "").strip(),
         )
 
 
@@ -223,6 +228,14 @@ def preflight_command(orchestrator: str, action_root: Path, inputs: RunInputs) -
     command += ["--strict"] * inputs.strict
     command += ["--python", inputs.python, "--output-path", str(inputs.output_path), *inputs.extra_args]
     return command
+
+
+def preflight_env(inputs: RunInputs, base: Mapping[str, str]) -> dict[str, str]:
+    """The preflight's environment: ``base`` with ``PREFLIGHT_NODE_ID`` set from the node-id input when it is given."""
+    env = dict(base)
+    if inputs.node_id:
+        env["PREFLIGHT_NODE_ID"] = inputs.node_id
+    return env
 
 
 def report_outputs(report_path: Path) -> dict[str, str]:
@@ -238,9 +251,9 @@ def report_outputs(report_path: Path) -> dict[str, str]:
     }
 
 
-def run_bounded(command: Sequence[str], timeout_s: float) -> int | None:
+def run_bounded(command: Sequence[str], timeout_s: float, env: Mapping[str, str] | None = None) -> int | None:
     """Run ``command``; its exit code, or None after killing it and everything it started at ``timeout_s``."""
-    proc = subprocess.Popen(list(command))
+    proc = subprocess.Popen(list(command), env=None if env is None else dict(env))
     try:
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -257,7 +270,7 @@ def run_preflight(orchestrator: str, action_root: Path, inputs: RunInputs, outpu
     inputs.output_path.unlink(missing_ok=True)
     command = preflight_command(orchestrator, action_root, inputs)
     print("+ " + shlex.join(command), flush=True)
-    code = run_bounded(command, RUN_TIMEOUT_S)
+    code = run_bounded(command, RUN_TIMEOUT_S, preflight_env(inputs, os.environ))
     if code is None:
         print(f"runtime_preflight.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
         code = 1
@@ -283,6 +296,9 @@ class SummarizeInputs:
     require_comment: bool
     repo: str
     pr: str
+    artifact_url: str = ""
+    comment_author: str = ""
+    allow_invalid: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SummarizeInputs:
@@ -290,7 +306,7 @@ class SummarizeInputs:
         if pr and not pr.isdigit():
             raise ActionInputError(f"input pr: expected a pull request number, got {pr!r}")
         return cls(
-            input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or "outputs/runtime_preflight_ci/reports/*.json",
+            input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or DEFAULT_SUMMARY_GLOB,
             output_md=env.get("PREFLIGHT_OUTPUT_MD", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.md",
             output_json=env.get("PREFLIGHT_OUTPUT_JSON", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.json",
             step_summary=parse_bool(env.get("PREFLIGHT_STEP_SUMMARY", "true"), "step-summary"),
@@ -300,6 +316,9 @@ class SummarizeInputs:
             require_comment=parse_bool(env.get("PREFLIGHT_REQUIRE_COMMENT", "false"), "require-comment"),
             repo=env.get("PREFLIGHT_REPO", "").strip() or env.get("GITHUB_REPOSITORY", ""),
             pr=pr,
+            artifact_url=env.get("PREFLIGHT_ARTIFACT_URL", "").strip(),
+            comment_author=env.get("PREFLIGHT_COMMENT_AUTHOR", "").strip(),
+            allow_invalid=parse_bool(env.get("PREFLIGHT_ALLOW_INVALID", "false"), "allow-invalid"),
         )
 
 
@@ -308,11 +327,30 @@ def summarize_command(orchestrator: str, action_root: Path, inputs: SummarizeInp
     command = [orchestrator, str(action_root / "scripts" / "summarize.py"), "--input-glob", inputs.input_glob]
     command += ["--output-md", inputs.output_md, "--output-json", inputs.output_json]
     command += ["--step-summary"] * inputs.step_summary + ["--annotations"] * inputs.annotations
+    command += ["--artifact-url", inputs.artifact_url] * bool(inputs.artifact_url)
+    command += ["--allow-invalid"] * inputs.allow_invalid
+    command += ["--comment-author", inputs.comment_author] * bool(inputs.comment_author)
     if inputs.post_comment:
         command += ["--post-comment", "--comment-key", inputs.comment_key, "--token-env", "GITHUB_TOKEN"]
         command += ["--require-comment"] * inputs.require_comment
         command += ["--repo", inputs.repo] * bool(inputs.repo) + ["--pr", inputs.pr] * bool(inputs.pr)
     return command
+
+
+def run_summarize(orchestrator: str, action_root: Path, inputs: SummarizeInputs, output_file: str | None) -> int:
+    """Run the summarizer, output the summary paths it wrote (empty for one it did not), return its exit code."""
+    written = {"summary-md": Path(inputs.output_md).absolute(), "summary-json": Path(inputs.output_json).absolute()}
+    # A summary left by an earlier run at these paths must not pass for this run's.
+    for path in written.values():
+        path.unlink(missing_ok=True)
+    command = summarize_command(orchestrator, action_root, inputs)
+    print("+ " + shlex.join(command), flush=True)
+    code = run_bounded(command, RUN_TIMEOUT_S)
+    if code is None:
+        print(f"summarize.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
+        code = 1
+    write_outputs({key: str(path) if path.exists() else "" for key, path in written.items()}, output_file)
+    return code
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -340,16 +378,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 raise ActionInputError("outputs needs --report PATH")
             write_outputs(report_outputs(args.report.absolute()), output_file)
             return 0
-        inputs = SummarizeInputs.from_env(env)
-        command = summarize_command(args.orchestrator, args.action_root, inputs)
-        print("+ " + shlex.join(command), flush=True)
-        code = run_bounded(command, RUN_TIMEOUT_S)
-        if code is None:
-            print(f"summarize.py ran over {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
-            code = 1
-        written = {"summary-md": inputs.output_md, "summary-json": inputs.output_json}
-        write_outputs({key: str(Path(path).absolute()) if Path(path).exists() else "" for key, path in written.items()}, output_file)
-        return code
+        return run_summarize(args.orchestrator, args.action_root, SummarizeInputs.from_env(env), output_file)
     except PreflightError as exc:
         annotate_error(str(exc))
         return exc.exit_code

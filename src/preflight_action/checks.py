@@ -88,8 +88,9 @@ SPECS: list[CheckSpec] = [
     CheckSpec("gpu.mig", needs=("gpu.health",), host=gpu_health.check_gpu_mig),
     CheckSpec("gpu.driver", needs=("gpu.health",), host=gpu_health.check_gpu_driver),
     # Runtime safety library (issue 5): pure host computations over capabilities.detect's details.
-    CheckSpec("dtype.select", needs=("capabilities.detect",), host=safety_checks.check_dtype_select),
-    CheckSpec("memory.headroom", needs=("capabilities.detect",), host=safety_checks.check_memory_headroom),
+    # Both judge the resolved device: without one they would describe a device nobody asked for.
+    CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=safety_checks.check_dtype_select),
+    CheckSpec("memory.headroom", needs=("device.resolve", "capabilities.detect"), host=safety_checks.check_memory_headroom),
 ]
 
 
