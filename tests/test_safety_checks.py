@@ -29,7 +29,7 @@ def test_both_checks_run_on_the_host_after_capabilities_detect():
     for check_id in ("dtype.select", "memory.headroom"):
         spec = checks.spec(check_id)
         assert spec.source == "host"
-        assert spec.needs == ("capabilities.detect",)
+        assert spec.needs == ("device.resolve", "capabilities.detect")
         assert ids.index(check_id) > ids.index("capabilities.detect")
     assert ids.index("dtype.select") > ids.index("dtype.support")  # so it can read what dtype.support measured
 
