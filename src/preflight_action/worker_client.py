@@ -25,7 +25,16 @@ from typing import IO, Any
 import preflight_probe
 from preflight_action.processes import kill_tree
 
-BOOT = "from preflight_probe.worker import main\nraise SystemExit(main())\n"
+# Parsed by whatever interpreter is diagnosed, so it stays valid Python 2 syntax and
+# says plainly when that interpreter is too old for the probe (torch 2.x needs 3.8+).
+MIN_PYTHON = (3, 8)
+BOOT = f"""import sys
+if sys.version_info < {MIN_PYTHON!r}:
+    sys.stderr.write("preflight probe: Python %d.%d is too old to run the probe (needs {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+)\\n" % sys.version_info[:2])
+    sys.exit(3)
+from preflight_probe.worker import main
+raise SystemExit(main())
+"""
 STDERR_TAIL = 20
 
 
@@ -92,7 +101,8 @@ class ProbeWorker:
         assert self._proc.stdout
         assert self._proc.stderr
         threading.Thread(target=self._pump_stdout, args=(self._proc.stdout,), daemon=True).start()
-        threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True).start()
+        self._stderr_thread = threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True)
+        self._stderr_thread.start()
 
     def _pump_stdout(self, stream: IO[str]) -> None:
         for line in stream:
@@ -141,7 +151,7 @@ class ProbeWorker:
                 raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self.stderr_since(mark)) from None
             if message is None:
                 code = self._wait_exit()
-                time.sleep(0.05)  # let the stderr pump drain the last lines
+                self._stderr_thread.join(timeout=2)  # the last lines explain the exit
                 raise WorkerFailure(f"the worker {describe_exit(code)}", self.stderr_since(mark))
             if message.get("type") == "hello":
                 self.hello = message

@@ -226,7 +226,7 @@ def measure(fn: Callable[[], Any], timer: EventTimer | SyncTimer, budget_ms: flo
     iterations = plan_iterations(single, budget_ms, max(2, lo), hi)
     counts = [iterations // 2, iterations - iterations // 2]
     batches = [timer.measure(fn, count) for count in counts]
-    per_iter = min(ms / count for ms, count in zip(batches, counts, strict=True))
+    per_iter = min(ms / count for ms, count in zip(batches, counts))  # noqa: B905 - zip(strict=) needs 3.10; the probe runs on 3.8
     return Measurement(iterations, per_iter, first + single + sum(batches), batches)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight_probe import checks_core, checks_perf, checks_stack
 from preflight_probe.outcome import Outcome
 
-CheckFunc = Callable[[dict[str, Any]], Outcome]
+if TYPE_CHECKING:  # annotations only: the probe also runs on Python 3.8, where dict[...] cannot be evaluated
+    from collections.abc import Callable
+
+    CheckFunc = Callable[[dict[str, Any]], Outcome]
 
 CHECKS: dict[str, CheckFunc] = {
     "torch.import": checks_core.check_torch_import,
