@@ -125,6 +125,8 @@ def test_healthy_run_outputs_match_its_report(selftest: tuple[dict[str, str], Pa
     assert healthy.check("torchvision.import") is not None
     assert healthy.check("torchvision.import").status == "pass"
     assert Path(healthy.interpreter["path"]).resolve() == Path(sys.executable).resolve()
+    # the node-id input named the machine (not the runner)
+    assert healthy.host["node_id"] == "selftest-node"
 
 
 def test_crashed_check_fails_the_strict_step_with_outputs_written(
@@ -155,6 +157,7 @@ def test_summarize_action_merges_both_reports_into_the_job_summary(
     assert summary["status"] == "fail"
     assert summary["highest_band"] == "critical"
     assert [entry["check_id"] for entry in summary["top_failed_checks"]][:1] == ["tensor.smoke"]
+    assert summary["links"]["artifact_url"] == "https://github.com/octo/repo/actions/runs/42#artifacts"
     markdown = (results / "preflight_summary.md").read_text(encoding="utf-8")
     assert "tensor.smoke" in markdown
     # act echoes what a step appended to $GITHUB_STEP_SUMMARY as "Summary - <markdown>"

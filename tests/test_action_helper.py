@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -383,7 +384,12 @@ def test_a_wedged_script_is_stopped_with_everything_it_started(
         encoding="utf-8",
     )
     monkeypatch.setattr(action_helper, "RUN_TIMEOUT_S", 3)
-    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "PREFLIGHT_OUTPUT_PATH": str(tmp_path / "report.json")}
+    env = {
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "PREFLIGHT_OUTPUT_PATH": str(tmp_path / "report.json"),
+        "PREFLIGHT_OUTPUT_MD": str(tmp_path / "s.md"),
+        "PREFLIGHT_OUTPUT_JSON": str(tmp_path / "s.json"),
+    }
     started = time.monotonic()
     assert action_helper.main([command, "--action-root", str(root), "--orchestrator", sys.executable], env=env) == 1
     assert time.monotonic() - started < 30
@@ -396,3 +402,82 @@ def test_a_wedged_script_is_stopped_with_everything_it_started(
 
         psutil.Process(pid).kill()
         pytest.fail(f"{script}'s child outlived the timeout")
+
+
+def test_summarize_forwards_artifact_url_comment_author_and_allow_invalid() -> None:
+    env = {
+        "PREFLIGHT_INPUT_GLOB": "r/**/*.json",
+        "PREFLIGHT_STEP_SUMMARY": "false",
+        "PREFLIGHT_ARTIFACT_URL": "https://github.com/octo/repo/actions/runs/7#artifacts",
+        "PREFLIGHT_COMMENT_AUTHOR": "my-app[bot]",
+        "PREFLIGHT_ALLOW_INVALID": "true",
+    }
+    command = action_helper.summarize_command("/py", Path("/act"), SummarizeInputs.from_env(env))
+    assert command[command.index("--artifact-url") + 1] == "https://github.com/octo/repo/actions/runs/7#artifacts"
+    assert command[command.index("--comment-author") + 1] == "my-app[bot]"
+    assert "--allow-invalid" in command
+
+
+def test_summarize_defaults_leave_artifact_url_author_and_invalid_reports_to_the_summarizer() -> None:
+    inputs = SummarizeInputs.from_env({})
+    assert inputs.input_glob == "outputs/runtime_preflight_ci/reports/**/*.json"
+    command = action_helper.summarize_command("/py", Path("/act"), inputs)
+    assert not {"--artifact-url", "--comment-author", "--allow-invalid"} & set(command)
+
+
+def test_summarize_rejects_a_bad_allow_invalid_by_input_name() -> None:
+    with pytest.raises(ActionInputError, match="input allow-invalid"):
+        SummarizeInputs.from_env({"PREFLIGHT_ALLOW_INVALID": "sometimes"})
+
+
+def test_default_glob_summarizes_same_named_reports_from_every_artifact_folder(
+    tmp_path: Path, github_output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """download-artifact without merge-multiple: one folder per leg, each holding preflight.json."""
+    report = tmp_path / "report.json"
+    assert action_helper.main(["run", "--action-root", str(ROOT)], env=_run_env(tmp_path, tmp_path / "ignored")) == 0
+    monkeypatch.chdir(tmp_path)
+    for leg in ("runtime-preflight-ubuntu-py3.12", "runtime-preflight-macos-py3.12", "runtime-preflight-windows-py3.12"):
+        folder = tmp_path / "outputs" / "runtime_preflight_ci" / "reports" / leg
+        folder.mkdir(parents=True)
+        (folder / "preflight.json").write_bytes(report.read_bytes())
+    env = {"GITHUB_OUTPUT": str(github_output), "PREFLIGHT_STEP_SUMMARY": "false"}
+    assert action_helper.main(["summarize", "--action-root", str(ROOT)], env=env) == 0
+    summary = json.loads(Path(read_outputs(github_output)["summary-json"]).read_text(encoding="utf-8"))
+    assert len(summary["reports"]) == 3
+
+
+def test_summarize_failure_never_reports_a_leftover_summary(tmp_path: Path, github_output: Path) -> None:
+    stale_md, stale_json = tmp_path / "s.md", tmp_path / "s.json"
+    stale_md.write_text("# an earlier run's summary\n", encoding="utf-8")
+    stale_json.write_text('{"status": "pass"}', encoding="utf-8")
+    root = tmp_path / "action"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "summarize.py").write_text("raise SystemExit('summarize crashed before writing anything')\n", encoding="utf-8")
+    env = {
+        "GITHUB_OUTPUT": str(github_output),
+        "PREFLIGHT_OUTPUT_MD": str(stale_md),
+        "PREFLIGHT_OUTPUT_JSON": str(stale_json),
+        "PREFLIGHT_STEP_SUMMARY": "false",
+    }
+    assert action_helper.main(["summarize", "--action-root", str(root), "--orchestrator", sys.executable], env=env) == 1
+    assert read_outputs(github_output) == {"summary-md": "", "summary-json": ""}
+    assert not stale_md.exists()
+    assert not stale_json.exists()
+
+
+def test_node_id_input_becomes_preflight_node_id_only_when_given() -> None:
+    assert RunInputs.from_env({"PREFLIGHT_INPUT_NODE_ID": " macos "}).node_id == "macos"
+    given = action_helper.preflight_env(RunInputs.from_env({"PREFLIGHT_INPUT_NODE_ID": "macos"}), {"PREFLIGHT_NODE_ID": "job-level"})
+    assert given["PREFLIGHT_NODE_ID"] == "macos"
+    # empty input: the job's own PREFLIGHT_NODE_ID (or the runner name) still decides
+    assert action_helper.preflight_env(RunInputs.from_env({}), {"PREFLIGHT_NODE_ID": "job-level"})["PREFLIGHT_NODE_ID"] == "job-level"
+    assert "PREFLIGHT_NODE_ID" not in action_helper.preflight_env(RunInputs.from_env({}), {"RUNNER_NAME": "GitHub Actions 3"})
+
+
+def test_run_names_the_node_in_the_report(tmp_path: Path, github_output: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFLIGHT_NODE_ID", raising=False)
+    env = _run_env(tmp_path, github_output, PREFLIGHT_INPUT_NODE_ID="windows")
+    assert action_helper.main(["run", "--action-root", str(ROOT)], env=env) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["host"]["node_id"] == "windows"

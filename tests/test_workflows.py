@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ ACTION_INPUTS = {
     "upload-artifact",
     "artifact-name",
     "extra-args",
+    "node-id",
     "install-from",
     "orchestrator-python",
 }
@@ -48,9 +50,13 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def tool(name: str) -> str:
+    """The tool's path; missing, the test fails in CI (which installs the test group) and skips elsewhere."""
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (it is in the test dependency group)")
+        why = f"{name} is not installed (it is in the test dependency group)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must run this check")
+        pytest.skip(why)
     return found
 
 
@@ -290,3 +296,139 @@ def test_pr_comment_takes_the_pr_from_the_event_and_runs_trusted_code() -> None:
     assert post["pr"] == "${{ steps.pr.outputs.number }}"
     assert post["run-id"] == "${{ github.event.workflow_run.id }}"
     assert post["post-comment"] == "true"
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_a_missing_checker_fails_in_ci_and_skips_with_its_reason_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="no-such-checker is not installed"):
+        tool("no-such-checker")
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_action_input_reaches_a_step(path: Path) -> None:
+    text = yaml.safe_dump(load(path)["runs"]["steps"], width=1_000_000)
+    for name in load(path)["inputs"]:
+        assert f"inputs.{name} " in text or f"inputs.{name}}}" in text, f"{path.name}: input {name} is never used"
+
+
+def test_summarize_downloads_one_folder_per_artifact_and_globs_recursively() -> None:
+    """Every matrix leg may write preflight.json: merged into one folder, all but one report would be lost."""
+    action = load(ROOT / ".github" / "actions" / "summarize" / "action.yml")
+    downloads = [s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert len(downloads) == 2
+    assert all(step["with"]["merge-multiple"] is False for step in downloads)
+    assert all(step["with"]["path"] == "${{ inputs.download-path }}" for step in downloads)
+    default_glob = action["inputs"]["input-glob"]["default"]
+    assert default_glob == action["inputs"]["download-path"]["default"] + "/**/*.json"
+    for name in ("ci.yml", "pr-comment.yml"):
+        summarize = next(s for s in steps_of(load(WORKFLOW_DIR / name)) if s.get("uses") == "./.github/actions/summarize")["with"]
+        assert summarize["input-glob"] == summarize["download-path"] + "/**/*.json", name
+
+
+def test_dependabot_pull_requests_are_commented_by_pr_comment_not_by_ci() -> None:
+    ci_summary = load(WORKFLOW_DIR / "ci.yml")["jobs"]["summary"]
+    post = next(s for s in ci_summary["steps"] if s.get("uses") == "./.github/actions/summarize")["with"]["post-comment"]
+    condition = " ".join(post.split())
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    assert "&& github.actor != 'dependabot[bot]'" in condition
+    (job,) = load(WORKFLOW_DIR / "pr-comment.yml")["jobs"].values()
+    gate = " ".join(job["if"].split())
+    assert (
+        "&& (github.event.workflow_run.head_repository.full_name != github.repository"
+        " || github.event.workflow_run.actor.login == 'dependabot[bot]')"
+    ) in gate
+
+
+def test_pr_comment_links_point_at_the_ci_run_with_the_artifacts() -> None:
+    (job,) = load(WORKFLOW_DIR / "pr-comment.yml")["jobs"].values()
+    post = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/summarize")["with"]
+    assert post["artifact-url"] == "${{ format('{0}#artifacts', github.event.workflow_run.html_url) }}"
+    action = load(ROOT / ".github" / "actions" / "summarize" / "action.yml")
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "summarize")
+    assert step["env"]["PREFLIGHT_ARTIFACT_URL"] == "${{ inputs.artifact-url }}"
+    assert action["inputs"]["artifact-url"]["default"] == ""
+
+
+def test_summarize_action_forwards_comment_author_and_allow_invalid() -> None:
+    action = load(ROOT / ".github" / "actions" / "summarize" / "action.yml")
+    assert action["inputs"]["comment-author"]["default"] == ""
+    assert "App" in action["inputs"]["comment-author"]["description"]
+    assert action["inputs"]["allow-invalid"]["default"] == "false"
+    env = next(s for s in action["runs"]["steps"] if s.get("id") == "summarize")["env"]
+    assert env["PREFLIGHT_COMMENT_AUTHOR"] == "${{ inputs.comment-author }}"
+    assert env["PREFLIGHT_ALLOW_INVALID"] == "${{ inputs.allow-invalid }}"
+
+
+def test_matrix_legs_name_their_node_after_the_os() -> None:
+    action = load(ROOT / "action.yml")
+    assert action["inputs"]["node-id"]["default"] == ""
+    run = next(s for s in action["runs"]["steps"] if s.get("id") == "preflight")
+    assert run["env"]["PREFLIGHT_INPUT_NODE_ID"] == "${{ inputs.node-id }}"
+    assert "PREFLIGHT_NODE_ID" not in run["env"]  # an empty input must not hide the job's own
+    ci = [s["with"] for s in load(WORKFLOW_DIR / "ci.yml")["jobs"]["preflight"]["steps"] if s.get("uses") == "./"]
+    assert [w["node-id"] for w in ci] == ["${{ matrix.os }}", "${{ matrix.os }}"]
+    (nightly,) = load(WORKFLOW_DIR / "nightly.yml")["jobs"].values()
+    assert next(s for s in nightly["steps"] if s.get("uses") == "./")["with"]["node-id"] == "ubuntu"
+
+
+def test_only_torch_comes_from_the_pytorch_index() -> None:
+    """No job adds an extra index (dependency confusion); the tests job fetches torch alone, then PyPI."""
+    for path in [*WORKFLOW_DIR.glob("*.yml"), *ACTIONS]:
+        text = path.read_text(encoding="utf-8")
+        assert "EXTRA_INDEX_URL" not in text, path.name
+        assert "--extra-index-url" not in text, path.name
+    steps = load(WORKFLOW_DIR / "ci.yml")["jobs"]["tests"]["steps"]
+    fetch = next(i for i, s in enumerate(steps) if "--index-url https://download.pytorch.org/whl/cpu" in s.get("run", ""))
+    assert "--no-deps" in steps[fetch]["run"]
+    assert re.findall(r'"(\w+)[>=<]', steps[fetch]["run"]) == ["torch", "torchvision"]
+    nox_step = next(i for i, s in enumerate(steps) if s.get("run") == "nox -s tests")
+    assert nox_step > fetch
+    assert steps[nox_step]["env"] == {"PIP_FIND_LINKS": "${{ runner.temp }}/torch-cpu-wheels"}
+    assert '--dest "$RUNNER_TEMP/torch-cpu-wheels"' in steps[fetch]["run"]
+
+
+def _publish_sweep_report(tmp_path: Path, report: bytes) -> bytes:
+    """Run the nightly sweep's publishing step under bash, as the runner would, on ``report``."""
+    (job,) = [j for job_id, j in load(WORKFLOW_DIR / "nightly-sweep.yml")["jobs"].items() if job_id == "merge"]
+    step = next(s for s in job["steps"] if s.get("name") == "Publish the report in the job summary")
+    run_dir = tmp_path / "outputs" / "sweeps-merged" / "sw-1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.md").write_bytes(report)
+    summary = tmp_path / "step_summary"
+    summary.write_bytes(b"")
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed (the step runs under bash on the runner)")
+    done = subprocess.run(
+        [bash, "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(tmp_path)},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return summary.read_bytes()
+
+
+def test_nightly_sweep_caps_what_it_appends_to_the_job_summary(tmp_path: Path) -> None:
+    line = b"| dtype_batch_matmul | float32 | 64 | pass | 1.23 ms |\n"
+    big = line * (1_500_000 // len(line))
+    published = _publish_sweep_report(tmp_path, big)
+    assert len(published) < 1024 * 1024  # GitHub's per-step limit; more aborts the step
+    body, marker, note = published.partition(b"\n\n**Truncated:**")
+    assert marker
+    assert body.endswith(b"\n")  # whole lines ...
+    assert big.startswith(body)  # ... from the top
+    assert len(body) > 990_000
+    assert note.count(b"\n") == 1  # one line
+    assert b"`sweep-merged` artifact" in note
+    assert str(len(big)).encode() in note
+
+
+def test_nightly_sweep_appends_a_small_report_whole(tmp_path: Path) -> None:
+    small = b"# Sweep\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
+    assert _publish_sweep_report(tmp_path, small) == small
