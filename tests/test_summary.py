@@ -382,3 +382,18 @@ def test_freshness_must_be_a_positive_finite_number(tmp_path: Path, capsys: pyte
     )
     assert code == 2
     assert "--freshness-hours must be a positive number of hours" in err
+
+
+def test_a_workflow_run_poster_links_the_ci_run_that_made_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    monkeypatch.setenv("GITHUB_RUN_ID", "999")  # the posting run
+    write_reports(tmp_path, [report_doc("ok", "cpu")])
+    out = tmp_path / "out" / "s.md"
+    argv = ["--input-glob", str(tmp_path / "*.json"), "--output-md", str(out), "--artifact-url", "https://github.com/o/r/actions/runs/123#artifacts"]
+    assert run_cli(argv, capsys)[0] == 0
+    text = out.read_text(encoding="utf-8")
+    assert "https://github.com/o/r/actions/runs/123" in text
+    assert "/runs/999" not in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 from preflight_action import __version__
 from preflight_action.errors import PreflightError, UsageError
+
+_RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
 
 EPILOG = """\
 exit codes:
@@ -85,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--artifact-url", default=None, metavar="URL", help="link to the uploaded artifacts (default: the run's page when GITHUB_* is set)"
     )
     parser.add_argument(
+        "--run-url",
+        default=None,
+        metavar="URL",
+        help="the workflow run the reports came from (default: derived from --artifact-url when it is a run page, else this run)",
+    )
+    parser.add_argument(
         "--allow-invalid",
         action="store_true",
         help="exit 0 even when an input is unreadable or fails the report schema (it is still listed)",
@@ -111,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             gc.enable()
 
 
+def _run_page(url: str | None) -> str | None:
+    """``https://github.com/o/r/actions/runs/123`` out of a run's artifacts link: a workflow_run
+    poster links the CI run that made the reports, not itself."""
+    match = _RUN_PAGE.match(url or "")
+    return match.group(1) if match else None
+
+
 def _say(args: argparse.Namespace, line: str) -> None:
     if not args.quiet:
         print(line, file=sys.stderr, flush=True)
@@ -126,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     _say(args, f"summarize: reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
     severity = policy.load(args.policy)
     inputs = summary.load_reports(paths)
-    run_url = github_env.run_url()
+    run_url = args.run_url or _run_page(args.artifact_url) or github_env.run_url()
     merged = summary.build(
         inputs,
         severity,
