@@ -392,7 +392,14 @@ def test_a_workflow_run_poster_links_the_ci_run_that_made_the_reports(
     monkeypatch.setenv("GITHUB_RUN_ID", "999")  # the posting run
     write_reports(tmp_path, [report_doc("ok", "cpu")])
     out = tmp_path / "out" / "s.md"
-    argv = ["--input-glob", str(tmp_path / "*.json"), "--output-md", str(out), "--artifact-url", "https://github.com/o/r/actions/runs/123#artifacts"]
+    argv = [
+        "--input-glob",
+        str(tmp_path / "*.json"),
+        "--output-md",
+        str(out),
+        "--artifact-url",
+        "https://github.com/o/r/actions/runs/123#artifacts",
+    ]
     assert run_cli(argv, capsys)[0] == 0
     text = out.read_text(encoding="utf-8")
     assert "https://github.com/o/r/actions/runs/123" in text
