@@ -107,7 +107,7 @@ def test_a_line_written_after_close_is_dropped_without_an_error(tmp_path: Path, 
     smoke = SmokeWorker(sys.executable, {}, log)
     assert smoke.next(Deadline(30)) == {"type": "hello"}
     smoke.close()
-    for thread in smoke._threads:
+    for thread in smoke._child._threads:
         thread.join(timeout=10)
     assert errors == []
     assert log.read_text(encoding="utf-8") == '{"type": "hello"}\n'
@@ -116,7 +116,7 @@ def test_a_line_written_after_close_is_dropped_without_an_error(tmp_path: Path, 
 def test_the_stdout_pump_drops_lines_once_the_log_is_closed(tmp_path: Path) -> None:
     smoke = SmokeWorker(sys.executable, _stub_spec("cpu"), tmp_path / "worker.log")
     smoke.close()
-    smoke._pump_stdout(io.StringIO('{"type": "late"}\n'))  # what the pump thread does with a late line
+    smoke._child._pump_stdout(io.StringIO('{"type": "late"}\n'))  # what the pump thread does with a late line
     assert "late" not in (tmp_path / "worker.log").read_text(encoding="utf-8")
 
 

@@ -7,23 +7,18 @@ the next request starts a fresh worker.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import queue
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import deque
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import preflight_probe
-from preflight_action.processes import kill_tree
+from preflight_action.line_process import JsonLineProcess
 
 # Parsed by whatever interpreter is diagnosed, so it stays valid Python 2 syntax and
 # says plainly when that interpreter is too old for the probe (torch 2.x needs 3.8+).
@@ -85,97 +80,43 @@ class ProbeWorker:
     def __init__(self, python: str, probe_dir: ProbeDirectory) -> None:
         self.python = python
         self.hello: dict[str, Any] | None = None
-        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._stderr: deque[str] = deque(maxlen=200)
-        self._stderr_seen = 0
-        self._proc = subprocess.Popen(
-            [python, str(probe_dir.boot)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-        )
-        assert self._proc.stdout
-        assert self._proc.stderr
-        threading.Thread(target=self._pump_stdout, args=(self._proc.stdout,), daemon=True).start()
-        self._stderr_thread = threading.Thread(target=self._pump_stderr, args=(self._proc.stderr,), daemon=True)
-        self._stderr_thread.start()
-
-    def _pump_stdout(self, stream: IO[str]) -> None:
-        for line in stream:
-            try:
-                self._messages.put(json.loads(line))
-            except json.JSONDecodeError:
-                self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
-        stream.close()
-        self._messages.put(None)
-
-    def _pump_stderr(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._stderr.append(line.rstrip("\n"))
-            self._stderr_seen += 1
-        stream.close()
+        self._child = JsonLineProcess([python, str(probe_dir.boot)])
 
     @property
     def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def stderr_since(self, mark: int) -> list[str]:
-        new = self._stderr_seen - mark
-        lines = list(self._stderr)
-        return lines[-new:] if new > 0 else []
+        return self._child.alive
 
     def request(self, check_id: str, params: dict[str, Any]) -> int:
         """Send one check request; returns a stderr mark for ``result``."""
-        mark = self._stderr_seen
-        assert self._proc.stdin
-        try:
-            self._proc.stdin.write(json.dumps({"type": "check", "id": check_id, "params": params}) + "\n")
-            self._proc.stdin.flush()
-        except OSError:
-            pass  # the worker already died; result() reports how
+        mark = self._child.stderr_mark
+        self._child.send({"type": "check", "id": check_id, "params": params})
         return mark
 
     def result(self, check_id: str, timeout: float, mark: int) -> dict[str, Any]:
         """Wait for ``check_id``'s result; raise WorkerFailure on crash or timeout."""
         deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - time.monotonic()
             try:
-                message = self._messages.get(timeout=max(remaining, 0.0))
+                message = self._child.next(max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 self.kill()
-                raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self.stderr_since(mark)) from None
+                raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self._child.stderr_since(mark)) from None
             if message is None:
-                code = self._wait_exit()
-                self._stderr_thread.join(timeout=2)  # the last lines explain the exit
-                raise WorkerFailure(f"the worker {describe_exit(code)}", self.stderr_since(mark))
+                code = self._child.exit_code(wait_s=5)
+                raise WorkerFailure(f"the worker {describe_exit(code)}", self._child.stderr_since(mark))
             if message.get("type") == "hello":
                 self.hello = message
                 continue
             if message.get("type") == "result" and message.get("id") == check_id:
                 return message
 
-    def _wait_exit(self) -> int | None:
-        try:
-            return self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return self._proc.returncode
-
     def kill(self) -> None:
-        """Kill the worker and anything it started (inductor compile workers, for instance)."""
-        kill_tree(self._proc)
+        self._child.kill()
 
     def close(self) -> None:
         """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""
-        if self._proc.stdin:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        self.kill()
+        self._child.close_stdin()
+        self._child.kill()
 
 
 def resolve_python(python: str | None) -> tuple[str, str]:

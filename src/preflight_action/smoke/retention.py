@@ -49,7 +49,10 @@ def run_dirs(root: str | Path) -> list[Path]:
     base = Path(root)
     if not base.is_dir():
         return []
-    return sorted((p for p in base.iterdir() if p.is_dir() and p.name.startswith(PREFIX)), key=lambda p: p.name, reverse=True)
+    runs = [p for p in base.iterdir() if p.is_dir() and p.name.startswith(PREFIX)]
+    # The name's UTC second first; within one second the random suffix says nothing, so the
+    # directory's last write decides (runs in a loop or a test land in the same second).
+    return sorted(runs, key=lambda p: (p.name.split("-", 1)[0], p.stat().st_mtime_ns), reverse=True)
 
 
 def prune(root: str | Path, keep_recent: int, retention_secs: float = 0, now: float | None = None, protect: Path | None = None) -> Pruned:
@@ -57,7 +60,10 @@ def prune(root: str | Path, keep_recent: int, retention_secs: float = 0, now: fl
     clock = time.time() if now is None else now
     removed, kept, pinned = [], [], []
     unpinned_seen = 0
-    for path in run_dirs(root):
+    runs = run_dirs(root)
+    if protect is not None:  # the run being written is the newest, whatever the clock says
+        runs.sort(key=lambda p: p.resolve() != protect.resolve())
+    for path in runs:
         if is_pinned(path):
             pinned.append(path.name)
             continue

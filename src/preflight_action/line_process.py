@@ -1,0 +1,110 @@
+"""A child process that answers with one JSON object per stdout line (the probe and smoke workers).
+
+Reader threads turn stdout into a message queue (``None`` marks its end) and
+keep a bounded tail of stderr, so a crash can be explained by its last lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any
+
+from preflight_action.processes import kill_tree
+
+
+class JsonLineProcess:
+    def __init__(self, argv: list[str], stderr_keep: int = 200, on_line: Callable[[str], None] | None = None) -> None:
+        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._stderr: deque[str] = deque(maxlen=stderr_keep)
+        self._stderr_seen = 0
+        self._on_line = on_line
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+        )
+        assert self.proc.stdout
+        assert self.proc.stderr
+        self._threads = [
+            threading.Thread(target=self._pump_stdout, args=(self.proc.stdout,), daemon=True),
+            threading.Thread(target=self._pump_stderr, args=(self.proc.stderr,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _pump_stdout(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):  # the stream was closed under a late writer
+            for line in stream:
+                if self._on_line is not None:
+                    self._on_line(line)
+                try:
+                    self._messages.put(json.loads(line))
+                except json.JSONDecodeError:
+                    self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
+            stream.close()
+        self._messages.put(None)
+
+    def _pump_stderr(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self._stderr.append(line.rstrip("\n")[:1000])
+                self._stderr_seen += 1
+            stream.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def stderr_mark(self) -> int:
+        return self._stderr_seen
+
+    def stderr_since(self, mark: int) -> list[str]:
+        new = self._stderr_seen - mark
+        lines = list(self._stderr)
+        return lines[-new:] if new > 0 else []
+
+    def stderr_tail(self, lines: int) -> list[str]:
+        return list(self._stderr)[-lines:]
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one JSON line; a child that already died is reported by ``next``, not here."""
+        assert self.proc.stdin
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+
+    def next(self, timeout: float | None) -> dict[str, Any] | None:
+        """The next message, or None once stdout ended; ``queue.Empty`` when ``timeout`` passes first."""
+        return self._messages.get(timeout=timeout)
+
+    def exit_code(self, wait_s: float) -> int | None:
+        """Wait for the exit (killing after ``wait_s``) and for the readers, whose last lines explain it."""
+        try:
+            code: int | None = self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        for thread in self._threads:
+            thread.join(timeout=2)
+        return code
+
+    def close_stdin(self) -> None:
+        if self.proc.stdin:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+
+    def kill(self) -> None:
+        """Kill the child and anything it started (inductor compile workers, for instance)."""
+        kill_tree(self.proc)
