@@ -306,3 +306,22 @@ def test_a_python_matrix_on_one_node_keeps_every_leg(artifacts: dict[str, Any]) 
     snapshot = matrix.build_snapshot([failing, ok], matrix.parse_time("2026-01-01T00:06:00.000Z"), 3600)
     assert snapshot["items"][passing.host["node_id"]]["status"]["code"] == "down"
     assert snapshot["items"][passing.host["node_id"]]["runtime"]["total"] == 2
+
+
+def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from preflight_action.report import Report
+
+    report = Report.from_dict(artifacts["report"])
+    ready = matrix.lane_from_report(report, "r.json")
+    dry_run = replace(ready, source="sweep", code="skipped", summary="dry run")
+    snapshot = matrix.build_snapshot([ready, dry_run], matrix.parse_time(ready.updated), 3600)
+    assert snapshot["items"][report.host["node_id"]]["status"]["code"] == "ok"
+    only_skipped = matrix.build_snapshot([dry_run], matrix.parse_time(ready.updated), 3600)
+    assert only_skipped["items"][report.host["node_id"]]["status"]["code"] == "skipped"
+
+
+def test_a_sweep_plan_is_not_mistaken_for_a_sweep_summary() -> None:
+    assert cli_matrix.kind_of({"flow": {"name": "noop"}, "points": [], "axes": {}}) is None
+    assert cli_matrix.kind_of({"flow": "noop", "points": [], "counts": {}}) == "sweep"

@@ -45,7 +45,7 @@ def kind_of(document: Any) -> str | None:
         return "smoke"
     if "checks" in document and "triage" in document:
         return "preflight"
-    if "points" in document and "flow" in document:
+    if "points" in document and "flow" in document and "counts" in document:  # plan.json has no counts
         return "sweep"
     return None
 

@@ -18,10 +18,11 @@ from preflight_action.report import Report
 DEFAULT_TTL_SECONDS = 6 * 3600
 ACCELERATOR = {"cpu": "CPU", "cuda": "GPU", "rocm": "GPU", "mps": "GPU", "xpu": "GPU", "npu": "NPU"}
 ACCELERATORS = ("CPU", "GPU", "NPU")
-# code -> (severity slug, rank); higher rank is worse and wins a rollup.
+# code -> (severity slug, rank); higher rank is worse and wins a rollup. A skipped lane (stub,
+# simulated, dry run) carries no evidence either way, so any real observation outranks it.
 CODES = {
-    "ok": ("info", 0),
-    "skipped": ("info", 1),
+    "skipped": ("info", 0),
+    "ok": ("info", 1),
     "stale": ("warning", 2),
     "degraded": ("warning", 3),
     "error": ("error", 4),
