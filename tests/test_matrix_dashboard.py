@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,10 +10,11 @@ import pytest
 
 from preflight_action import matrix, matrix_view
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+from . import headless_chromium
+
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"),
+    headless_chromium.requires_chromium,
 ]
 # Runs in the page after layout: copies each cell's computed colours into data attributes for --dump-dom.
 PROBE = """<script>
@@ -59,25 +58,7 @@ class Cells(HTMLParser):
 
 
 def dump_dom(page: Path, profile: Path) -> str:
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    result = headless_chromium.run(page, profile, "--dump-dom", timeout=90)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,13 +10,9 @@ import pytest
 
 from preflight_action.sweep.cli import main
 
-CHROMIUM = next(
-    (c for c in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if c and Path(c).exists()), None
-)
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"),
-]
+from . import headless_chromium
+
+pytestmark = [pytest.mark.integration, headless_chromium.requires_chromium]
 FLOW = """name: browser
 seed: 3
 axes:
@@ -35,22 +30,7 @@ report: {step: work, metric: seed, x: batch, series: kind}
 
 
 def _chromium(tmp_path: Path, page: Path, *mode: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    argv = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        *mode,
-        page.as_uri(),
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    return headless_chromium.run(page, tmp_path / "profile", "--enable-logging=stderr", "--v=0", *mode)
 
 
 def _console(stderr: str, page: Path) -> list[str]:
