@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -10,6 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def add_runtime_args(parser: argparse.ArgumentParser) -> None:
+    """The flags every torch adapter takes the same way: --device, --threads, --seed (read by ``setup``)."""
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def setup(torch: Any, device: str, seed: int | None, threads: int | None, memory_fraction: float | None = None) -> str:

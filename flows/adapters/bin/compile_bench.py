@@ -19,9 +19,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    common.add_runtime_args(parser)
     args = parser.parse_args()
 
     import torch

@@ -17,10 +17,8 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--memory-fraction", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    common.add_runtime_args(parser)
     args = parser.parse_args()
 
     import torch

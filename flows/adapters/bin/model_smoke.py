@@ -37,9 +37,7 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--backward", action="store_true")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    common.add_runtime_args(parser)
     args = parser.parse_args()
 
     import torch

@@ -227,12 +227,8 @@ def _static_policy(args: argparse.Namespace, inputs: Inputs) -> SafetyPolicy:
     return inputs.policy
 
 
-def cmd_plan(args: argparse.Namespace, root: Path) -> int:
-    inputs = load_inputs(args, root)
-    if args.shards < 1:
-        raise UsageError("--shards: must be at least 1")
-    policy = _static_policy(args, inputs)
-    seed, source = _seed(args, inputs.flow)
+def _checked_plan(args: argparse.Namespace, inputs: Inputs, policy: SafetyPolicy, seed: int, source: str, **extra: Any) -> dict[str, Any]:
+    """The expanded plan for this flow, refused (exit 2) before anything runs when a value breaks a bound."""
     plan = planner.build_plan(
         inputs.flow,
         inputs.adapters,
@@ -242,9 +238,19 @@ def cmd_plan(args: argparse.Namespace, root: Path) -> int:
         device=args.device,
         policy_path=str(policy.path),
         profile=profile_ref(policy),
-        shard_count=args.shards,
+        **extra,
     )
     safety.enforce(policy, plan, str(inputs.flow.path))
+    return plan
+
+
+def cmd_plan(args: argparse.Namespace, root: Path) -> int:
+    inputs = load_inputs(args, root)
+    if args.shards < 1:
+        raise UsageError("--shards: must be at least 1")
+    policy = _static_policy(args, inputs)
+    seed, source = _seed(args, inputs.flow)
+    plan = _checked_plan(args, inputs, policy, seed, source, shard_count=args.shards)
     run = RunDir(args.output_root / plan["run_id"])
     planner.write_plan(run.plan, plan)
     lines = planner.describe_plan(plan)
@@ -355,26 +361,12 @@ def cmd_run(args: argparse.Namespace, root: Path) -> int:
     if args.profile in (None, "auto"):
         selected = safety.select_profile(config.load_profiles(config.profiles_dir(root)), sysinfo.hardware(info))
         policy = safety.apply_profile(inputs.policy, selected)
-    elif args.profile == "none":
-        policy = inputs.policy
     else:
-        policy = safety.apply_profile(inputs.policy, named_profile(root, args.profile))
+        policy = _static_policy(args, inputs)
     moment = planner.utc_now()
     suffix = f"-shard{shard['index']}of{shard['count']}" if shard else ""
-    plan = planner.build_plan(
-        inputs.flow,
-        inputs.adapters,
-        seed=seed,
-        seed_source=source,
-        python=inputs.python,
-        device=args.device,
-        policy_path=str(policy.path),
-        profile=profile_ref(policy),
-        shard_count=shard_count,
-        moment=moment,
-        run_id=planner.make_run_id(inputs.flow, seed, moment, suffix),
-    )
-    safety.enforce(policy, plan, str(inputs.flow.path))
+    run_id = planner.make_run_id(inputs.flow, seed, moment, suffix)
+    plan = _checked_plan(args, inputs, policy, seed, source, shard_count=shard_count, moment=moment, run_id=run_id)
     points = _select(plan, shard)
     confirm(policy, info, sum(len(p["steps"]) for p in points), args.yes, args.dry_run)
     run = new_run_dir(args.output_root, plan["run_id"])
