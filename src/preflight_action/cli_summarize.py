@@ -153,11 +153,8 @@ def _run(args: argparse.Namespace) -> int:
     hint = args.output_json or args.output_md
     secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
 
-    def scrub(text: str) -> str:  # by value only: URL credentials were scrubbed when each report was written
-        for value in secrets:
-            if value in text:
-                text = text.replace(value, redact.REDACTED)
-        return text
+    def scrub(text: str) -> str:
+        return redact.scrub_text(text, secrets)
 
     if args.output_json:
         atomic.write_text(args.output_json, scrub(summary.dumps(merged)))
