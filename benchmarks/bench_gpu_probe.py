@@ -21,7 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from preflight_action import gpu_health, gpu_policy
+from preflight_action.gpu import collect as gpu_health
+from preflight_action.gpu import policy as gpu_policy
 from preflight_probe import checks_perf
 
 CLOSENESS = 0.10

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from preflight_action import cli_matrix, matrix_view
+from preflight_action.matrix import cli as cli_matrix
+from preflight_action.matrix import view as matrix_view
 
 NODES = 1000
 GOAL_S = 1.0

@@ -38,10 +38,12 @@ print(json.dumps({{"import_ms": (t1 - t0) * 1000, "inspect_ms": (t2 - t1) * 1000
 HOST_CHILD = """
 import json, sys, time
 sys.path.insert(1, {src!r})
-from preflight_action import checks, policy, runtime_safety as rs
-from preflight_action.options import Options
-from preflight_action.report import CheckResult
-from preflight_action.safety_checks import check_dtype_select, check_memory_headroom
+from preflight_action import runtime_safety as rs
+from preflight_action.preflight import checks
+from preflight_action.preflight import severity as policy
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult
+from preflight_action.preflight.host_checks import check_dtype_select, check_memory_headroom
 caps = rs.load_simulated_profile("h100-linux")  # validates the capability_profile schema, not the policies
 ctx = checks.Context(Options(device="cuda"), policy.load(), backend="cuda")
 ctx.results["capabilities.detect"] = CheckResult("capabilities.detect", "pass", details=caps.to_probe_facts())
@@ -119,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch  # noqa: F401 - in-process figures below are after torch import too
 
-    from preflight_action import checks, policy
     from preflight_action import runtime_safety as rs
-    from preflight_action.options import Options
-    from preflight_action.report import CheckResult
-    from preflight_action.safety_checks import check_dtype_select, check_memory_headroom
+    from preflight_action.preflight import checks
+    from preflight_action.preflight import severity as policy
+    from preflight_action.preflight.host_checks import check_dtype_select, check_memory_headroom
+    from preflight_action.preflight.options import Options
+    from preflight_action.preflight.report import CheckResult
 
     rs.get_cached_capabilities(force_refresh=True)
     warm = [per_call_ms(rs.inspect_runtime_capabilities, 1) for _ in range(10)]

@@ -32,9 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from preflight_action import atomic, cli_summarize, schemas, summary, triage  # noqa: E402
-from preflight_action import policy as policy_module  # noqa: E402
-from preflight_action.report import Report  # noqa: E402
+from preflight_action import atomic, schemas, triage  # noqa: E402
+from preflight_action.preflight import severity as policy_module  # noqa: E402
+from preflight_action.preflight.report import Report  # noqa: E402
+from preflight_action.summary import cli as cli_summarize  # noqa: E402
+from preflight_action.summary import model as summary  # noqa: E402
 
 RATIO_GOAL = 3.0
 LINEAR_GOAL = 1.5

@@ -7,7 +7,7 @@ import _bootstrap
 
 _bootstrap.ensure_package()
 
-from preflight_action.cli_summarize import main  # noqa: E402
+from preflight_action.summary.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action import report
+from preflight_action.preflight import report
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "tests" / "data" / "workflows" / "action-selftest.yml"

@@ -12,11 +12,11 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from preflight_action import action_helper
-from preflight_action.action_helper import ActionInputError, RunInputs, SetupInputs, SummarizeInputs
+from preflight_action.github import action_helper
+from preflight_action.github.action_helper import ActionInputError, RunInputs, SetupInputs, SummarizeInputs
 
 ROOT = Path(__file__).resolve().parent.parent
-HELPER = ROOT / "src" / "preflight_action" / "action_helper.py"
+HELPER = ROOT / "src" / "preflight_action" / "github" / "action_helper.py"
 
 
 def read_outputs(path: Path) -> dict[str, str]:

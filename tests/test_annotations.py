@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action import annotations, cli_summarize
+from preflight_action.github import annotations
+from preflight_action.summary import cli as cli_summarize
 
 from .test_summary import matrix_docs, report_doc, summarize, write_reports
 
@@ -52,7 +53,8 @@ def test_invalid_inputs_are_warned_about(tmp_path: Path) -> None:
     merged = summarize(tmp_path, [report_doc("ok", "cpu")])
     assert annotations.lines(merged) == []
     (tmp_path / "in" / "torn.json").write_text("{", encoding="utf-8")
-    from preflight_action import policy, summary
+    from preflight_action.preflight import severity as policy
+    from preflight_action.summary import model as summary
 
     merged = summary.build(summary.load_reports(summary.expand([str(tmp_path / "in" / "*.json")])), policy.load())
     [line] = annotations.lines(merged)

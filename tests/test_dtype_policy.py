@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from preflight_action import runtime_safety as rs
-from preflight_action.dtype_policy import ENV_VAR, load_dtype_policy, normalize
 from preflight_action.errors import InputError, SchemaError
+from preflight_action.safety.dtype import ENV_VAR, load_dtype_policy, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action import cli_summarize
-from preflight_action.github_comment import CommentUnavailable, Target, upsert
-from preflight_action.summary_render import marker
+from preflight_action.github.comment import CommentUnavailable, Target, upsert
+from preflight_action.summary import cli as cli_summarize
+from preflight_action.summary.markdown import marker
 
 from .github_fake import FakeGitHub
 from .test_summary import matrix_docs, report_doc, write_reports

@@ -15,10 +15,14 @@ from typing import Any
 import pynvml
 import pytest
 
-from preflight_action import checks, gpu_health, nvml_readings, policy, schemas, triage
-from preflight_action.checks import Context
-from preflight_action.options import Options
-from preflight_action.report import CheckResult
+from preflight_action import schemas
+from preflight_action.gpu import collect
+from preflight_action.gpu import nvml as nvml_readings
+from preflight_action.preflight import checks, host_checks, triage
+from preflight_action.preflight import severity as policy
+from preflight_action.preflight.context import Context
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult
 
 DATA = Path(__file__).parent / "data"
 GPU_CHECKS = ("gpu.health", "gpu.clocks", "gpu.ecc", "gpu.pcie", "gpu.mig", "gpu.driver")
@@ -49,7 +53,7 @@ def run_gpu_checks(ctx: Context, command: list[str], timeout: float = 30.0) -> d
         if not all(ctx.passed(need) for need in spec.needs):
             result = CheckResult.skipped(spec.id, f"needs {spec.needs}", "host")
         elif spec.id == "gpu.health":
-            result = gpu_health.check_gpu_health(ctx, lambda t: gpu_health.collect_readings(min(t, timeout), command))
+            result = host_checks.check_gpu_health(ctx, lambda t: collect.collect_readings(min(t, timeout), command))
         else:
             result = spec.host(ctx)
         ctx.results[spec.id] = result
@@ -96,21 +100,21 @@ def test_consumer_gpu_skips_what_it_cannot_report() -> None:
 
 @pytest.mark.parametrize("backend", ["cpu", "rocm", "mps", "xpu"])
 def test_non_nvidia_backends_skip_without_starting_anything(backend: str) -> None:
-    def never(timeout: float) -> gpu_health.Collected:
+    def never(timeout: float) -> collect.Collected:
         raise AssertionError("the NVML reader must not start off the cuda backend")
 
-    result = gpu_health.check_gpu_health(context(backend), never)
+    result = host_checks.check_gpu_health(context(backend), never)
     assert result.status == "skip"
     assert (result.skip_reason or "").startswith(f"{backend} backend")
 
 
 def test_real_reader_on_this_machine_without_nvml_skips_with_the_reason() -> None:
-    """The real ``python -m preflight_action.nvml_readings`` subprocess; this CPU host has no NVIDIA driver."""
-    collected = gpu_health.collect_readings(60.0)
+    """The real ``python -m preflight_action.gpu.nvml`` subprocess; this CPU host has no NVIDIA driver."""
+    collected = collect.collect_readings(60.0)
     if collected.readings and collected.readings["available"]:
         pytest.skip("this host has a working NVML; the no-NVML path cannot be shown here")
     assert collected.error is None
-    result = gpu_health.check_gpu_health(context(), lambda t: collected)
+    result = host_checks.check_gpu_health(context(), lambda t: collected)
     assert result.status == "skip"
     assert "NVML could not start" in (result.skip_reason or "")
 
@@ -128,14 +132,14 @@ def test_a_hanging_reader_fails_with_the_timeout() -> None:
 
 def test_a_crashing_reader_fails_with_its_last_stderr_line() -> None:
     crash = [sys.executable, "-c", "import sys; sys.stderr.write('pynvml.NVMLError_GpuIsLost: GPU is lost\\n'); sys.exit(3)"]
-    result = gpu_health.check_gpu_health(context(), lambda t: gpu_health.collect_readings(t, crash))
+    result = host_checks.check_gpu_health(context(), lambda t: collect.collect_readings(t, crash))
     assert result.status == "fail"
     assert result.error == "the NVML reader exited with code 3: pynvml.NVMLError_GpuIsLost: GPU is lost"
 
 
 def test_an_invalid_document_fails_naming_the_field() -> None:
     bad = [sys.executable, "-c", "print('{\"schema_version\": 1}')"]
-    result = gpu_health.check_gpu_health(context(), lambda t: gpu_health.collect_readings(t, bad))
+    result = host_checks.check_gpu_health(context(), lambda t: collect.collect_readings(t, bad))
     assert result.status == "fail"
     assert "invalid document" in (result.error or "")
     assert "'provenance' is a required property" in (result.error or "")
@@ -144,7 +148,7 @@ def test_an_invalid_document_fails_naming_the_field() -> None:
 def test_gpu_missing_from_nvml_fails() -> None:
     ctx = context(caps={**H100_CAPS, "device_name": "NVIDIA L4"})
     ctx.device = "cuda:3"
-    result = gpu_health.check_gpu_health(ctx, lambda t: gpu_health.collect_readings(t, replay("healthy_busy")))
+    result = host_checks.check_gpu_health(ctx, lambda t: collect.collect_readings(t, replay("healthy_busy")))
     assert result.status == "fail"
     assert "cannot find cuda:3 among NVML's GPUs" in (result.error or "")
 
@@ -248,7 +252,7 @@ def test_reader_main_prints_one_valid_document(capsys: pytest.CaptureFixture[str
 @pytest.mark.device
 def test_real_nvml_reads_the_torch_gpu() -> None:
     """On an NVIDIA host: the real reader answers within the timeout and every health check decides."""
-    collected = gpu_health.collect_readings(30.0)
+    collected = collect.collect_readings(30.0)
     assert collected.error is None, collected.error
     assert collected.readings is not None
     assert collected.readings["available"], collected.readings
@@ -256,6 +260,6 @@ def test_real_nvml_reads_the_torch_gpu() -> None:
     if not torch.cuda.is_available() or torch.version.hip:
         pytest.skip("needs an NVIDIA CUDA device visible to torch")
     caps = {"device_name": torch.cuda.get_device_name(0), "torch_cuda_build": torch.version.cuda}
-    results = run_gpu_checks(context(caps=caps), gpu_health.readings_command())
+    results = run_gpu_checks(context(caps=caps), collect.readings_command())
     assert results["gpu.health"].status == "pass"
     assert all(results[c].status in ("pass", "fail", "skip") for c in GPU_CHECKS)

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from preflight_action import gpu_policy, schemas
+from preflight_action import schemas
 from preflight_action.errors import SchemaError
+from preflight_action.gpu import policy as gpu_policy
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action import matrix, matrix_view
+from preflight_action.matrix import model as matrix
+from preflight_action.matrix import view as matrix_view
 
 from . import headless_chromium
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from preflight_action import runtime_safety as rs
 from preflight_action.errors import SchemaError
-from preflight_action.memory_estimate import ENV_VAR, MIB, count_module, load_memory_policy
+from preflight_action.safety.memory import ENV_VAR, MIB, count_module, load_memory_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 

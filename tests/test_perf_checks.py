@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import torch
 
-from preflight_action import checks, gpu_health, gpu_policy, policy
-from preflight_action.checks import Context
-from preflight_action.options import Options
-from preflight_action.report import CheckResult
+from preflight_action.gpu import policy as gpu_policy
+from preflight_action.preflight import checks, host_checks
+from preflight_action.preflight import severity as policy
+from preflight_action.preflight.checks import Context
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult
 from preflight_probe import checks_perf, registry
 
 DATA = Path(__file__).parent / "data"
@@ -193,7 +195,7 @@ def test_perf_params_do_not_load_the_reference_on_cpu(monkeypatch: pytest.Monkey
 
     ctx = Context(Options(device="cpu"), policy.load(), device="cpu", backend="cpu")
     monkeypatch.setattr(gpu_policy, "load_reference", boom)
-    assert gpu_health.perf_params(ctx) == {"device": "cpu", "backend": "cpu"}
+    assert host_checks.perf_params(ctx) == {"device": "cpu", "backend": "cpu"}
 
 
 def test_perf_params_carry_the_sku_reference_on_cuda() -> None:

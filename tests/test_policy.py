@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from preflight_action import policy
 from preflight_action.errors import InputError, SchemaError
+from preflight_action.preflight import severity as policy
 
 
 @pytest.fixture

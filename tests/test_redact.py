@@ -36,7 +36,7 @@ def test_redact_environment_keeps_only_named_and_redacts_secret_names():
 def test_report_documents_become_strict_json():
     import json
 
-    from preflight_action.preflight import finalize
+    from preflight_action.preflight.session import finalize
 
     doc = finalize({"details": {"rel_error": float("nan"), "peak": float("inf"), "ok": 1.5}, "list": [float("-inf")]})
     assert doc == {"details": {"rel_error": "NaN", "peak": "Infinity", "ok": 1.5}, "list": ["-Infinity"]}

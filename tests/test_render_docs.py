@@ -5,7 +5,7 @@ from __future__ import annotations
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
-from preflight_action.render_docs import md_block, md_cell
+from preflight_action.templating import md_block, md_cell
 
 HOSTILE = "see [click](https://evil.example/x) ![px](http://t.example/p.png) org/repo#12 www.evil.example @team a|b <script>x</script>"
 

@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 
-from preflight_action import cli_matrix, matrix, schemas
+from preflight_action import schemas
+from preflight_action.matrix import cli as cli_matrix
+from preflight_action.matrix import model as matrix
 from preflight_action.smoke import cli as smoke_cli
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A real CPU preflight report, a stub smoke record turned into a real pass, a simulated record of another node."""
-    from preflight_action import cli_preflight
+    from preflight_action.preflight import cli as cli_preflight
 
     root = tmp_path_factory.mktemp("artifacts")
     preflight = root / "pf" / "node-a.json"
@@ -222,7 +224,7 @@ def test_sweep_lanes_take_the_local_node_id(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_the_summarizer_calls_keep_working(artifacts: dict[str, Any]) -> None:
-    from preflight_action.report import Report
+    from preflight_action.preflight.report import Report
 
     report = Report.from_dict(artifacts["report"])
     lane = matrix.lane_from_report(report, "x.json")
@@ -263,7 +265,7 @@ def test_the_fast_path_accepts_valid_documents_and_defers_errors_to_the_schema_m
 def test_a_simulated_preflight_pass_is_never_ready(artifacts: dict[str, Any]) -> None:
     from dataclasses import replace
 
-    from preflight_action.report import Report
+    from preflight_action.preflight.report import Report
 
     report = replace(Report.from_dict(artifacts["report"]), simulated=True)
     lane = matrix.lane_from_report(report, "sim.json")
@@ -275,7 +277,7 @@ def test_a_simulated_preflight_pass_is_never_ready(artifacts: dict[str, Any]) ->
 def test_a_failed_auto_leg_is_not_hidden_by_a_later_cpu_leg_on_the_same_runner(artifacts: dict[str, Any]) -> None:
     from dataclasses import replace
 
-    from preflight_action.report import Report
+    from preflight_action.preflight.report import Report
 
     passing = Report.from_dict(artifacts["report"])
     assert passing.status == "pass"
@@ -292,7 +294,7 @@ def test_a_failed_auto_leg_is_not_hidden_by_a_later_cpu_leg_on_the_same_runner(a
 def test_a_python_matrix_on_one_node_keeps_every_leg(artifacts: dict[str, Any]) -> None:
     from dataclasses import replace
 
-    from preflight_action.report import Report
+    from preflight_action.preflight.report import Report
 
     passing = Report.from_dict(artifacts["report"])
     ok = replace(matrix.lane_from_report(passing, "py311.json"), updated="2026-01-01T00:05:00.000Z")
@@ -311,7 +313,7 @@ def test_a_python_matrix_on_one_node_keeps_every_leg(artifacts: dict[str, Any]) 
 def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]) -> None:
     from dataclasses import replace
 
-    from preflight_action.report import Report
+    from preflight_action.preflight.report import Report
 
     report = Report.from_dict(artifacts["report"])
     ready = matrix.lane_from_report(report, "r.json")

@@ -15,8 +15,8 @@ import torch
 
 from preflight_action import runtime_safety as rs
 from preflight_action import schemas
-from preflight_action.capability_record import RuntimeCapabilities
 from preflight_action.errors import InputError, SchemaError
+from preflight_action.safety.capabilities import RuntimeCapabilities
 from preflight_probe import capabilities
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def test_without_accelerator_the_record_describes_the_cpu():
 def test_psutil_fills_what_the_stdlib_could_not_read():
     import psutil
 
-    from preflight_action import capability_inspect
+    from preflight_action.safety import inspect as capability_inspect
 
     facts = {"ram_total_mb": None, "ram_available_mb": None, "cpu_cores": None, "sources": {}}
     capability_inspect._enrich_with_psutil(facts)
@@ -340,7 +340,7 @@ def test_probe_facts_round_trip(name):
 def test_py_cpuinfo_reads_isa_flags_where_the_stdlib_cannot():
     """Windows has no /proc/cpuinfo: there py-cpuinfo supplies model and ISA flags (filtered to the ones we report)."""
     cpuinfo = pytest.importorskip("cpuinfo", reason="py-cpuinfo is a runtime dependency")
-    from preflight_action import capability_inspect
+    from preflight_action.safety import inspect as capability_inspect
 
     facts = {"cpu_isa": None, "cpu_model": None, "sources": {}}
     capability_inspect._enrich_with_cpuinfo(facts)
@@ -354,7 +354,7 @@ def test_py_cpuinfo_reads_isa_flags_where_the_stdlib_cannot():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-driver path; this machine has an NVIDIA driver")
 def test_nvml_without_a_driver_leaves_the_facts_alone():
-    from preflight_action import capability_inspect
+    from preflight_action.safety import inspect as capability_inspect
 
     facts = {"os": "Linux", "sources": {}}
     capability_inspect._enrich_with_nvml(facts, torch, None)

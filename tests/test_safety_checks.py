@@ -7,13 +7,14 @@ import time
 
 import pytest
 
-from preflight_action import checks, policy, triage
 from preflight_action import runtime_safety as rs
-from preflight_action.capability_record import RuntimeCapabilities
-from preflight_action.memory_estimate import ENV_VAR as MEMORY_ENV
-from preflight_action.options import Options
-from preflight_action.report import CheckResult
-from preflight_action.safety_checks import check_dtype_select, check_memory_headroom
+from preflight_action.preflight import checks, triage
+from preflight_action.preflight import severity as policy
+from preflight_action.preflight.host_checks import check_dtype_select, check_memory_headroom
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult
+from preflight_action.safety.capabilities import RuntimeCapabilities
+from preflight_action.safety.memory import ENV_VAR as MEMORY_ENV
 
 
 def context(caps: RuntimeCapabilities, dtype_support: dict | None = None) -> checks.Context:

@@ -8,8 +8,9 @@ import json
 import jsonschema
 import pytest
 
-from preflight_action import report, schemas
+from preflight_action import schemas
 from preflight_action.errors import InputError, SchemaError
+from preflight_action.preflight import report
 
 ALL = schemas.names()
 
@@ -31,7 +32,7 @@ def test_schema_ids_are_unique():
 
 @pytest.fixture(scope="module")
 def valid_report(tmp_path_factory):
-    from preflight_action import cli_preflight
+    from preflight_action.preflight import cli as cli_preflight
 
     out = tmp_path_factory.mktemp("r") / "r.json"
     assert cli_preflight.main(["--device", "cpu", "--quiet", "--output-path", str(out)]) == 0

@@ -8,7 +8,8 @@ import pytest
 
 from preflight_action import schemas
 from preflight_action.errors import UsageError
-from preflight_action.smoke import cli, guard, models, modes, record
+from preflight_action.smoke import cli, guard, modes, record
+from preflight_probe import smoke_models as models
 
 PARAMS = dict(models.PARAM_COUNTS)
 

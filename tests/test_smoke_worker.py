@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import torch
 
+import preflight_probe
 from preflight_action import redact
-from preflight_action.smoke import runner, worker
-from preflight_action.smoke.worker import Deadline, SmokeWorker, WorkerGone
+from preflight_action.smoke.client import Deadline, SmokeWorker, WorkerGone
+from preflight_probe import smoke_worker as runner
 
-SMOKE_DIR = Path(runner.__file__).resolve().parent
+PROBE_ROOT = Path(runner.__file__).resolve().parent.parent  # src/, where preflight_probe lives
 
 
 def _real_error(fn: Any) -> BaseException:
@@ -90,17 +91,19 @@ def test_worker_log_never_holds_a_secret_the_worker_echoes(tmp_path: Path, monke
 
 def test_a_line_written_after_close_is_dropped_without_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A process the worker left behind keeps its stdout and writes after close() gave up waiting (2 s)."""
-    fake = tmp_path / "fake"
-    fake.mkdir()
+    fake = tmp_path / "fake" / "preflight_probe"
+    fake.mkdir(parents=True)
     late = 'import sys, time; time.sleep(2.5); sys.stdout.write(\'{"type": "late"}\\n\'); sys.stdout.flush()'
-    (fake / "runner.py").write_text(
+    (fake / "smoke_worker.py").write_text(
         "import json, subprocess, sys\n"
-        f"subprocess.Popen([sys.executable, '-c', {late!r}], stderr=subprocess.DEVNULL)\n"
-        "print(json.dumps({'type': 'hello'}), flush=True)\n",
+        "def main():\n"
+        f"    subprocess.Popen([sys.executable, '-c', {late!r}], stderr=subprocess.DEVNULL)\n"
+        "    print(json.dumps({'type': 'hello'}), flush=True)\n"
+        "    return 0\n",
         encoding="utf-8",
     )
-    (fake / "models.py").write_text("", encoding="utf-8")
-    monkeypatch.setattr(worker, "HERE", fake)
+    (fake / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.setattr(preflight_probe, "__file__", str(fake / "__init__.py"))  # the package ProbeDirectory copies
     errors: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
     log = tmp_path / "worker.log"
@@ -124,8 +127,8 @@ def test_library_output_cannot_corrupt_the_protocol(tmp_path: Path) -> None:
     """Prints (Python or C level) inside the worker go to stderr; stdout carries only protocol lines."""
     code = (
         "import os, sys\n"
-        f"sys.path.insert(0, {str(SMOKE_DIR)!r})\n"
-        "import runner\n"
+        f"sys.path.insert(0, {str(PROBE_ROOT)!r})\n"
+        "from preflight_probe import smoke_worker as runner\n"
         "read = runner.read_command\n"
         "def chatty():\n"
         "    print('library chatter without a newline', end='', flush=True)\n"

@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
-from preflight_action import cli_summarize, matrix, schemas, summary, triage
-from preflight_action import policy as policy_module
+from preflight_action import schemas
 from preflight_action.errors import SchemaError
-from preflight_action.report import CheckResult, Report, fingerprint
+from preflight_action.matrix import model as matrix
+from preflight_action.preflight import severity as policy_module
+from preflight_action.preflight import triage
+from preflight_action.preflight.report import CheckResult, Report, fingerprint
+from preflight_action.summary import cli as cli_summarize
+from preflight_action.summary import model as summary
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)

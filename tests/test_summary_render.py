@@ -9,8 +9,8 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from preflight_action import summary_render
-from preflight_action.summary_render import COMMENT, STEP_SUMMARY, marker, render
+from preflight_action.summary import markdown as summary_render
+from preflight_action.summary.markdown import COMMENT, STEP_SUMMARY, marker, render
 
 from .test_summary import NOW, matrix_docs, report_doc, summarize
 
@@ -174,7 +174,8 @@ def test_invalid_inputs_are_listed_in_the_markdown(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "x|<i>.json").write_text("[", encoding="utf-8")
     merged = summarize(tmp_path, [report_doc()])
-    from preflight_action import policy, summary
+    from preflight_action.preflight import severity as policy
+    from preflight_action.summary import model as summary
 
     merged = summary.build(summary.load_reports(summary.expand([str(tmp_path / "in" / "*")])), policy.load(), now=NOW)
     page = github_html(render(merged).text)

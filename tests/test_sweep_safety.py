@@ -8,9 +8,10 @@ import pytest
 
 from preflight_action.errors import PolicyViolation
 from preflight_action.paths import repo_root
-from preflight_action.sweep import config, safety
+from preflight_action.sweep import bounds as safety
+from preflight_action.sweep import config
 from preflight_action.sweep.cli import main
-from preflight_action.sweep.model import Hardware
+from preflight_action.sweep.records import Hardware
 
 ROOT = repo_root()
 assert ROOT is not None

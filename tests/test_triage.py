@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from preflight_action import policy, triage
-from preflight_action.report import CheckResult
+from preflight_action.preflight import severity as policy
+from preflight_action.preflight import triage
+from preflight_action.preflight.report import CheckResult
 
 
 def test_ranking_grouping_and_blocking():

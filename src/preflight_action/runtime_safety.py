@@ -27,10 +27,12 @@ import logging
 import threading
 from typing import Any
 
-from preflight_action import backend_config, capability_inspect, redact
-from preflight_action.capability_record import RuntimeCapabilities
-from preflight_action.dtype_policy import DtypeChoice, DtypePolicy, choose, load_dtype_policy
-from preflight_action.memory_estimate import (
+from preflight_action import redact
+from preflight_action.safety import backends as backend_config
+from preflight_action.safety import inspect as capability_inspect
+from preflight_action.safety.capabilities import RuntimeCapabilities
+from preflight_action.safety.dtype import DtypeChoice, DtypePolicy, choose, load_dtype_policy
+from preflight_action.safety.memory import (
     MemoryEstimate,
     MemoryPolicy,
     check_sufficient,
@@ -38,7 +40,7 @@ from preflight_action.memory_estimate import (
     load_memory_policy,
     meta_model,
 )
-from preflight_action.simulated_profiles import list_simulated_profiles, load_simulated_profile
+from preflight_action.safety.profiles import list_simulated_profiles, load_simulated_profile
 
 __all__ = [
     "DtypeChoice",

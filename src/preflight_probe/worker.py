@@ -11,19 +11,12 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from typing import Any
 
 from preflight_probe import PROTOCOL_VERSION, faults
+from preflight_probe.channel import private_stdout
 from preflight_probe.outcome import Outcome
 from preflight_probe.registry import CHECKS
-
-
-def _private_stdout() -> TextIO:
-    sys.stdout.flush()
-    private_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(private_fd, "w", encoding="utf-8", newline="\n")
 
 
 def run_one(check_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +40,7 @@ def run_one(check_id: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    out = _private_stdout()
+    out = private_stdout()
     hello = {
         "type": "hello",
         "protocol": PROTOCOL_VERSION,

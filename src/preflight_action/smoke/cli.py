@@ -16,8 +16,9 @@ from pathlib import Path
 
 from preflight_action import __version__
 from preflight_action.errors import PreflightError, UsageError
-from preflight_action.smoke import guard, models, modes, record
+from preflight_action.smoke import guard, modes, record
 from preflight_action.smoke.session import SmokeOptions, run
+from preflight_probe import smoke_models as models
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda", "rocm", "xpu", "mps")
@@ -118,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def options_from(args: argparse.Namespace) -> SmokeOptions:
-    from preflight_action.worker_client import resolve_python
+    from preflight_action.probe_client import resolve_python
 
     try:
         python, source = resolve_python(args.python)
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         options = options_from(args)
         if options.mode == "simulated" or options.profile != modes.DEFAULT_PROFILE:
             modes.target(options.profile)  # an unknown profile is a usage error before anything runs
-        from preflight_action import render_terminal
+        from preflight_action.preflight import terminal as render_terminal
 
         out = render_terminal.console(stderr=True)
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__, github_env
+from preflight_action import __version__, ci
 from preflight_action.errors import UsageError
-from preflight_action.preflight import host_identity, node_id, utc_now
-from preflight_action.smoke import guard, models, modes, record, retention
-from preflight_action.smoke.worker import Deadline, SmokeWorker, WorkerGone
+from preflight_action.host import host_identity, node_id, utc_now
+from preflight_action.smoke import guard, modes, record, retention
+from preflight_action.smoke.client import Deadline, SmokeWorker, WorkerGone
+from preflight_probe import smoke_models as models
 
 Say = Callable[[str], None]
 
@@ -261,7 +262,7 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
         "timed_out": state.timed_out,
         "node_id": node_id(),
         "host": host_identity(),
-        "ci": github_env.ci_context(),
+        "ci": ci.ci_context(),
         "interpreter": {
             "path": options.python,
             "source": options.python_source,

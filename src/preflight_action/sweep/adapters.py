@@ -8,7 +8,7 @@ from typing import Any
 
 from preflight_action import schemas
 from preflight_action.errors import InputError
-from preflight_action.sweep.model import Adapter, Parameter, Scalar
+from preflight_action.sweep.records import Adapter, Parameter, Scalar
 
 
 def _parameter(name: str, raw: dict[str, Any]) -> Parameter:

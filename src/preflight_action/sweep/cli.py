@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action.errors import InputError, PreflightError, SchemaError, UsageError
-from preflight_action.sweep import config, planner, reporting, safety, sysinfo
+from preflight_action.sweep import bounds as safety
+from preflight_action.sweep import config, planner, reporting, sysinfo
 from preflight_action.sweep.adapters import load_adapters
 from preflight_action.sweep.artifacts import DEFAULT_OUTPUT_ROOT, RunDir, find_run, list_runs, read_doc, write_doc
-from preflight_action.sweep.model import Adapter, Flow, SafetyPolicy
 from preflight_action.sweep.progress import Progress
+from preflight_action.sweep.records import Adapter, Flow, SafetyPolicy
+from preflight_action.sweep.results import write_summaries
 from preflight_action.sweep.runner import execute
-from preflight_action.sweep.summary import write_summaries
 
 COMMANDS = ("list-flows", "validate", "plan", "run", "report", "export", "clean", "rerun-last", "merge")
 
@@ -95,7 +96,7 @@ class Inputs:
 
 
 def _python(given: str | None) -> str:
-    from preflight_action.worker_client import resolve_python
+    from preflight_action.probe_client import resolve_python
 
     try:
         return resolve_python(given)[0]

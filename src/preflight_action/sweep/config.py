@@ -9,7 +9,7 @@ from typing import Any
 from preflight_action import schemas
 from preflight_action.errors import InputError
 from preflight_action.paths import repo_root
-from preflight_action.sweep.model import Bound, Flow, HardwareProfile, Limits, SafetyPolicy, StepSpec
+from preflight_action.sweep.records import Bound, Flow, HardwareProfile, Limits, SafetyPolicy, StepSpec
 
 
 def default_root() -> Path:

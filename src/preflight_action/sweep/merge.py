@@ -9,7 +9,7 @@ from typing import Any
 from preflight_action.errors import InputError
 from preflight_action.sweep.artifacts import RunDir, read_doc, write_doc
 from preflight_action.sweep.planner import iso, read_plan, utc_now, write_plan
-from preflight_action.sweep.summary import write_summaries
+from preflight_action.sweep.results import write_summaries
 
 
 def _signature(plan: dict[str, Any]) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 from preflight_action import schemas
 from preflight_action.errors import InputError, UsageError
 from preflight_action.sweep.adapters import build_argv, value_problems
-from preflight_action.sweep.model import Adapter, Flow, Scalar, StepSpec
+from preflight_action.sweep.records import Adapter, Flow, Scalar, StepSpec
 
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 DEFAULT_TIMEOUT_S = 600.0

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action import atomic
-from preflight_action.render_docs import environment
 from preflight_action.sweep.artifacts import RunDir, read_doc
 from preflight_action.sweep.planner import read_plan
+from preflight_action.templating import environment
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 WIDTH, HEIGHT = 720, 340

@@ -14,12 +14,12 @@ from types import FrameType
 from typing import Any
 
 from preflight_action import redact
+from preflight_action.probe_client import describe_exit
 from preflight_action.processes import kill_tree
 from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
-from preflight_action.sweep.model import STEP_FINAL
 from preflight_action.sweep.planner import iso, utc_now
 from preflight_action.sweep.progress import Progress
-from preflight_action.worker_client import describe_exit
+from preflight_action.sweep.records import STEP_FINAL
 
 KILL_GRACE_S = 5.0
 METRICS_TAIL_BYTES = 64 * 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from preflight_action import redact, schemas
-from preflight_action.sweep.model import Hardware
 from preflight_action.sweep.planner import iso, utc_now
+from preflight_action.sweep.records import Hardware
 
 PROBE_TIMEOUT_S = 180.0
 
@@ -44,7 +44,7 @@ def collect_host(python: str) -> dict[str, Any]:
 
 def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
     """``torch.import``, ``device.resolve`` and ``capabilities.detect`` in a probe worker under ``python``."""
-    from preflight_action.worker_client import ProbeDirectory, ProbeWorker, WorkerFailure
+    from preflight_action.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure
 
     probe_dir = ProbeDirectory()
     worker = ProbeWorker(python, probe_dir)

@@ -1,0 +1,1 @@
+"""NVIDIA GPU truth: NVML readings, their policy and the per-SKU reference."""

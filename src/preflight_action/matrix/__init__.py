@@ -1,0 +1,1 @@
+"""The runtime matrix: per-node status over preflight, smoke and sweep artifacts."""

@@ -1,0 +1,172 @@
+"""``runtime_matrix status``: one snapshot from the preflight, smoke and sweep artifacts of many nodes.
+
+Exit codes: 0 the snapshot was built from every input; 2 bad usage, or some
+input was malformed or failed its schema (each named on one line; the snapshot
+of the other inputs is still printed and written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from preflight_action import __version__, schemas
+from preflight_action.errors import InputError, PreflightError, UsageError
+from preflight_action.matrix import model as matrix
+
+DEFAULT_GLOBS = (
+    "outputs/runtime_preflight/*.json",
+    "outputs/smoke/run.*/smoke_run.json",
+    "outputs/sweeps/*/summary.json",
+)
+SNAPSHOT_SCHEMA = "runtime_matrix"
+
+
+@dataclass
+class Inputs:
+    lanes: list[matrix.Lane] = field(default_factory=list)
+    read: dict[str, int] = field(default_factory=lambda: {"preflight": 0, "smoke": 0, "sweep": 0})
+    ignored: list[str] = field(default_factory=list)
+    invalid: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"read": dict(self.read), "ignored": list(self.ignored), "invalid": list(self.invalid)}
+
+
+def kind_of(document: Any) -> str | None:
+    """preflight | smoke | sweep | None, from the document's shape (validated afterwards)."""
+    if not isinstance(document, dict):
+        return None
+    if document.get("kind") == "smoke_run":
+        return "smoke"
+    if "checks" in document and "triage" in document:
+        return "preflight"
+    if "points" in document and "flow" in document and "counts" in document:  # plan.json has no counts
+        return "sweep"
+    return None
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Files matching any pattern, once each, sorted (directories that match are skipped when read)."""
+    found = {p for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+    return [Path(p) for p in sorted(found)]
+
+
+def load(paths: list[Path], local_node: str) -> Inputs:
+    """Every readable artifact as lanes; a bad one is recorded (file + JSON pointer) and skipped."""
+    from preflight_action import schemas
+    from preflight_action.preflight.report import Report
+
+    inputs = Inputs()
+    for path in paths:
+        if path.is_dir():
+            continue
+        try:
+            document = schemas.parse_file(path, "json")
+            kind = kind_of(document)
+            if kind is None:
+                inputs.ignored.append(str(path))
+                continue
+            if kind == "preflight":
+                schemas.validate(document, "preflight_report", str(path))
+                lane = matrix.lane_from_report(Report.from_dict(document), str(path))
+            elif kind == "smoke":
+                schemas.validate(document, "smoke_run", str(path))
+                lane = matrix.lane_from_smoke(document, str(path))
+            else:
+                schemas.validate(document, "sweep_summary", str(path))
+                lane = matrix.lane_from_sweep(document, str(path), local_node, _sweep_backend(path.parent / "sysinfo.json"))
+        except InputError as error:
+            inputs.invalid.append({"path": str(path), "error": str(error)})
+            continue
+        inputs.lanes.append(lane)
+        inputs.read[kind] += 1
+    return inputs
+
+
+def _sweep_backend(sysinfo: Path) -> str | None:
+    if not sysinfo.is_file():
+        return None
+    try:
+        document = json.loads(sysinfo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    backend = document.get("backend") if isinstance(document, dict) else None
+    return str(backend) if backend else "cpu"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="runtime_matrix", description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser(
+        "status",
+        help="build the snapshot and print it (compact grid, or --json)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("--json", action="store_true", help="print the snapshot as JSON (schemas/runtime_matrix.schema.json)")
+    status.add_argument(
+        "--ttl-seconds",
+        type=int,
+        default=matrix.DEFAULT_TTL_SECONDS,
+        help=f"lanes older than this show as stale (default: {matrix.DEFAULT_TTL_SECONDS})",
+    )
+    status.add_argument("--html", default=None, metavar="PATH", help="also write the static accessible dashboard here")
+    status.add_argument("--output-json", default=None, metavar="PATH", help="also write the snapshot JSON here")
+    status.add_argument(
+        "--input-glob",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="artifacts to read (repeatable; default: " + ", ".join(DEFAULT_GLOBS) + ")",
+    )
+    status.add_argument(
+        "--node-id",
+        default=None,
+        help="node id for sweep summaries, which carry none (default: PREFLIGHT_NODE_ID, RUNNER_NAME or the hostname)",
+    )
+    return parser.parse_args(argv)
+
+
+def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[str, Any], Inputs]:
+    """Read the artifacts and build the schema-checked snapshot."""
+    inputs = load(expand(patterns), local_node)
+    snapshot = matrix.build_snapshot(inputs.lanes, ttl_seconds=ttl_seconds, inputs=inputs.summary())
+    schemas.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
+    return snapshot, inputs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.ttl_seconds <= 0:
+            raise UsageError(f"--ttl-seconds must be positive, got {args.ttl_seconds}")
+        from preflight_action.host import node_id
+
+        snapshot, inputs = build(args.input_glob or list(DEFAULT_GLOBS), args.ttl_seconds, args.node_id or node_id())
+        from preflight_action import atomic
+        from preflight_action.matrix import view as matrix_view
+
+        if args.output_json:
+            atomic.write_json(args.output_json, snapshot)
+        if args.html:
+            atomic.write_text(args.html, matrix_view.html(snapshot))
+        print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot), end="")
+    except PreflightError as error:
+        print(f"runtime_matrix: error: {error}", file=sys.stderr)
+        return error.exit_code
+    for bad in inputs.invalid:
+        print(f"runtime_matrix: error: {bad['error']}", file=sys.stderr)
+    return 2 if inputs.invalid else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The runtime matrix snapshot as a compact text grid and as a static accessible HTML page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preflight_action.matrix import model as matrix
+
+NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
+ATTENTION_LINES = 10
+
+
+def cells(snapshot: dict[str, Any]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+    """``matrix.grid`` plus, per cell, whether every lane in it is simulated and a hint for empty cells."""
+    nodes, backends, status = matrix.grid(snapshot)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for node in nodes:
+        lanes = snapshot["items"][node]["lanes"]
+        for backend in backends:
+            mine = [ln for ln in lanes if ln["backend"] == backend]
+            if (node, backend) in status:
+                cell = dict(status[(node, backend)])
+                cell["simulated"] = all(ln["simulated"] for ln in mine)
+                cell["sources"] = sorted({ln["source"] for ln in mine})
+            else:
+                cell = {**NO_DATA, "aria_hint": f"Runtime status on {node}, {backend}: no report", "simulated": False, "sources": []}
+            cell["word"] = matrix.CODE_WORD[cell["code"]] if cell["code"] else "No data"
+            out[(node, backend)] = cell
+    return nodes, backends, out
+
+
+def text(snapshot: dict[str, Any]) -> str:
+    """A compact grid (node x backend, worst source wins) with the active ttl."""
+    nodes, backends, grid = cells(snapshot)
+    lines = [
+        f"runtime matrix: {len(nodes)} node{'s' if len(nodes) != 1 else ''} x {len(backends)} backend{'s' if len(backends) != 1 else ''}, "
+        f"generated {snapshot['generated_at']}",
+        f"ttl_seconds: {snapshot['ttl_seconds']} (lanes with no report newer than that show as Stale)",
+    ]
+    if not nodes:
+        lines.append("no preflight, smoke or sweep artifacts found")
+        return "\n".join(lines) + "\n"
+    words = {key: cell["word"] + ("*" if cell["simulated"] else "") for key, cell in grid.items()}
+    node_width = max(len("node"), *(len(n) for n in nodes))
+    widths = [max(len(b), *(len(words[(n, b)]) for n in nodes)) for b in backends]
+    lines.append("  ".join([f"{'node':<{node_width}}", *(f"{b:<{w}}" for b, w in zip(backends, widths, strict=False))]).rstrip())
+    for node in nodes:
+        lines.append(
+            "  ".join([f"{node:<{node_width}}", *(f"{words[(node, b)]:<{w}}" for b, w in zip(backends, widths, strict=False))]).rstrip()
+        )
+    if any(cell["simulated"] for cell in grid.values()):
+        lines.append("* simulated only: never counted as a real pass")
+    attention = [(node, snapshot["items"][node]["status"]) for node in nodes if snapshot["items"][node]["status"]["code"] != "ok"]
+    attention.sort(key=lambda item: (-matrix.CODES[item[1]["code"]][1], item[0]))
+    for node, status in attention[:ATTENTION_LINES]:
+        lines.append(f"{status['severity_label']}: {node}: {status['label']}")
+    if len(attention) > ATTENTION_LINES:
+        lines.append(f"... and {len(attention) - ATTENTION_LINES} more nodes need attention (--json for all)")
+    inputs = snapshot.get("inputs")
+    if inputs:
+        read = ", ".join(f"{v} {k}" for k, v in inputs["read"].items())
+        lines.append(f"inputs: {read}; {len(inputs['ignored'])} ignored, {len(inputs['invalid'])} invalid")
+    return "\n".join(lines) + "\n"
+
+
+def html(snapshot: dict[str, Any]) -> str:
+    """The static dashboard (templates/matrix.html.j2): every cell labelled, severity as colour and word."""
+    from preflight_action import templating
+
+    nodes, backends, grid = cells(snapshot)
+    env = templating.environment(html=True)
+    return env.get_template("matrix.html.j2").render(
+        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL
+    )

@@ -1,0 +1,1 @@
+"""The preflight: options, checks, report, triage and their renderings."""

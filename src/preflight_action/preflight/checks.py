@@ -1,0 +1,78 @@
+"""The ordered list of checks a preflight runs, where each runs, and what each needs first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from preflight_action.preflight import host_checks
+from preflight_action.preflight.context import Context
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult
+
+HostFunc = Callable[[Context], CheckResult]
+ParamsFunc = Callable[[Context], dict[str, Any]]
+
+
+def _device_params(ctx: Context) -> dict[str, Any]:
+    return {"device": ctx.device}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    needs: tuple[str, ...] = ()
+    enabled_by: str | None = None  # Options attribute that turns the check on
+    flag: str | None = None  # the CLI flag named in the skip reason
+    params: ParamsFunc = lambda ctx: {}
+    host: HostFunc | None = None  # run in the orchestrator (pure, torch-free) instead of the probe
+
+    @property
+    def source(self) -> str:
+        return "host" if self.host else "probe"
+
+    def enabled(self, options: Options) -> bool:
+        return self.enabled_by is None or bool(getattr(options, self.enabled_by))
+
+
+SPECS: list[CheckSpec] = [
+    CheckSpec("torch.import"),
+    CheckSpec("device.resolve", needs=("torch.import",), params=lambda ctx: {"requested": ctx.options.device}),
+    CheckSpec("capabilities.detect", needs=("torch.import",), params=_device_params),
+    CheckSpec("tensor.smoke", needs=("device.resolve",), params=_device_params),
+    CheckSpec("dtype.support", needs=("device.resolve",), params=_device_params),
+    CheckSpec(
+        "torchvision.import",
+        needs=("device.resolve",),
+        enabled_by="check_torchvision",
+        flag="--check-torchvision",
+        params=_device_params,
+    ),
+    CheckSpec(
+        "compile.smoke",
+        needs=("device.resolve",),
+        enabled_by="check_compile",
+        flag="--check-compile",
+        params=_device_params,
+    ),
+    CheckSpec("deps.consistency", params=lambda ctx: {"torch_imported": ctx.passed("torch.import")}),
+    # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
+    CheckSpec("device.placement", needs=("device.resolve",), params=host_checks.placement_params),
+    CheckSpec("perf.matmul", needs=("device.resolve", "capabilities.detect"), params=host_checks.perf_params),
+    CheckSpec("perf.bandwidth", needs=("device.resolve", "capabilities.detect"), params=host_checks.perf_params),
+    CheckSpec("gpu.health", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_gpu_health),
+    CheckSpec("gpu.clocks", needs=("gpu.health",), host=host_checks.check_gpu_clocks),
+    CheckSpec("gpu.ecc", needs=("gpu.health",), host=host_checks.check_gpu_ecc),
+    CheckSpec("gpu.pcie", needs=("gpu.health",), host=host_checks.check_gpu_pcie),
+    CheckSpec("gpu.mig", needs=("gpu.health",), host=host_checks.check_gpu_mig),
+    CheckSpec("gpu.driver", needs=("gpu.health",), host=host_checks.check_gpu_driver),
+    # Runtime safety library (issue 5): pure host computations over capabilities.detect's details.
+    # Both judge the resolved device: without one they would describe a device nobody asked for.
+    CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_dtype_select),
+    CheckSpec("memory.headroom", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_memory_headroom),
+]
+
+
+def spec(check_id: str) -> CheckSpec:
+    return next(s for s in SPECS if s.id == check_id)

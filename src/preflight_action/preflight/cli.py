@@ -1,0 +1,152 @@
+"""``runtime_preflight``: check the runtime, write the JSON report, show the verdict.
+
+Exit codes: 0 the preflight ran and nothing at or above the strict threshold
+failed (always 0 without --strict); 1 with --strict when something did;
+2 bad usage or input (unknown flag, missing --python, bad --policy file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from preflight_action import __version__
+from preflight_action.errors import PreflightError
+from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, Options
+from preflight_action.preflight.report import CheckResult
+
+EPILOG = """\
+exit codes:
+  0  the preflight ran; without --strict always, with --strict when no failed
+     check reached the strict threshold
+  1  --strict and a failed check scored at or above the threshold
+  2  bad usage or input (unknown flag, --python not found, invalid --policy)
+
+The default strict threshold is the policy's (policy/severity.yaml: "medium"):
+critical, high and medium failures block; low ones are reported only.
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="runtime_preflight",
+        description="Check that this PyTorch runtime can really run: device, capabilities, "
+        "tensor and dtype smoke, torchvision, torch.compile, package pairing. Writes a JSON report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="device to check; auto picks cuda/rocm > xpu > mps > cpu (default: auto)"
+    )
+    parser.add_argument("--check-torchvision", action="store_true", help="import torchvision and run torchvision.ops.nms on the device")
+    parser.add_argument("--check-compile", action="store_true", help="torch.compile a small function on the device and compare with eager")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
+    parser.add_argument(
+        "--strict-threshold",
+        choices=("critical", "high", "medium", "low"),
+        default=None,
+        help="lowest band that fails a --strict run (default: the policy's, medium)",
+    )
+    parser.add_argument(
+        "--output-path", default=DEFAULT_OUTPUT_PATH, help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})"
+    )
+    parser.add_argument("--output-md", default=None, help="also write the report as Markdown here")
+    parser.add_argument("--output-html", default=None, help="also write the report as an HTML page here")
+    parser.add_argument(
+        "--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)"
+    )
+    parser.add_argument(
+        "--check-timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
+    )
+    parser.add_argument("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines and no table; the report files only")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = Options(
+        device=args.device,
+        check_torchvision=args.check_torchvision,
+        check_compile=args.check_compile,
+        strict=args.strict,
+        strict_threshold=args.strict_threshold,
+        check_timeout=args.check_timeout,
+        python=args.python,
+        policy_path=args.policy,
+    )
+    try:
+        return _run(options, args)
+    except PreflightError as error:
+        print(f"runtime_preflight: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def _run(options: Options, args: argparse.Namespace) -> int:
+    # The session starts the worker (and its torch import) first; our heavier
+    # imports below then overlap with it instead of adding to it.
+    from preflight_action.preflight.session import Session, finalize
+
+    session = Session(options)
+    try:
+        from preflight_action.preflight import severity as policy_module
+
+        policy = policy_module.load(options.policy_path)
+        from preflight_action.preflight import terminal as render_terminal
+
+        progress_out = render_terminal.console(stderr=True)
+        # On a terminal a spinner names the check in flight (compile takes tens of
+        # seconds); CI logs get one plain line per finished check.
+        status = progress_out.status("") if progress_out.is_terminal and not args.quiet else None
+
+        def starting(check_id: str, index: int, total: int) -> None:
+            if status is not None:
+                status.update(f"[{index}/{total}] running {check_id}")
+                status.start()
+
+        def progress(result: CheckResult, index: int, total: int) -> None:
+            if status is not None:
+                status.stop()
+            if not args.quiet:
+                progress_out.print(render_terminal.progress_line(result, index, total))
+
+        try:
+            report_obj = session.run(policy, progress, starting)
+        finally:
+            if status is not None:
+                status.stop()
+    finally:
+        session.close()
+
+    from preflight_action.preflight import report as report_module
+
+    document = finalize(report_obj.to_dict())
+    report_module.write(document, args.output_path)
+    final = report_module.Report.from_dict(document)
+    exit_code = 1 if options.strict and final.triage.blocking else 0
+    _write_renderings(final, args)
+    if not args.quiet:
+        render_terminal.show(final, exit_code)
+        print(f"report: {args.output_path}", file=sys.stderr)
+    return exit_code
+
+
+def _write_renderings(final: object, args: argparse.Namespace) -> None:
+    if not (args.output_md or args.output_html):
+        return
+    from preflight_action import atomic, templating
+    from preflight_action.preflight import describe
+
+    for path, template in ((args.output_md, "report.md.j2"), (args.output_html, "report.html.j2")):
+        if path:
+            atomic.write_text(Path(path), templating.render(template, filters={"words": describe.words}, report=final))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Orchestrate one preflight: plan checks, run them isolated, assemble the report.
+
+The orchestrator never imports torch. ``Session`` starts the probe worker (and
+its torch import) before anything else so that import overlaps our own start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from preflight_action import __version__, ci, redact
+from preflight_action.errors import UsageError
+from preflight_action.host import host_identity, utc_now
+from preflight_action.preflight import checks, report, triage
+from preflight_action.preflight.checks import CheckSpec
+from preflight_action.preflight.context import Context
+from preflight_action.preflight.options import Options
+from preflight_action.preflight.report import CheckResult, Report
+from preflight_action.preflight.severity import SeverityPolicy
+from preflight_action.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
+
+Progress = Callable[[CheckResult, int, int], None]
+Starting = Callable[[str, int, int], None]
+
+# Environment variables that change what torch does; recorded (secret-named ones redacted).
+ENV_PREFIXES = (
+    "PREFLIGHT_",
+    "CUDA_",
+    "NVIDIA_",
+    "TORCH",
+    "PYTORCH_",
+    "OMP_",
+    "MKL_",
+    "HIP_",
+    "ROCM_",
+    "HSA_",
+    "XPU_",
+    "ZE_",
+    "TRITON_",
+    "NCCL_",
+)
+ENV_NAMES = ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CUBLAS_WORKSPACE_CONFIG")
+# Facts that change run to run on the same machine stay out of the fingerprint.
+VOLATILE_FACTS = {"free_memory_mb", "ram_available_mb", "sources"}
+
+
+class Session:
+    """One preflight run; construct it as early as possible, then call ``run``."""
+
+    def __init__(self, options: Options) -> None:
+        if options.device not in ("auto", "cpu", "cuda", "mps", "xpu", "rocm"):
+            raise UsageError(f"--device {options.device!r} is not one of auto, cpu, cuda, mps, xpu, rocm")
+        if options.check_timeout <= 0:
+            raise UsageError(f"--check-timeout must be positive, got {options.check_timeout:g}")
+        try:
+            self.python, self.python_source = resolve_python(options.python)
+        except FileNotFoundError:
+            raise UsageError(f"--python {options.python}: no such interpreter") from None
+        self.options = options
+        self.started_at = utc_now()
+        self._t0 = time.perf_counter()
+        self._probe_dir = ProbeDirectory()
+        self._worker: ProbeWorker | None = None
+        self._pending: dict[str, int] = {}
+        self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
+        self._prefetch("torch.import", {})
+
+    def _worker_now(self) -> ProbeWorker:
+        if self._worker is None or not self._worker.alive:
+            try:
+                self._worker = ProbeWorker(self.python, self._probe_dir)
+            except OSError as exc:
+                raise UsageError(f"--python {self.python}: cannot start it ({exc})") from None
+            self._pending.clear()
+        return self._worker
+
+    def _prefetch(self, check_id: str, params: dict[str, Any]) -> None:
+        self._pending[check_id] = self._worker_now().request(check_id, params)
+
+    def _run_probe(self, spec: CheckSpec, ctx: Context) -> CheckResult:
+        started = time.perf_counter()
+        worker = self._worker_now()
+        mark = self._pending.pop(spec.id, None)
+        if mark is None:
+            mark = worker.request(spec.id, spec.params(ctx))
+        try:
+            record = worker.result(spec.id, self.options.check_timeout, mark)
+        except WorkerFailure as failure:
+            self._hello = worker.hello or self._hello
+            worker.close()
+            self._worker = None
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=failure.describe())
+        return CheckResult(
+            id=spec.id,
+            status=record["status"],
+            duration_ms=float(record.get("duration_ms") or 0.0),
+            details=record.get("details") or {},
+            error=record.get("error"),
+            skip_reason=record.get("skip_reason"),
+        )
+
+    def _run_spec(self, spec: CheckSpec, ctx: Context) -> CheckResult:
+        if not spec.enabled(self.options):
+            return CheckResult.skipped(spec.id, f"not requested (pass {spec.flag} to run it)", spec.source)
+        for need in spec.needs:
+            if not ctx.passed(need):
+                state = ctx.results[need].status if need in ctx.results else "not run"
+                verb = "failed" if state == "fail" else f"was {'skipped' if state == 'skip' else state}"
+                return CheckResult.skipped(spec.id, f"needs {need}, which {verb}", spec.source)
+        if spec.host is None:
+            return self._run_probe(spec, ctx)
+        started = time.perf_counter()
+        result = spec.host(ctx)
+        return replace(result, source="host", duration_ms=result.duration_ms or (time.perf_counter() - started) * 1000.0)
+
+    def run(self, policy: SeverityPolicy, progress: Progress | None = None, starting: Starting | None = None) -> Report:
+        ctx = Context(self.options, policy)
+        specs = checks.SPECS
+        try:
+            for index, spec in enumerate(specs, start=1):
+                if starting:
+                    starting(spec.id, index, len(specs))
+                result = self._run_spec(spec, ctx)
+                ctx.results[spec.id] = result
+                if spec.id == "device.resolve" and result.status == "pass":
+                    ctx.device = result.details.get("resolved_device")
+                    ctx.backend = result.details.get("backend")
+                if progress:
+                    progress(result, index, len(specs))
+        finally:
+            self.close()
+        return self._assemble(ctx, policy)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._hello = self._worker.hello or self._hello
+            self._worker.close()
+            self._worker = None
+        self._probe_dir.cleanup()
+
+    def _assemble(self, ctx: Context, policy: SeverityPolicy) -> Report:
+        threshold = self.options.strict_threshold or policy.strict_threshold
+        backend_label = ctx.backend or (self.options.device if self.options.device != "auto" else "unknown")
+        scored = triage.score_checks(list(ctx.results.values()), policy, ctx.backend or self.options.device)
+        caps = ctx.details("capabilities.detect")
+        version = caps.get("python_version") or (self._hello or {}).get("python")
+        return Report(
+            tool={"name": "preflight-action", "version": __version__},
+            started_at=self.started_at,
+            finished_at=utc_now(),
+            duration_ms=round((time.perf_counter() - self._t0) * 1000.0, 3),
+            requested_device=self.options.device,
+            resolved_device=ctx.device,
+            backend=ctx.backend,
+            options={
+                "check_torchvision": self.options.check_torchvision,
+                "check_compile": self.options.check_compile,
+                "strict": self.options.strict,
+                "strict_threshold": threshold,
+                "check_timeout_s": self.options.check_timeout,
+                "policy": policy.source,
+            },
+            interpreter={"path": self.python, "version": version, "source": self.python_source},
+            host=host_identity(),
+            ci=ci.ci_context(),
+            checks=scored,
+            env_fingerprint=report.fingerprint(self._fingerprint_payload(ctx)),
+            triage=triage.build(scored, policy, backend_label, threshold),
+        )
+
+    def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:
+        caps = {k: v for k, v in ctx.details("capabilities.detect").items() if k not in VOLATILE_FACTS}
+        env = dict(os.environ)
+        names = [n for n in env if n.startswith(ENV_PREFIXES) or n in ENV_NAMES]
+        return {
+            "interpreter": self.python,
+            "requested_device": self.options.device,
+            "resolved_device": ctx.device,
+            "capabilities": caps,
+            "packages": ctx.details("deps.consistency").get("installed", {}),
+            "environment": redact.redact_environment(env, names),
+        }
+
+
+def finalize(document: dict[str, Any]) -> dict[str, Any]:
+    """Scrub every secret value out of a report document, and make it strict JSON, before anything sees it."""
+    return _finite(redact.scrub(document, redact.secret_values()))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a broken device's arithmetic) as strings: strict JSON parsers refuse them as numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

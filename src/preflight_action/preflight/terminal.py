@@ -1,0 +1,69 @@
+"""The report as a table on the terminal: colour on a TTY, plain text in CI logs."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from preflight_action.preflight.describe import words
+from preflight_action.preflight.report import CheckResult, Report
+from preflight_action.templating import duration
+
+STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+
+
+def console(stderr: bool = False) -> Console:
+    """Rich decides colour from the stream, NO_COLOR and FORCE_COLOR; CI logs get a wide table."""
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(stderr=stderr, highlight=False, width=160)
+    return out
+
+
+def progress_line(check: CheckResult, index: int, total: int) -> Text:
+    text = Text(f"[{index}/{total}] ")
+    text.append(f"{check.status:<4}", style=STYLE[check.status])
+    text.append(f" {check.id} ({duration(check.duration_ms)})")
+    return text
+
+
+def table(report: Report) -> Table:
+    grid = Table(title=f"preflight: {report.requested_device} -> {report.resolved_device or 'unresolved'}", title_justify="left")
+    grid.add_column("status")
+    grid.add_column("check")
+    grid.add_column("time", justify="right")
+    grid.add_column("severity")
+    grid.add_column("details", overflow="fold")
+    for check in report.checks:
+        severity = f"{check.severity.band} {check.severity.score}" if check.severity else ""
+        grid.add_row(
+            Text(check.status, style=STYLE[check.status]),
+            check.id,
+            duration(check.duration_ms),
+            severity,
+            words(check),
+        )
+    return grid
+
+
+def verdict(report: Report, exit_code: int) -> Text:
+    counts = f"{report.count('pass')} passed, {report.count('fail')} failed, {report.count('skip')} skipped"
+    text = Text()
+    text.append(report.status.upper(), style=STYLE[report.status])
+    text.append(f"  {counts} in {duration(report.duration_ms)} (interpreter {report.interpreter['path']})")
+    if report.triage.top_failed_checks:
+        top = report.triage.top_failed_checks[0]
+        text.append(f"\ntop failure: {top.check_id} [{top.band} {top.score}] -> {top.action}")
+    if report.options["strict"]:
+        gate = "blocks" if exit_code == 1 else "does not block"
+        text.append(f"\nstrict (threshold {report.options['strict_threshold']}): {gate}")
+    return text
+
+
+def show(report: Report, exit_code: int, out: Console | None = None) -> None:
+    out = out or console()
+    out.print(table(report))
+    out.print(verdict(report, exit_code))

@@ -1,0 +1,134 @@
+"""Run probe checks in a worker process under the diagnosed interpreter, with a timeout each.
+
+A check that crashes, is killed or hangs costs only that worker: the caller gets
+a ``WorkerFailure`` naming the signal or timeout and the last stderr lines, and
+the next request starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import preflight_probe
+from preflight_action.line_process import JsonLineProcess
+
+# Parsed by whatever interpreter is diagnosed, so it stays valid Python 2 syntax and
+# says plainly when that interpreter is too old for the probe (torch 2.x needs 3.8+).
+MIN_PYTHON = (3, 8)
+BOOT = """import sys
+if sys.version_info < {min_python!r}:
+    sys.stderr.write("preflight probe: Python %d.%d is too old to run the probe (needs {major}.{minor}+)\\n" % sys.version_info[:2])
+    sys.exit(3)
+from preflight_probe.{entry} import main
+raise SystemExit(main())
+"""
+STDERR_TAIL = 20
+
+
+class WorkerFailure(Exception):
+    """The worker died or timed out while running a check."""
+
+    def __init__(self, message: str, stderr_tail: list[str]) -> None:
+        self.stderr_tail = stderr_tail
+        super().__init__(message)
+
+    def describe(self) -> str:
+        tail = "\n".join(self.stderr_tail[-STDERR_TAIL:])
+        return f"{self}" + (f"\nlast stderr lines:\n{tail}" if tail else " (no stderr output)")
+
+
+def describe_exit(returncode: int | None) -> str:
+    """'killed by SIGSEGV (exit -11)' / 'access violation (0xC0000005)' / 'exit code 3'."""
+    if returncode is None:
+        return "no exit code"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name} (exit {returncode})"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    if os.name == "nt" and returncode >= 0xC0000000:
+        names = {0xC0000005: "access violation", 0xC00000FD: "stack overflow", 0xC0000409: "stack buffer overrun"}
+        return f"{names.get(returncode, 'crashed')} (0x{returncode:08X})"
+    return f"exit code {returncode}"
+
+
+class ProbeDirectory:
+    """A private copy of ``preflight_probe`` so the diagnosed interpreter sees nothing else of ours.
+
+    ``entry`` names the worker module the boot script starts: ``worker`` (the checks)
+    or ``smoke_worker`` (the smoke runs); both live in the copied package.
+    """
+
+    def __init__(self, entry: str = "worker") -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="preflight-probe-"))
+        source = Path(preflight_probe.__file__).resolve().parent
+        shutil.copytree(source, self.root / "preflight_probe", ignore=shutil.ignore_patterns("__pycache__"))
+        self.boot = self.root / "preflight_probe_boot.py"
+        boot = BOOT.format(min_python=MIN_PYTHON, major=MIN_PYTHON[0], minor=MIN_PYTHON[1], entry=entry)
+        self.boot.write_text(boot, encoding="utf-8")
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ProbeWorker:
+    """One worker process; ``request`` sends a check, ``result`` waits for its answer."""
+
+    def __init__(self, python: str, probe_dir: ProbeDirectory) -> None:
+        self.python = python
+        self.hello: dict[str, Any] | None = None
+        self._child = JsonLineProcess([python, str(probe_dir.boot)])
+
+    @property
+    def alive(self) -> bool:
+        return self._child.alive
+
+    def request(self, check_id: str, params: dict[str, Any]) -> int:
+        """Send one check request; returns a stderr mark for ``result``."""
+        mark = self._child.stderr_mark
+        self._child.send({"type": "check", "id": check_id, "params": params})
+        return mark
+
+    def result(self, check_id: str, timeout: float, mark: int) -> dict[str, Any]:
+        """Wait for ``check_id``'s result; raise WorkerFailure on crash or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self._child.next(max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                self.kill()
+                raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self._child.stderr_since(mark)) from None
+            if message is None:
+                code = self._child.exit_code(wait_s=5)
+                raise WorkerFailure(f"the worker {describe_exit(code)}", self._child.stderr_since(mark))
+            if message.get("type") == "hello":
+                self.hello = message
+                continue
+            if message.get("type") == "result" and message.get("id") == check_id:
+                return message
+
+    def kill(self) -> None:
+        self._child.kill()
+
+    def close(self) -> None:
+        """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""
+        self._child.close_stdin()
+        self._child.kill()
+
+
+def resolve_python(python: str | None) -> tuple[str, str]:
+    """(interpreter path, where it came from); a missing interpreter is the caller's usage error."""
+    if not python:
+        return sys.executable, "sys.executable"
+    found = shutil.which(python) if os.sep not in python and "/" not in python else python
+    if not found or not Path(found).exists():
+        raise FileNotFoundError(python)
+    return str(Path(found)), "--python"

@@ -1,0 +1,1 @@
+"""The runtime safety library's parts: capabilities, dtype policy, memory estimate, backends, profiles."""

@@ -1,0 +1,1 @@
+"""Summaries: many preflight reports merged into one Markdown + JSON verdict."""

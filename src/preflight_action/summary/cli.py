@@ -1,0 +1,235 @@
+"""``summarize``: merge preflight reports into one Markdown + JSON summary, job summary, PR comment.
+
+Exit codes: 0 the summary was written from valid inputs (a PR comment that
+could not be posted is a warning); 1 --require-comment and the comment could
+not be posted; 2 bad usage or input: unknown flag, a glob matching no file, an
+unreadable policy, or an input report that is unreadable or fails its schema
+(then every output is still written, the bad file listed in it, unless
+--allow-invalid, which keeps exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from preflight_action import __version__
+from preflight_action.errors import PreflightError, UsageError
+
+_RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
+
+EPILOG = """\
+exit codes:
+  0  summary written from valid inputs; a PR comment that could not be posted
+     is a warning
+  1  --require-comment and the PR comment could not be posted
+  2  bad usage or input: no file matches --input-glob, bad --policy, or an
+     input that is unreadable or fails the report schema (all outputs are
+     still written and list it; --allow-invalid keeps exit 0 for those)
+
+GitHub Actions: --step-summary appends to $GITHUB_STEP_SUMMARY; --post-comment
+reads the repository from GITHUB_REPOSITORY, the pull request from the event in
+GITHUB_EVENT_PATH, the token from the variable named by --token-env (never
+printed) and the API from GITHUB_API_URL; flags override each.
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="summarize",
+        description="Merge preflight reports (JSON) into one summary: status table, severity triage, node x backend matrix.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input-glob", action="append", required=True, metavar="GLOB", help="report files to merge (repeatable; ** recurses); quote it"
+    )
+    parser.add_argument("--output-md", default=None, metavar="PATH", help="write the Markdown summary here")
+    parser.add_argument(
+        "--output-json", default=None, metavar="PATH", help="write the JSON summary here (schemas/preflight_summary.schema.json)"
+    )
+    parser.add_argument("--step-summary", action="store_true", help="append the Markdown to $GITHUB_STEP_SUMMARY (kept under 1 MiB)")
+    parser.add_argument("--post-comment", action="store_true", help="create or update the sticky PR comment (kept under 65,536 characters)")
+    parser.add_argument(
+        "--comment-key",
+        default="default",
+        help="one sticky comment per key, so two workflows do not overwrite each other (default: default)",
+    )
+    parser.add_argument(
+        "--comment-author",
+        default=None,
+        metavar="LOGIN",
+        help="login whose comments count as ours (default: GET /user, else github-actions[bot])",
+    )
+    parser.add_argument("--require-comment", action="store_true", help="exit 1 when the PR comment cannot be posted (default: a warning)")
+    parser.add_argument("--repo", default=None, metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
+    parser.add_argument(
+        "--pr", type=int, default=None, metavar="NUMBER", help="pull request number (default: from the event in $GITHUB_EVENT_PATH)"
+    )
+    parser.add_argument(
+        "--token-env", default="GITHUB_TOKEN", metavar="NAME", help="environment variable holding the token (default: GITHUB_TOKEN)"
+    )
+    parser.add_argument(
+        "--api-url", default=None, metavar="URL", help="GitHub REST API root (default: $GITHUB_API_URL or https://api.github.com)"
+    )
+    parser.add_argument(
+        "--freshness-hours", type=float, default=24.0, metavar="HOURS", help="reports finished longer ago are flagged stale (default: 24)"
+    )
+    parser.add_argument(
+        "--annotations", action="store_true", help="print ::error::/::warning:: lines for failed checks (GitHub caps 10 of each per step)"
+    )
+    parser.add_argument(
+        "--artifact-url", default=None, metavar="URL", help="link to the uploaded artifacts (default: the run's page when GITHUB_* is set)"
+    )
+    parser.add_argument(
+        "--run-url",
+        default=None,
+        metavar="URL",
+        help="the workflow run the reports came from (default: derived from --artifact-url when it is a run page, else this run)",
+    )
+    parser.add_argument(
+        "--allow-invalid",
+        action="store_true",
+        help="exit 0 even when an input is unreadable or fails the report schema (it is still listed)",
+    )
+    parser.add_argument(
+        "--policy", default=None, metavar="PATH", help="severity policy YAML for the action lines (default: the shipped one)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    collecting = gc.isenabled()
+    gc.disable()  # thousands of acyclic records: cyclic GC passes over them cost more than the work itself
+    try:
+        return _run(args)
+    except PreflightError as error:
+        print(f"summarize: error: {error}", file=sys.stderr)
+        return error.exit_code
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_page(url: str | None) -> str | None:
+    """``https://github.com/o/r/actions/runs/123`` out of a run's artifacts link: a workflow_run
+    poster links the CI run that made the reports, not itself."""
+    match = _RUN_PAGE.match(url or "")
+    return match.group(1) if match else None
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    if not args.quiet:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from preflight_action import atomic, ci, redact
+    from preflight_action.preflight import severity as policy
+    from preflight_action.summary import markdown as summary_render
+    from preflight_action.summary import model as summary
+
+    outputs = [p for p in (args.output_md, args.output_json) if p]
+    paths = summary.expand(args.input_glob, exclude=outputs)
+    if not paths:
+        raise UsageError(f"--input-glob {' '.join(args.input_glob)}: no file matches (did the report artifacts download?)")
+    _say(args, f"summarize: reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
+    severity = policy.load(args.policy)
+    inputs = summary.load_reports(paths)
+    run_url = args.run_url or _run_page(args.artifact_url) or ci.run_url()
+    merged = summary.build(
+        inputs,
+        severity,
+        freshness_hours=args.freshness_hours,
+        run_url=run_url,
+        artifact_url=args.artifact_url or (f"{run_url}#artifacts" if run_url else None),
+    )
+    hint = args.output_json or args.output_md
+    secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
+
+    def scrub(text: str) -> str:
+        return redact.scrub_text(text, secrets)
+
+    if args.output_json:
+        atomic.write_text(args.output_json, scrub(summary.dumps(merged)))
+    if args.output_md:
+        atomic.write_text(args.output_md, summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
+    for item in merged.invalid:  # printed even with --quiet: one line per bad file, file and pointer
+        print(scrub(f"summarize: invalid input {item.path}: {item.reason}"), file=sys.stderr, flush=True)
+    c = merged.counts
+    _say(
+        args,
+        f"summarize: {merged.status}: {c['reports']} reports, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, {c['invalid']} invalid",
+    )
+    if args.annotations:
+        from preflight_action.github import annotations
+
+        for line in annotations.lines(merged):
+            print(scrub(line), flush=True)
+    if args.step_summary:
+        _append_step_summary(args, merged, hint, scrub)
+    code = 2 if merged.invalid and not args.allow_invalid else 0
+    if args.post_comment:
+        body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint, scrub=scrub).text
+        if not _post_comment(args, body) and args.require_comment:
+            code = max(code, 1)
+    return code
+
+
+def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
+    from preflight_action.summary import markdown as summary_render
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        _say(args, "summarize: --step-summary: GITHUB_STEP_SUMMARY is not set (not in GitHub Actions?); skipped")
+        return
+    path = Path(target)
+    used = path.stat().st_size if path.is_file() else 0
+    room = summary_render.STEP_SUMMARY.size - used - 2
+    if room < 1024:
+        print(f"::warning::job summary already holds {used} bytes; the preflight summary was not added (1 MiB limit)", flush=True)
+        return
+    text = summary_render.render(
+        merged, args.comment_key, limit=summary_render.STEP_SUMMARY, budget=room, artifact_hint=hint, scrub=scrub
+    ).text
+    with path.open("a", encoding="utf-8", newline="\n") as handle:
+        handle.write(("\n" if used else "") + text)
+
+
+def _post_comment(args: argparse.Namespace, body: str) -> bool:
+    """Post or update the sticky comment; False (after a warning line) when that is impossible."""
+    from preflight_action.github import comment as github_comment
+
+    try:
+        target = github_comment.Target.from_environment(
+            repo=args.repo,
+            pr=args.pr,
+            token_env=args.token_env,
+            api_url=args.api_url,
+            author=args.comment_author,
+        )
+        outcome = github_comment.upsert(target, body, args.comment_key)
+    except github_comment.CommentUnavailable as why:
+        print(f"::warning title=preflight summary::PR comment not posted: {_escape(str(why))}", flush=True)
+        return False
+    _say(args, f"summarize: PR comment {outcome.action} ({outcome.url})")
+    return True
+
+
+def _escape(text: str) -> str:
+    from preflight_action.github.annotations import escape_data
+
+    return escape_data(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

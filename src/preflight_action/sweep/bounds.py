@@ -1,0 +1,99 @@
+"""Safety bounds (policy/safety.yaml plus the selected hardware profile) and profile selection."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from preflight_action.errors import PolicyViolation
+from preflight_action.sweep.records import Bound, Hardware, HardwareProfile, Limits, SafetyPolicy, Scalar
+
+
+def profile_matches(profile: HardwareProfile, hardware: Hardware) -> tuple[bool, str]:
+    """(matches, why) for one profile against the detected hardware; every rule given must hold."""
+    rules = profile.match
+    if "backend" in rules and hardware.backend not in rules["backend"]:
+        return False, f"backend {hardware.backend!r} not in {rules['backend']}"
+    if "os" in rules and (hardware.os or "").lower() not in [o.lower() for o in rules["os"]]:
+        return False, f"os {hardware.os!r} not in {rules['os']}"
+    if "device_name_contains" in rules:
+        name = (hardware.device_name or "").lower()
+        if not any(part.lower() in name for part in rules["device_name_contains"]):
+            return False, f"device {hardware.device_name!r} contains none of {rules['device_name_contains']}"
+    if "min_memory_mb" in rules and (hardware.memory_mb or 0) < rules["min_memory_mb"]:
+        return False, f"memory {hardware.memory_mb} MB < {rules['min_memory_mb']} MB"
+    return True, "all match rules hold" if rules else "matches any hardware"
+
+
+def select_profile(profiles: list[HardwareProfile], hardware: Hardware) -> HardwareProfile | None:
+    """The highest-priority matching profile (ties: the file name that sorts first)."""
+    matching = [p for p in profiles if profile_matches(p, hardware)[0]]
+    if not matching:
+        return None
+    return sorted(matching, key=lambda p: (-p.priority, str(p.path)))[0]
+
+
+def apply_profile(policy: SafetyPolicy, profile: HardwareProfile | None) -> SafetyPolicy:
+    """The profile's bounds and limits replace the policy's, key by key."""
+    if profile is None:
+        return policy
+    bounds = {**policy.bounds, **profile.bounds}
+    sources = dict(policy.sources)
+    sources.update({name: str(profile.path) for name in profile.bounds})
+    limits = policy.limits
+    for name, value in vars(profile.limits).items():
+        if value is not None:
+            limits = replace(limits, **{name: value})
+            sources[name] = str(profile.path)
+    return replace(policy, bounds=bounds, limits=limits, sources=sources, profile=profile)
+
+
+def bound_violation(name: str, value: Scalar, bound: Bound) -> str | None:
+    if bound.choices is not None and value not in bound.choices:
+        return f"{name}={value!r} is not among the allowed {list(bound.choices)}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if bound.minimum is not None and value < bound.minimum:
+            return f"{name}={value!r} is below the minimum {bound.minimum:g}"
+        if bound.maximum is not None and value > bound.maximum:
+            return f"{name}={value!r} exceeds the maximum {bound.maximum:g}"
+    return None
+
+
+def violations(policy: SafetyPolicy, plan: dict[str, Any]) -> list[str]:
+    """Every planned value outside the bounds, each naming value, bound and the file that sets it."""
+    found: list[str] = []
+    limits: Limits = policy.limits
+    points = plan["points"]
+    steps = sum(len(p["steps"]) for p in points)
+    if limits.max_points is not None and len(points) > limits.max_points:
+        found.append(f"{len(points)} points exceed max_points {limits.max_points} ({policy.sources['max_points']} /limits/max_points)")
+    if limits.max_steps is not None and steps > limits.max_steps:
+        found.append(f"{steps} steps exceed max_steps {limits.max_steps} ({policy.sources['max_steps']} /limits/max_steps)")
+    seen: set[str] = set()
+    for point in points:
+        for step in point["steps"]:
+            where = f"point {point['id']} step {step['name']}"
+            if limits.max_step_timeout_s is not None and step["timeout_s"] > limits.max_step_timeout_s:
+                message = (
+                    f"timeout_s={step['timeout_s']:g} exceeds max_step_timeout_s {limits.max_step_timeout_s:g} "
+                    f"({policy.sources['max_step_timeout_s']} /limits/max_step_timeout_s)"
+                )
+                if message not in seen:
+                    seen.add(message)
+                    found.append(f"{where}: {message}")
+            for name, value in step["params"].items():
+                bound = policy.bounds.get(name)
+                problem = bound_violation(name, value, bound) if bound else None
+                if problem:
+                    message = f"{problem} ({policy.sources[name]} /bounds/{name})"
+                    if message not in seen:
+                        seen.add(message)
+                        found.append(f"{where}: {message}")
+    return found
+
+
+def enforce(policy: SafetyPolicy, plan: dict[str, Any], flow_path: str) -> None:
+    found = violations(policy, plan)
+    if found:
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        raise PolicyViolation(f"{flow_path}: outside the safety bounds: {'; '.join(found[:3])}{more}")
