@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from preflight_action.preflight.report import CheckResult
@@ -36,7 +37,7 @@ def _dtypes(d: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
-_PASS_WORDS = {
+_PASS_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "torch.import": lambda d: (
         f"torch {d.get('version')} ({'CUDA ' + d['cuda_build'] if d.get('cuda_build') else 'HIP ' + d['hip_build'] if d.get('hip_build') else 'CPU build'})"
     ),

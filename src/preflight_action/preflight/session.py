@@ -16,6 +16,7 @@ from typing import Any
 from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
+from preflight_action.interrupts import Interrupted
 from preflight_action.preflight import checks, report, triage
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
@@ -52,7 +53,7 @@ VOLATILE_FACTS = {"free_memory_mb", "ram_available_mb", "sources"}
 class Session:
     """One preflight run; construct it as early as possible, then call ``run``."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, interrupts: Interrupted | None = None) -> None:
         if options.device not in ("auto", "cpu", "cuda", "mps", "xpu", "rocm"):
             raise UsageError(f"--device {options.device!r} is not one of auto, cpu, cuda, mps, xpu, rocm")
         if options.check_timeout <= 0:
@@ -68,6 +69,9 @@ class Session:
         self._worker: ProbeWorker | None = None
         self._pending: dict[str, int] = {}
         self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
+        self._interrupts = interrupts
+        self._crashed: tuple[str, str] | None = None  # (check, why) that took the last worker down
+        self.worker_restarts: list[dict[str, Any]] = []
         self._prefetch("torch.import", {})
 
     def _worker_now(self) -> ProbeWorker:
@@ -77,12 +81,44 @@ class Session:
             except OSError as exc:
                 raise UsageError(f"--python {self.python}: cannot start it ({exc})") from None
             self._pending.clear()
+            if self._interrupts is not None:
+                self._interrupts.current = self._worker.process
         return self._worker
+
+    @property
+    def interrupted(self) -> str | None:
+        """The signal that interrupted the run (SIGINT, SIGTERM), else None."""
+        return self._interrupts.signal_name if self._interrupts is not None else None
+
+    def _restart(self, spec: CheckSpec, ctx: Context) -> float | None:
+        """After a crash, start the next worker and import torch in it before the check, so the
+        check's own duration stays comparable; the cost is recorded in ``worker_restarts``."""
+        if self._crashed is None or (self._worker is not None and self._worker.alive):
+            return None
+        after, why = self._crashed
+        self._crashed = None
+        started = time.perf_counter()
+        worker = self._worker_now()
+        entry: dict[str, Any] = {"after_check": after, "before_check": spec.id, "cause": why, "torch_imported": False}
+        if ctx.passed("torch.import"):
+            try:
+                worker.result("torch.import", self.options.check_timeout, worker.request("torch.import", {}))
+                entry["torch_imported"] = True
+            except WorkerFailure as failure:
+                worker.close()
+                self._worker = None
+                entry["error"] = str(failure)
+        entry["restart_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
+        self.worker_restarts.append(entry)
+        return float(entry["restart_ms"])
 
     def _prefetch(self, check_id: str, params: dict[str, Any]) -> None:
         self._pending[check_id] = self._worker_now().request(check_id, params)
 
     def _run_probe(self, spec: CheckSpec, ctx: Context) -> CheckResult:
+        restart_ms = self._restart(spec, ctx)
+        if self.interrupted:
+            return self._not_run(spec)
         started = time.perf_counter()
         worker = self._worker_now()
         mark = self._pending.pop(spec.id, None)
@@ -94,13 +130,19 @@ class Session:
             self._hello = worker.hello or self._hello
             worker.close()
             self._worker = None
+            if self.interrupted:  # the interruption stopped the worker: this check did not fail, it did not finish
+                return self._not_run(spec)
+            self._crashed = (spec.id, str(failure))
             elapsed = (time.perf_counter() - started) * 1000.0
             return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=failure.describe())
+        details = record.get("details") or {}
+        if restart_ms is not None:
+            details = {**details, "worker_restart_ms": restart_ms}
         return CheckResult(
             id=spec.id,
             status=record["status"],
             duration_ms=float(record.get("duration_ms") or 0.0),
-            details=record.get("details") or {},
+            details=details,
             error=record.get("error"),
             skip_reason=record.get("skip_reason"),
         )
@@ -124,6 +166,9 @@ class Session:
         specs = checks.SPECS
         try:
             for index, spec in enumerate(specs, start=1):
+                if self.interrupted:
+                    ctx.results[spec.id] = self._not_run(spec)
+                    continue
                 if starting:
                     starting(spec.id, index, len(specs))
                 result = self._run_spec(spec, ctx)
@@ -131,11 +176,21 @@ class Session:
                 if spec.id == "device.resolve" and result.status == "pass":
                     ctx.device = result.details.get("resolved_device")
                     ctx.backend = result.details.get("backend")
-                if progress:
+                if progress and not self.interrupted:  # after a signal, one line says so (the CLI's)
                     progress(result, index, len(specs))
         finally:
             self.close()
         return self._assemble(ctx, policy)
+
+    def _not_run(self, spec: CheckSpec) -> CheckResult:
+        return CheckResult.skipped(spec.id, self._interrupts.reason if self._interrupts else "not run", spec.source)
+
+    def extras(self) -> dict[str, Any]:
+        """Report fields beyond ``Report`` (schema 1.x, optional): the interruption and the worker restarts."""
+        out: dict[str, Any] = {"worker_restarts": list(self.worker_restarts)}
+        if self.interrupted:
+            out["interrupted_by"] = self.interrupted
+        return out
 
     def close(self) -> None:
         if self._worker is not None:
@@ -190,7 +245,8 @@ class Session:
 
 def finalize(document: dict[str, Any]) -> dict[str, Any]:
     """Scrub every secret value out of a report document, and make it strict JSON, before anything sees it."""
-    return _finite(redact.scrub(document, redact.secret_values()))
+    finite: dict[str, Any] = _finite(redact.scrub(document, redact.secret_values()))
+    return finite
 
 
 def _finite(value: Any) -> Any:
