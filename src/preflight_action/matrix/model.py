@@ -13,21 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from preflight_action.matrix.snapshot import CODES, Snapshot
 from preflight_action.preflight.report import Report
 
 DEFAULT_TTL_SECONDS = 6 * 3600
 ACCELERATOR = {"cpu": "CPU", "cuda": "GPU", "rocm": "GPU", "mps": "GPU", "xpu": "GPU", "npu": "NPU"}
 ACCELERATORS = ("CPU", "GPU", "NPU")
-# code -> (severity slug, rank); higher rank is worse and wins a rollup. A skipped lane (stub,
-# simulated, dry run) carries no evidence either way, so any real observation outranks it.
-CODES = {
-    "skipped": ("info", 0),
-    "ok": ("info", 1),
-    "stale": ("warning", 2),
-    "degraded": ("warning", 3),
-    "error": ("error", 4),
-    "down": ("critical", 5),
-}
 SEVERITY_LABEL = {"info": "Info", "warning": "Warning", "error": "Error", "critical": "Critical"}
 CODE_WORD = {"ok": "Ready", "skipped": "Skipped", "stale": "Stale", "degraded": "Degraded", "error": "Failing", "down": "Down"}
 BAND_CODE = {"critical": "down", "high": "error", "medium": "degraded", "low": "degraded"}
@@ -217,15 +208,18 @@ def _lane_entry(lane: Lane) -> dict[str, Any]:
     }
 
 
-def grid(snapshot: dict[str, Any]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+def build_record(
+    lanes: Iterable[Lane], now: datetime | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS, inputs: dict[str, Any] | None = None
+) -> Snapshot:
+    """``build_snapshot`` as the typed record the summary and the view read."""
+    return Snapshot.from_dict(build_snapshot(lanes, now=now, ttl_seconds=ttl_seconds, inputs=inputs))
+
+
+def grid(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
     """(nodes, backends, cell status by (node, backend)) for a node x backend view; worst source wins."""
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    for node, item in snapshot["items"].items():
-        for lane in item["lanes"]:
-            key = (node, lane["backend"])
-            if key not in cells or CODES[lane["status"]["code"]][1] > CODES[cells[key]["code"]][1]:
-                cells[key] = lane["status"]
-    return sorted(snapshot["items"]), list(snapshot["backends"]), cells
+    record = snapshot if isinstance(snapshot, Snapshot) else Snapshot.from_dict(snapshot)
+    cells = {(c.node, c.backend): c.status.to_dict() for c in record.cells}
+    return list(record.nodes), list(record.backends), cells
 
 
 # smoke run outcome -> lane code; simulated and skipped runs are never "ok" (never a real pass).

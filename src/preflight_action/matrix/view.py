@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from preflight_action.matrix import model as matrix
+from preflight_action.matrix.snapshot import Snapshot
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
 
 
-def cells(snapshot: dict[str, Any]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
-    """``matrix.grid`` plus, per cell, whether every lane in it is simulated and a hint for empty cells."""
-    nodes, backends, status = matrix.grid(snapshot)
+def cells(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+    """The snapshot record's cells plus, per cell, whether every lane in it is simulated and a hint for empty cells."""
+    record = snapshot if isinstance(snapshot, Snapshot) else Snapshot.from_dict(snapshot)
+    occupied = {(c.node, c.backend): c for c in record.cells}
+    nodes, backends = list(record.nodes), list(record.backends)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for node in nodes:
-        lanes = snapshot["items"][node]["lanes"]
         for backend in backends:
-            mine = [ln for ln in lanes if ln["backend"] == backend]
-            if (node, backend) in status:
-                cell = dict(status[(node, backend)])
-                cell["simulated"] = all(ln["simulated"] for ln in mine)
-                cell["sources"] = sorted({ln["source"] for ln in mine})
+            found = occupied.get((node, backend))
+            if found is not None:
+                cell = found.status.to_dict()
+                cell["simulated"] = found.simulated
+                cell["sources"] = list(found.sources)
             else:
                 cell = {**NO_DATA, "aria_hint": f"Runtime status on {node}, {backend}: no report", "simulated": False, "sources": []}
             cell["word"] = matrix.CODE_WORD[cell["code"]] if cell["code"] else "No data"

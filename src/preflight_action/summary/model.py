@@ -1,58 +1,47 @@
-"""The merged summary of many preflight reports: load through the schema, then one typed model.
+"""The merged summary of many preflight reports as one typed model (rows, cross-matrix triage, matrix).
 
-Inputs that cannot be read or fail the report schema are kept as ``InvalidInput``
-entries (file + JSON pointer reason) and never stop the others. The runtime
-matrix view comes from ``preflight_action.matrix.model`` so the summary and the
-matrix read model share one implementation.
+Loading lives in ``summary.load``, the JSON document in ``summary.serialise``;
+their public names are re-exported here for callers of the model. The runtime
+matrix is ``preflight_action.matrix``'s typed snapshot record, so the summary,
+the matrix CLI and the dashboard read one implementation.
 """
 
 from __future__ import annotations
 
-import gc
-import glob
-import json
 import math
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__, schemas
-from preflight_action.errors import InputError, UsageError
+from preflight_action.errors import UsageError
 from preflight_action.matrix import model as matrix
-from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
-from preflight_action.preflight.report import Report
+from preflight_action.matrix.snapshot import Snapshot
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
+from preflight_action.summary import serialise
+from preflight_action.summary.load import Inputs, InvalidInput, LoadedReport, expand, load_reports
+from preflight_action.summary.serialise import KIND, SCHEMA_NAME, SCHEMA_VERSION, dumps, read
 
-SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.0"
-KIND = "preflight-summary"
+__all__ = [
+    "KIND",
+    "SCHEMA_NAME",
+    "SCHEMA_VERSION",
+    "BackendGroup",
+    "FailedCheck",
+    "Inputs",
+    "InvalidInput",
+    "LoadedReport",
+    "ReportRow",
+    "Summary",
+    "build",
+    "dumps",
+    "expand",
+    "first_line",
+    "load_reports",
+    "read",
+]
+
 DEFAULT_FRESHNESS_HOURS = 24.0
 ERROR_LINE_LIMIT = 300
-
-
-@dataclass(frozen=True)
-class InvalidInput:
-    """A file matched by the glob that is not a usable report, and why."""
-
-    path: str
-    reason: str
-    problems: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LoadedReport:
-    path: str
-    report: Report
-
-
-@dataclass(frozen=True)
-class Inputs:
-    reports: tuple[LoadedReport, ...]
-    invalid: tuple[InvalidInput, ...]
-    ignored: tuple[InvalidInput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,26 +94,6 @@ class BackendGroup:
 
 
 @dataclass(frozen=True)
-class MatrixCell:
-    node: str
-    backend: str
-    code: str
-    severity: str
-    label: str
-
-
-@dataclass(frozen=True)
-class MatrixView:
-    nodes: tuple[str, ...]
-    backends: tuple[str, ...]
-    ttl_seconds: int
-    cells: tuple[MatrixCell, ...]
-
-    def cell(self, node: str, backend: str) -> MatrixCell | None:
-        return next((c for c in self.cells if c.node == node and c.backend == backend), None)
-
-
-@dataclass(frozen=True)
 class Summary:
     generated_at: str
     status: str  # pass | fail | incomplete
@@ -137,103 +106,13 @@ class Summary:
     rows: tuple[ReportRow, ...]
     top_failed: tuple[FailedCheck, ...]
     by_backend: tuple[BackendGroup, ...]
-    matrix: MatrixView
+    matrix: Snapshot
     invalid: tuple[InvalidInput, ...]
     ignored: tuple[InvalidInput, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "kind": KIND,
-            "tool": {"name": "preflight-action", "version": __version__},
-            "generated_at": self.generated_at,
-            "status": self.status,
-            "highest_band": self.highest_band,
-            "blocking": self.blocking,
-            "freshness_hours": self.freshness_hours,
-            "counts": dict(self.counts),
-            "links": {"run_url": self.run_url, "artifact_url": self.artifact_url},
-            "reports": [{**_plain(row), "failed_checks": list(row.failed_checks)} for row in self.rows],
-            "top_failed_checks": [{**_plain(f), "backends": list(f.backends)} for f in self.top_failed],
-            "by_backend": [{**_plain(g), "checks": list(g.checks)} for g in self.by_backend],
-            "matrix": {
-                "nodes": list(self.matrix.nodes),
-                "backends": list(self.matrix.backends),
-                "ttl_seconds": self.matrix.ttl_seconds,
-                "cells": [_plain(c) for c in self.matrix.cells],
-            },
-            "invalid_inputs": [{"path": i.path, "reason": i.reason, "problems": list(i.problems)} for i in self.invalid],
-            "ignored_inputs": [{"path": i.path, "reason": i.reason} for i in self.ignored],
-        }
-
-
-def _plain(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}
-
-
-# -- loading -----------------------------------------------------------------
-
-
-def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
-    """Files matched by the glob patterns (``**`` recurses), sorted, without ``exclude`` (our own outputs)."""
-    skip = {os.path.realpath(p) for p in exclude}
-    skip_names = {os.path.basename(p) for p in skip}
-    found: dict[str, Path] = {}
-    for pattern in patterns:
-        for name in glob.glob(pattern, recursive=True):
-            absolute = os.path.abspath(name)
-            if absolute in found or not os.path.isfile(name):
-                continue
-            # realpath costs a stat per path component: only for names that could be one of our outputs
-            if os.path.basename(name) in skip_names and os.path.realpath(name) in skip:
-                continue
-            found[absolute] = Path(name)
-    return sorted(found.values(), key=str)
-
-
-def load_reports(paths: Iterable[Path]) -> Inputs:
-    """Read and validate every report; a bad one becomes an InvalidInput, never an exception."""
-    reports: list[LoadedReport] = []
-    invalid: list[InvalidInput] = []
-    ignored: list[InvalidInput] = []
-    collecting = gc.isenabled()
-    gc.disable()  # parsed JSON holds no cycles; a full collection per 700 allocations made 10k reports quadratic
-    try:
-        for path in paths:
-            name = str(path)
-            try:
-                document = schemas.parse_file(path, "json")
-            except InputError as error:
-                invalid.append(InvalidInput(name, _without_prefix(str(error), name)))
-                continue
-            if isinstance(document, dict) and document.get("kind") == KIND:
-                ignored.append(InvalidInput(name, "a preflight summary, not a report"))
-                continue
-            found = schemas.problems(document, REPORT_SCHEMA)
-            if found:
-                shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
-                invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
-                continue
-            reports.append(LoadedReport(name, Report.from_dict(_slim(document))))
-    finally:
-        if collecting:
-            gc.enable()
-    return Inputs(tuple(reports), tuple(invalid), tuple(ignored))
-
-
-def _slim(document: dict[str, Any]) -> dict[str, Any]:
-    """Drop what no summary shows (fingerprint payload, check details), in place: 10k reports stay small."""
-    document["env_fingerprint"]["payload"] = {}
-    for check in document["checks"]:
-        check["details"] = {}
-    return document
-
-
-def _without_prefix(message: str, path: str) -> str:
-    return message[len(path) + 2 :] if message.startswith(f"{path}: ") else message
-
-
-# -- the model ---------------------------------------------------------------
+        """The summary document (schemas/preflight_summary.schema.json)."""
+        return serialise.to_dict(self)
 
 
 def build(
@@ -254,7 +133,7 @@ def build(
     top_failed = _top_failed(inputs.reports, lanes, policy)
     by_backend = _by_backend(inputs.reports, lanes, policy)
     ttl = max(1, round(freshness_hours * 3600))
-    view = _matrix_view(matrix.build_snapshot(lanes, now=moment, ttl_seconds=ttl), ttl)
+    view = matrix.build_record(lanes, now=moment, ttl_seconds=ttl)
     failed = [r for r in rows if r.status == "fail"]
     bands = [f.worst_band for f in top_failed]
     counts = {
@@ -389,46 +268,3 @@ def _action(policy: SeverityPolicy, band: str) -> str:
         return policy.band_named(band).action
     except KeyError:
         return ""
-
-
-def _matrix_view(snapshot: dict[str, Any], ttl_seconds: int) -> MatrixView:
-    nodes, backends, cells = matrix.grid(snapshot)
-    return MatrixView(
-        nodes=tuple(nodes),
-        backends=tuple(backends),
-        ttl_seconds=ttl_seconds,
-        cells=tuple(
-            MatrixCell(node, backend, block["code"], block["severity"], block["label"]) for (node, backend), block in sorted(cells.items())
-        ),
-    )
-
-
-def dumps(summary: Summary) -> str:
-    """The summary as validated JSON text: sorted keys, one record per line (fast to write, easy to diff)."""
-    document = summary.to_dict()
-    schemas.validate(document, SCHEMA_NAME, "summary JSON")
-    return _lines(document, 0) + "\n"
-
-
-def _lines(value: Any, level: int) -> str:
-    """Objects indented by two spaces; a list of records as one compact record per line.
-
-    ``json.dumps`` with ``indent`` uses the pure-Python encoder (slow for 10,000
-    rows); each record here goes through the C encoder instead.
-    """
-    pad, inner = "  " * level, "  " * (level + 1)
-    if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_lines(value[k], level + 1)}" for k in sorted(value)]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        records = [inner + json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value]
-        return "[\n" + ",\n".join(records) + f"\n{pad}]"
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def read(path: str | Path) -> dict[str, Any]:
-    """Read and validate a summary JSON file."""
-    document = schemas.parse_file(path, "json")
-    schemas.validate(document, SCHEMA_NAME, str(path))
-    result: dict[str, Any] = document
-    return result
