@@ -1,29 +1,101 @@
-"""Read a policy YAML file fast (libyaml when PyYAML has it), validated through ``schemas``.
+"""The one reader of YAML inputs and the one policy loader (explicit path, environment, shipped file; cached).
 
-PyYAML's pure-Python loader takes ~10-15 ms for a small policy file; the
-libyaml ``CSafeLoader`` takes under 1 ms, which keeps the preflight's host
-checks free. Any problem (missing file, bad YAML, no libyaml) falls back to
-``schemas.read_yaml`` so error messages are the project's one format.
+Every policy (severity, dtype, memory, GPU reference, sweep safety, levels) is a
+``PolicySource``: its schema, the environment variable that may point at a
+replacement, and the file we ship. ``load`` resolves the path in that order,
+reads it once per (path, mtime) and hands the validated document to the
+caller's builder, so a file edited between two calls is read again and a file
+read twice costs nothing. Errors name the file and the JSON pointer (exit 2).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from preflight_action.errors import InputError
+from preflight_action.paths import data_dir
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where one policy comes from: ``schema`` validates it, ``env_var`` may replace ``shipped``."""
+
+    schema: str
+    shipped: str  # file name under the shipped policy/ directory
+    env_var: str | None = None
+
+    def shipped_path(self) -> Path:
+        return data_dir("policy") / self.shipped
+
+    def path(self, explicit: str | Path | None = None) -> Path:
+        """An explicit path, else ``$env_var``, else the shipped file."""
+        if explicit:
+            return Path(explicit)
+        env = os.environ.get(self.env_var) if self.env_var else None
+        return Path(env) if env else self.shipped_path()
+
+
+SEVERITY = PolicySource("severity_policy", "severity.yaml", "PREFLIGHT_SEVERITY_POLICY")
+DTYPE = PolicySource("dtype_policy", "dtype.yaml", "PREFLIGHT_DTYPE_POLICY")
+MEMORY = PolicySource("memory_policy", "memory.yaml", "PREFLIGHT_MEMORY_POLICY")
+GPU_REFERENCE = PolicySource("gpu_reference", "gpu_reference.yaml", "PREFLIGHT_GPU_REFERENCE")
+SAFETY = PolicySource("safety_policy", "safety.yaml", "PREFLIGHT_SAFETY_POLICY")
+LEVELS = PolicySource("levels_policy", "levels.yaml", "PREFLIGHT_LEVELS_POLICY")
+
+
+def load(source: PolicySource, build: Callable[[Any, str], T], explicit: str | Path | None = None) -> T:
+    """``build(document, path)`` for the policy ``source`` resolves to, cached per (path, mtime)."""
+    file = source.path(explicit)
+    try:
+        info = file.stat()
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)  # a rewrite within one clock tick still shows
+    except OSError:
+        stamp = (-1, -1, -1)  # the reader raises the "file not found" / "cannot read" InputError
+    return _load(source.schema, build, str(file), stamp)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=64)
+def _load(schema: str, build: Callable[[Any, str], Any], file: str, _stamp: tuple[int, int, int]) -> Any:
+    return build(read_yaml(file, schema), file)
+
+
+def clear_cache() -> None:
+    """Forget every cached policy (tests that rewrite a file within one mtime tick)."""
+    _load.cache_clear()
 
 
 def read_yaml(path: str | Path, schema: str) -> Any:
-    """The document at ``path``, valid against ``schema`` (InputError/SchemaError name file and pointer)."""
-    import yaml
+    """The YAML document at ``path``, valid against ``schema`` (InputError/SchemaError name file and pointer)."""
+    from preflight_action import schemas  # late: the validator's import stays off paths that never read a file
 
-    from preflight_action import schemas
-
-    loader = getattr(yaml, "CSafeLoader", None)
-    if loader is None:
-        return schemas.read_yaml(path, schema)
-    try:
-        document = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - CSafeLoader is the safe loader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return schemas.read_yaml(path, schema)  # raises the canonical InputError
+    document = parse_yaml(path)
     schemas.validate(document, schema, str(path))
     return document
+
+
+def parse_yaml(path: str | Path) -> Any:
+    """Parse a YAML file, turning missing files and syntax errors into one InputError line."""
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8")  # also rejects a binary file before the parser sees it
+    except FileNotFoundError:
+        raise InputError(f"{file}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read ({exc})") from None
+    try:
+        # libyaml's C loader where present: same documents, ~10x faster than the pure-Python one
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{file}: malformed YAML{where}: {reason}") from None

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from preflight_action.paths import data_dir
+from preflight_action import policy_files
 
 SLOWDOWN_REASONS = {
     "sw_thermal_slowdown": "thermal slowdown (software)",
@@ -59,7 +58,8 @@ class Sku:
 
 
 def reference_path() -> Path:
-    return data_dir("policy") / "gpu_reference.yaml"
+    """The SKU table in force: $PREFLIGHT_GPU_REFERENCE, else the shipped one."""
+    return policy_files.GPU_REFERENCE.path()
 
 
 def skus_from_document(document: dict[str, Any]) -> tuple[Sku, ...]:
@@ -78,13 +78,13 @@ def skus_from_document(document: dict[str, Any]) -> tuple[Sku, ...]:
     )
 
 
-@lru_cache(maxsize=4)
 def load_reference(path: str | None = None) -> tuple[Sku, ...]:
-    """The validated SKU table (the shipped one when ``path`` is None)."""
-    from preflight_action import schemas  # late: keeps jsonschema off the CPU start-up path
+    """The validated SKU table: ``path``, else $PREFLIGHT_GPU_REFERENCE, else the shipped one (cached)."""
+    return policy_files.load(policy_files.GPU_REFERENCE, _build, path)
 
-    file = Path(path) if path else reference_path()
-    return skus_from_document(schemas.read_yaml(file, "gpu_reference"))
+
+def _build(document: dict[str, Any], _file: str) -> tuple[Sku, ...]:
+    return skus_from_document(document)
 
 
 def match_sku(skus: tuple[Sku, ...], device_name: str | None) -> Sku | None:

@@ -101,9 +101,7 @@ def from_document(document: dict[str, Any], source: str) -> SeverityPolicy:
 
 
 def load(path: str | Path | None = None) -> SeverityPolicy:
-    """Load and validate a severity policy; the shipped one when ``path`` is None."""
-    from preflight_action import schemas  # late: keeps jsonschema off the start-up path
+    """Load and validate a severity policy: ``path``, else $PREFLIGHT_SEVERITY_POLICY, else the shipped one."""
+    from preflight_action import policy_files
 
-    file = Path(path) if path else default_path()
-    document = schemas.read_yaml(file, "severity_policy")
-    return from_document(document, str(file))
+    return policy_files.load(policy_files.SEVERITY, from_document, path)

@@ -8,18 +8,15 @@ imports it only when asked.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from preflight_action import policy_files
-from preflight_action.paths import data_dir
 from preflight_action.safety.capabilities import RuntimeCapabilities
 
 SCHEMA = "dtype_policy"
-ENV_VAR = "PREFLIGHT_DTYPE_POLICY"
+ENV_VAR = policy_files.DTYPE.env_var
 # Spellings people pass for the same dtype; names are torch's attribute names.
 ALIASES = {
     "bf16": "bfloat16",
@@ -101,30 +98,20 @@ def normalize(dtype: Any) -> str | None:
 
 
 def default_path() -> Path:
-    return data_dir("policy") / "dtype.yaml"
+    return policy_files.DTYPE.shipped_path()
 
 
 def policy_path(path: str | Path | None = None) -> Path:
     """An explicit path, else $PREFLIGHT_DTYPE_POLICY, else the shipped policy."""
-    if path:
-        return Path(path)
-    env = os.environ.get(ENV_VAR)
-    return Path(env) if env else default_path()
+    return policy_files.DTYPE.path(path)
 
 
 def load_dtype_policy(path: str | Path | None = None) -> DtypePolicy:
-    """Load and schema-validate a dtype policy (InputError names the file and JSON pointer)."""
-    file = policy_path(path)
-    try:
-        stamp = file.stat().st_mtime_ns
-    except OSError:
-        stamp = -1  # let the reader raise its "file not found" InputError
-    return _load(str(file), stamp)
+    """Load and schema-validate a dtype policy (InputError names the file and JSON pointer); cached per file."""
+    return policy_files.load(policy_files.DTYPE, _build, path)
 
 
-@lru_cache(maxsize=8)
-def _load(file: str, _stamp: int) -> DtypePolicy:
-    document = policy_files.read_yaml(file, SCHEMA)
+def _build(document: Any, file: str) -> DtypePolicy:
     rules = tuple(
         DtypeRule(
             id=rule["id"],

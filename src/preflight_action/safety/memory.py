@@ -9,20 +9,17 @@ allowances and margins are policy data. Sizes are MiB, written "MB".
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from preflight_action import policy_files
-from preflight_action.paths import data_dir
 from preflight_action.safety.capabilities import RuntimeCapabilities
 from preflight_action.safety.dtype import normalize
 
 SCHEMA = "memory_policy"
-ENV_VAR = "PREFLIGHT_MEMORY_POLICY"
+ENV_VAR = policy_files.MEMORY.env_var
 MIB = 1024 * 1024
 HALF = ("float16", "bfloat16")
 
@@ -118,30 +115,20 @@ class MemoryEstimate:
 
 
 def default_path() -> Path:
-    return data_dir("policy") / "memory.yaml"
+    return policy_files.MEMORY.shipped_path()
 
 
 def policy_path(path: str | Path | None = None) -> Path:
     """An explicit path, else $PREFLIGHT_MEMORY_POLICY, else the shipped policy."""
-    if path:
-        return Path(path)
-    env = os.environ.get(ENV_VAR)
-    return Path(env) if env else default_path()
+    return policy_files.MEMORY.path(path)
 
 
 def load_memory_policy(path: str | Path | None = None) -> MemoryPolicy:
-    """Load and schema-validate a memory policy (InputError names the file and JSON pointer)."""
-    file = policy_path(path)
-    try:
-        stamp = file.stat().st_mtime_ns
-    except OSError:
-        stamp = -1
-    return _load(str(file), stamp)
+    """Load and schema-validate a memory policy (InputError names the file and JSON pointer); cached per file."""
+    return policy_files.load(policy_files.MEMORY, _build, path)
 
 
-@lru_cache(maxsize=8)
-def _load(file: str, _stamp: int) -> MemoryPolicy:
-    doc = policy_files.read_yaml(file, SCHEMA)
+def _build(doc: Any, file: str) -> MemoryPolicy:
     models = {
         name: NamedModel(
             name=name,

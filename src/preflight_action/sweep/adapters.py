@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from preflight_action import schemas
+from preflight_action import policy_files
 from preflight_action.errors import InputError
 from preflight_action.sweep.records import Adapter, Parameter, Scalar
 
@@ -35,7 +35,7 @@ def contained_executable(manifest: Path, executable: str, root: Path) -> Path:
 
 
 def load_manifest(path: Path, root: Path) -> Adapter:
-    document = schemas.read_yaml(path, "adapter_manifest")
+    document = policy_files.read_yaml(path, "adapter_manifest")
     executable = contained_executable(path, document["executable"], root)
     if not executable.is_file():
         raise InputError(f"{path}: /executable: {executable} does not exist")

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from preflight_action import schemas
+from preflight_action import policy_files
 from preflight_action.errors import InputError
 from preflight_action.paths import repo_root
 from preflight_action.sweep.records import Bound, Flow, HardwareProfile, Limits, SafetyPolicy, StepSpec
@@ -54,7 +54,7 @@ def resolve_flow_path(flow: str, root: Path) -> Path:
 
 
 def load_flow(path: Path) -> Flow:
-    document = schemas.read_yaml(path, "flow")
+    document = policy_files.read_yaml(path, "flow")
     return flow_from_document(document, path)
 
 
@@ -98,8 +98,13 @@ def _limits(document: dict[str, Any]) -> Limits:
     return Limits(max_step_timeout_s=raw.get("max_step_timeout_s"), max_points=raw.get("max_points"), max_steps=raw.get("max_steps"))
 
 
-def load_policy(path: Path) -> SafetyPolicy:
-    document = schemas.read_yaml(path, "safety_policy")
+def load_policy(path: Path | None = None) -> SafetyPolicy:
+    """The safety bounds: ``path``, else $PREFLIGHT_SAFETY_POLICY, else the shipped policy/safety.yaml (cached)."""
+    return policy_files.load(policy_files.SAFETY, _safety_policy, path)
+
+
+def _safety_policy(document: Any, file: str) -> SafetyPolicy:
+    path = Path(file)
     bounds = _bounds(document)
     limits = _limits(document)
     sources = {name: str(path) for name in bounds}
@@ -108,7 +113,7 @@ def load_policy(path: Path) -> SafetyPolicy:
 
 
 def load_profile(path: Path) -> HardwareProfile:
-    document = schemas.read_yaml(path, "hardware_profile")
+    document = policy_files.read_yaml(path, "hardware_profile")
     return HardwareProfile(
         name=document["name"],
         path=path,
