@@ -9,9 +9,12 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from typing import Any
+
+from preflight_probe.remedies import os_release
 
 _ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
 ISA_FLAGS = _ISA_FLAGS  # public: the ISA features worth reporting (runtime_safety filters py-cpuinfo with it)
@@ -55,6 +58,7 @@ def collect_host(facts: Facts) -> None:
     facts.put("os", system, "platform.system()")
     facts.put("os_release", release, "platform.release()")
     facts.put("machine", platform.machine(), "platform.machine()")
+    collect_system(facts, system)
     wsl = system == "Linux" and "microsoft" in (release + (_read("/proc/version") or "")).lower()
     facts.put("is_wsl2", wsl, "platform.release() and /proc/version")
     facts.put("python_version", platform.python_version(), "platform.python_version()")
@@ -69,6 +73,66 @@ def collect_host(facts: Facts) -> None:
     total, available, mem_source = _ram_mb(system)
     facts.put("ram_total_mb", total, mem_source)
     facts.put("ram_available_mb", available, mem_source)
+
+
+def collect_system(facts: Facts, system: str) -> None:
+    """OS distribution and version, C library, and the C++ compiler torch.compile would use."""
+    if system == "Linux":
+        release = os_release()
+        name, version = release.get("NAME") or release.get("ID"), release.get("VERSION_ID")
+        source = "/etc/os-release" if release else "no /etc/os-release"
+    elif system == "Darwin":
+        name, version, source = "macOS", platform.mac_ver()[0] or None, "platform.mac_ver()"
+    elif system == "Windows":
+        name, version, source = f"Windows {platform.release()}", platform.version(), "platform.release() / platform.version()"
+    else:
+        name, version, source = system, platform.release(), "platform.system() / platform.release()"
+    facts.put("os_distribution", name, source)
+    facts.put("os_version", version, source)
+    libc, libc_version, libc_source = _libc()
+    facts.put("libc", libc, libc_source)
+    facts.put("libc_version", libc_version, libc_source)
+    cxx, cxx_version, cxx_source = cxx_compiler(sys.modules.get("torch"))
+    facts.put("cxx_compiler", cxx, cxx_source)
+    facts.put("cxx_compiler_version", cxx_version, f"{cxx} --version" if cxx else cxx_source)
+
+
+def _libc() -> tuple[str | None, str | None, str]:
+    try:
+        found = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36", straight from the running C library
+    except (AttributeError, ValueError, OSError):
+        found = None
+    if found and " " in found:
+        name, version = found.split(" ", 1)
+        return name, version, "os.confstr('CS_GNU_LIBC_VERSION')"
+    name, version = platform.libc_ver()
+    if name:
+        return name, version or None, "platform.libc_ver()"
+    return None, None, "no C library version readable (not glibc: musl, macOS libSystem or Windows UCRT)"
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)
+
+
+def cxx_compiler(torch: Any = None) -> tuple[str | None, str | None, str]:
+    """(path, version line, source) of the C++ compiler inductor picks: CXX, its cpp.cxx config, else the default."""
+    config = sys.modules.get("torch._inductor.config") if torch is not None else None
+    candidates: list[tuple[str, str]] = []
+    if os.environ.get("CXX"):
+        candidates.append((os.environ["CXX"], "CXX environment variable"))
+    cxx = getattr(getattr(config, "cpp", None), "cxx", None)
+    for entry in cxx if isinstance(cxx, (list, tuple)) else [cxx]:
+        if entry:
+            candidates.append((str(entry), "torch._inductor.config.cpp.cxx"))
+    default = "cl" if platform.system() == "Windows" else ("clang++" if platform.system() == "Darwin" else "g++")
+    candidates += [(default, "inductor's default (torch._inductor.config.cpp.cxx)"), ("c++", "c++ on PATH"), ("clang++", "clang++ on PATH")]
+    for name, source in candidates:
+        path = name if os.path.isabs(name) and os.path.exists(name) else which(name)
+        if path:
+            out = None if default == "cl" else _run([path, "--version"])
+            return path, (out.splitlines()[0].strip() if out else None), source
+    return None, None, f"none of {', '.join(n for n, _ in candidates)} found on PATH"
 
 
 def _cpu_model_and_flags(system: str) -> tuple[str | None, list[str] | None, str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from typing import Any
 
-from preflight_probe import capabilities
+from preflight_probe import capabilities, distributions, numeric, remedies
 from preflight_probe.outcome import Outcome
 
 # Relative error bounds against a float64 CPU reference computed from the same
@@ -21,10 +22,49 @@ def torch_module() -> Any:
     return importlib.import_module("torch")
 
 
+PYTORCH_MARKERS = ("__version__", "Tensor", "tensor", "version", "cuda", "backends")
+
+
+def _installed_torch_words() -> str:
+    found = distributions.find("torch")
+    if not found:
+        return "no PyTorch distribution is installed for this interpreter"
+    return "it hides " + "; ".join(f"the installed PyTorch {d['version']} at {d['location']}" for d in found)
+
+
 def check_torch_import(params: dict[str, Any]) -> Outcome:
+    origin = distributions.import_location("torch")
+    installed = distributions.find("torch")
+    version = installed[0]["version"] if installed else None
+    # Read back by the orchestrator when the import kills the worker (a damaged .so dies with SIGBUS, silently).
+    print(f"preflight_probe: importing torch from {origin} (installed: {version})", file=sys.stderr, flush=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch = importlib.import_module("torch")
+        try:
+            torch = importlib.import_module("torch")
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+            if origin is None:
+                return Outcome.fail(text, remedy=remedies.pip_install("torch"), interpreter=sys.executable)
+            return Outcome.fail(
+                f"import torch from {origin} failed: {text}",
+                remedy=remedies.reinstall("torch", version),
+                path=origin,
+                interpreter=sys.executable,
+            )
+    path = distributions.import_location("torch", torch) or origin
+    missing = [name for name in PYTORCH_MARKERS if not hasattr(torch, name)]
+    if missing:
+        return Outcome.fail(
+            f"the torch imported from {path} is not PyTorch (it has no {', '.join('torch.' + m for m in missing)}); "
+            f"{_installed_torch_words()}",
+            remedy=f"rename or remove {path}, or take {os.path.dirname(path or '')} off PYTHONPATH / sys.path, so that "
+            f"'import torch' finds PyTorch" + ("" if installed else f"; then {remedies.pip_install('torch')}"),
+            path=path,
+            missing=missing,
+            installed=[{"version": d["version"], "location": d["location"]} for d in installed],
+            interpreter=sys.executable,
+        )
     return Outcome.ok(
         version=torch.__version__,
         path=getattr(torch, "__file__", None),
@@ -126,6 +166,17 @@ def _relative_error(torch: Any, got: Any, ref: Any) -> float:
     return float((got64 - ref).abs().max()) / scale
 
 
+REFERENCE = "pure Python: exact small-integer products, math.fsum dot products on a slice, closed-form element-wise"
+NUMERIC_REMEDY = (
+    "this torch computes wrong results: look for a sitecustomize/usercustomize or .pth that patches torch, "
+    "an LD_PRELOAD or swapped BLAS library, then reinstall torch ({cmd})"
+)
+
+
+def _numeric_remedy(torch: Any) -> str:
+    return NUMERIC_REMEDY.format(cmd=remedies.reinstall("torch", torch.__version__))
+
+
 def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
     torch = torch_module()
     device = str(params["device"])
@@ -136,28 +187,36 @@ def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
     product = a_dev @ b_dev
     combined = (a_dev.exp().sum(dim=1) + a_dev.abs().mean(dim=1)).sigmoid()
     _synchronize(torch, device)
-    matmul_err = _relative_error(torch, product, a.double() @ b.double())
-    ew_ref = (a.double().exp().sum(dim=1) + a.double().abs().mean(dim=1)).sigmoid()
-    elementwise_err = _relative_error(torch, combined, ew_ref)
+    matmul_err = numeric.matmul_slice_error(torch, a, b, product)
+    elementwise_err = numeric.elementwise_slice_error(a[:8].double().tolist(), combined[:8].to("cpu").double().tolist())
+    exact = numeric.exact_product_mismatches(torch, device, torch.float32, (16, 32, 16), span=8)
     roundtrip = torch.equal(a_dev.to("cpu"), a)
     details = {
         "device": device,
         "tensor_device": str(product.device),
         "matmul_rel_error": matmul_err,
         "elementwise_rel_error": elementwise_err,
+        "exact_integer_product": exact,
         "roundtrip_exact": roundtrip,
         "tolerance": TOLERANCE["float32"],
+        "reference": REFERENCE,
     }
     problems = []
     if str(product.device).split(":")[0] != device.split(":", maxsplit=1)[0]:
         problems.append(f"result landed on {product.device}, not {device}")
     if not roundtrip:
         problems.append("host->device->host round trip changed the data")
+    if exact["wrong_cells"]:
+        w = exact["first_wrong"]
+        problems.append(
+            f"an exact small-integer float32 matmul is wrong in {exact['wrong_cells']} of {exact['cells']} cells "
+            f"(at {w['at']}: got {w['got']:g}, the exact answer is {w['expected']})"
+        )
     for name, err in (("matmul", matmul_err), ("elementwise", elementwise_err)):
         if not err <= TOLERANCE["float32"]:
-            problems.append(f"{name} relative error {err:.3g} exceeds {TOLERANCE['float32']:g} vs float64 CPU reference")
+            problems.append(f"{name} relative error {err:.3g} exceeds {TOLERANCE['float32']:g} vs a pure-Python reference")
     if problems:
-        return Outcome.fail("; ".join(problems), **details)
+        return Outcome.fail("; ".join(problems), remedy=_numeric_remedy(torch), **details)
     return Outcome.ok(**details)
 
 
@@ -174,6 +233,7 @@ def check_dtype_support(params: dict[str, Any]) -> Outcome:
     gen = torch.Generator().manual_seed(1)
     results: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    wrong_numbers = False
     for name in names:
         dtype = getattr(torch, name)
         a = torch.randn(128, 128, generator=gen).to(dtype)
@@ -182,17 +242,30 @@ def check_dtype_support(params: dict[str, Any]) -> Outcome:
         try:
             out = a.to(device) @ b.to(device)
             _synchronize(torch, device)
+            exact = numeric.exact_product_mismatches(torch, device, dtype, (8, 16, 8), span=3)
         except (RuntimeError, NotImplementedError, TypeError) as exc:
             results[name] = {"supported": False, "claimed": claimed, "error": str(exc).splitlines()[0][:300]}
             if claimed and "not implemented" not in str(exc).lower():
                 problems.append(f"{name} matmul raised on {device}: {str(exc).splitlines()[0][:200]}")
             continue
-        err = _relative_error(torch, out, a.double() @ b.double())
-        ok = err <= TOLERANCE[name] and str(out.dtype) == f"torch.{name}"
-        results[name] = {"supported": True, "claimed": claimed, "rel_error": err, "tolerance": TOLERANCE[name], "ok": ok}
-        if not ok:
-            problems.append(f"{name} matmul relative error {err:.3g} exceeds {TOLERANCE[name]:g}")
-    details = {"device": device, "dtypes": results}
+        err = numeric.matmul_slice_error(torch, a, b, out)
+        ok = err <= TOLERANCE[name] and str(out.dtype) == f"torch.{name}" and not exact["wrong_cells"]
+        results[name] = {
+            "supported": True,
+            "claimed": claimed,
+            "rel_error": err,
+            "tolerance": TOLERANCE[name],
+            "exact_integer_product": exact,
+            "ok": ok,
+        }
+        if exact["wrong_cells"]:
+            wrong_numbers = True
+            problems.append(f"{name} exact small-integer matmul is wrong in {exact['wrong_cells']} of {exact['cells']} cells")
+        elif not err <= TOLERANCE[name]:
+            wrong_numbers = True
+            problems.append(f"{name} matmul relative error {err:.3g} exceeds {TOLERANCE[name]:g} vs a pure-Python reference")
+    details = {"device": device, "dtypes": results, "reference": REFERENCE}
     if problems:
-        return Outcome.fail("; ".join(problems), **details)
+        remedy = _numeric_remedy(torch) if wrong_numbers else f"do not use these dtypes on {device}; pick one dtype.select allows"
+        return Outcome.fail("; ".join(problems), remedy=remedy, **details)
     return Outcome.ok(**details)

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import re
+import os
 from importlib import metadata
 from typing import Any
 
+from preflight_probe import capabilities, pairing, remedies
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
 from preflight_probe.outcome import Outcome
+from preflight_probe.pairing import expected_torchvision, local_tag, parse_version
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def parse_version(text: str | None) -> tuple[int, int, int] | None:
-    match = _VERSION.match(text or "")
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def local_tag(text: str | None) -> str | None:
-    """The ``+cu121`` part of a version, which names the accelerator build."""
-    return text.split("+", 1)[1] if text and "+" in text else None
-
-
-def expected_torchvision(torch_version: str) -> str | None:
-    """torchvision 0.(N+15) pairs with torch 2.N (0.15 with 2.0, ..., 0.29 with 2.14)."""
-    parsed = parse_version(torch_version)
-    if parsed is None or parsed[0] != 2:
-        return None
-    return f"0.{parsed[1] + 15}"
+__all__ = ["consistency_problems", "expected_torchaudio", "expected_torchvision", "local_tag", "parse_version"]
 
 
 def expected_torchaudio(torch_version: str) -> str | None:
@@ -79,25 +61,57 @@ def consistency_problems(versions: dict[str, str | None]) -> list[str]:
     return problems
 
 
+def _version_remedies(versions: dict[str, str | None], tag: str | None) -> list[str]:
+    fixes = []
+    torch_v = versions.get("torch") or ""
+    want_audio = expected_torchaudio(torch_v)
+    audio = versions.get("torchaudio")
+    if audio and want_audio and _minor(audio) != want_audio:
+        fixes.append(remedies.pip_install(f"torchaudio=={want_audio}.*", tag))
+    numpy_v = versions.get("numpy")
+    if numpy_v is None:
+        fixes.append(remedies.pip_install("numpy"))
+    elif (parse_version(numpy_v) or (0,))[0] >= 2 and (parse_version(torch_v) or (9,)) < (2, 3, 0):
+        fixes.append(remedies.pip_install("numpy<2"))
+    return fixes
+
+
 def check_deps_consistency(params: dict[str, Any]) -> Outcome:
     versions = {name: _installed(name) for name in ("torch", "torchvision", "torchaudio", "numpy")}
-    if versions["torch"] is None:
-        # One cause, one failure: torch.import already fails for a missing torch.
-        return Outcome.skip(
-            "torch is not installed for this interpreter (torch.import reports it)", installed=versions, source="importlib.metadata"
-        )
-    problems = consistency_problems(versions)
-    details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata"}
     torch: Any = importlib.import_module("torch") if params.get("torch_imported") else None
-    imported = torch.__version__.split("+")[0] if torch is not None else None
-    if torch is not None and imported and versions["torch"] and imported != versions["torch"].split("+")[0]:
-        problems.append(
-            f"the imported torch is {torch.__version__} from {torch.__file__}, but package metadata says "
-            f"{versions['torch']}: two torch installs are visible to this interpreter"
-        )
+    found = pairing.stack(torch)
+    details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata", "distributions": found}
+    if versions["torch"] is None and not found["torch"]:
+        # One cause, one failure: torch.import already fails for a missing torch.
+        return Outcome.skip("torch is not installed for this interpreter (torch.import reports it)", **details)
+    problems, fixes = pairing.duplicate_problems(found, torch)
+    torch_v = versions["torch"] or (found["torch"][0]["version"] if found["torch"] else None) or ""
+    problems += consistency_problems({**versions, "torch": torch_v, "torchvision": None})
+    build = found["torch_build"]
+    tag = remedies.wheel_tag(build.get("build"), build.get("cuda"), build.get("hip")) or local_tag(torch_v)
+    fixes += _version_remedies(versions, tag)
+    if versions["torchvision"]:
+        pair = pairing.pair_problem(torch_v, build, versions["torchvision"], found["torchvision_build"])
+        if pair:
+            problems.append(pair[0])
+            fixes.append(pair[1])
     if problems:
-        return Outcome.fail("; ".join(problems), **details)
+        return Outcome.fail("; ".join(problems), remedy="; then ".join(fixes) or None, **details)
     return Outcome.ok(**details)
+
+
+def _vision_mismatch(torch: Any, vision_version: str | None, what: str) -> Outcome | None:
+    """A failure naming both versions, both builds and the pair that works, when the two do not pair."""
+    found = pairing.stack(torch)
+    vision_version = vision_version or (found["torchvision"][0]["version"] if found["torchvision"] else None)
+    if not vision_version:
+        return None
+    pair = pairing.pair_problem(torch.__version__, found["torch_build"], vision_version, found["torchvision_build"])
+    if pair is None:
+        return None
+    return Outcome.fail(
+        f"{pair[0]} ({what})", remedy=pair[1], torch=torch.__version__, torchvision=vision_version, builds=found["torchvision_build"]
+    )
 
 
 def check_torchvision_import(params: dict[str, Any]) -> Outcome:
@@ -106,11 +120,20 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
     tv_meta = _installed("torchvision")
     try:
         torchvision = importlib.import_module("torchvision")
-    except ImportError as exc:
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         if tv_meta is None:
-            return Outcome.fail(f"torchvision is not installed for this interpreter ({exc})", torch=torch.__version__)
+            return Outcome.fail(
+                f"torchvision is not installed for this interpreter ({text})",
+                remedy=_torchvision_install(torch),
+                torch=torch.__version__,
+            )
+        mismatch = _vision_mismatch(torch, tv_meta, f"import failed with {text}")
+        if mismatch:
+            return mismatch
         return Outcome.fail(
-            f"torchvision {tv_meta} is installed but fails to import with torch {torch.__version__}: {exc}",
+            f"torchvision {tv_meta} is installed but fails to import with torch {torch.__version__}: {text}",
+            remedy=remedies.reinstall("torchvision", tv_meta, _torch_tag(torch)),
             torch=torch.__version__,
             torchvision=tv_meta,
         )
@@ -120,21 +143,35 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
     try:
         keep = torchvision.ops.nms(boxes, scores, 0.5)
     except (RuntimeError, NotImplementedError) as exc:
-        text = str(exc).splitlines()[0]
-        want = expected_torchvision(torch.__version__)
-        hint = f" (torch {torch.__version__} pairs with torchvision {want}.x)" if want else ""
+        text = str(exc).splitlines()[0][:200]
+        mismatch = _vision_mismatch(torch, torchvision.__version__, f"torchvision.ops.nms on {device} failed with '{text}'")
+        if mismatch:
+            return mismatch
         if "does not exist" in text or "torchvision::" in text or "not implemented" in text.lower():
             return Outcome.fail(
                 f"torchvision {torchvision.__version__} and torch {torch.__version__} are not a matching build: "
-                f"torchvision.ops.nms failed on {device} with '{text[:200]}'{hint}",
+                f"torchvision.ops.nms failed on {device} with '{text}'",
+                remedy=_torchvision_install(torch),
                 **details,
             )
         raise
     kept = sorted(int(i) for i in keep.to("cpu"))
     details["nms_kept"] = kept
     if kept != [0, 2]:
-        return Outcome.fail(f"torchvision.ops.nms on {device} kept boxes {kept}, expected [0, 2]", **details)
+        return Outcome.fail(
+            f"torchvision.ops.nms on {device} kept boxes {kept}, expected [0, 2]", remedy=_torchvision_install(torch), **details
+        )
     return Outcome.ok(**details)
+
+
+def _torch_tag(torch: Any) -> str | None:
+    build = pairing.torch_build(torch)
+    return remedies.wheel_tag(build.get("build"), build.get("cuda"), build.get("hip")) or local_tag(torch.__version__)
+
+
+def _torchvision_install(torch: Any) -> str:
+    want = expected_torchvision(torch.__version__)
+    return remedies.pip_install(f"torchvision=={want}.*" if want else "torchvision", _torch_tag(torch))
 
 
 _COMPILE_CAUSES = (
@@ -158,6 +195,63 @@ def _compile_cause(text: str) -> str | None:
     return None
 
 
+def _compiler_output(exc: BaseException) -> tuple[str | None, list[str]]:
+    """(compiler path, last lines of its own output) from a CppCompileError anywhere in the chain."""
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            break
+        cmd, output = getattr(cur, "cmd", None), getattr(cur, "output", None)
+        if isinstance(cmd, (list, tuple)) and cmd and isinstance(output, (str, bytes)):
+            text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+            lines = [line.rstrip()[:300] for line in text.splitlines() if line.strip()]
+            return str(cmd[0]), lines[-6:]
+        cur = cur.__cause__ or cur.__context__
+    return None, []
+
+
+def _compile_failure(exc: BaseException, device: str, torch: Any) -> Outcome:
+    chain: list[str] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 5:
+        chain.append(f"{type(cur).__name__}: {cur}")
+        cur = cur.__cause__ or cur.__context__
+    text = " | ".join(chain)
+    first = chain[0].splitlines()[0][:300]
+    compiler, tail = _compiler_output(exc)
+    known, _version, source = capabilities.cxx_compiler(torch)
+    if compiler:
+        path = os.path.abspath(compiler) if os.sep in compiler else (capabilities.which(compiler) or compiler)
+        message = (
+            f"torch.compile failed on {device}: the C++ compiler {path} exists but cannot compile inductor's kernel; "
+            f"its last output lines: {' / '.join(tail) or '(none)'}"
+        )
+        remedy = (
+            f"repair or replace the compiler at {path} (its headers or backend are broken): {remedies.cxx_compiler_install()}, "
+            "or point CXX at a compiler that works"
+        )
+        return Outcome.fail(
+            message, remedy=remedy, compiler=path, compiler_output_tail=tail, exception=first, cause="compiler cannot compile"
+        )
+    cause = _compile_cause(text)
+    details = {"cause": cause, "exception": first, "compiler": known, "compiler_source": source}
+    if cause and cause.startswith("no working C++ compiler"):
+        return Outcome.fail(f"torch.compile failed on {device}: {cause}", remedy=remedies.cxx_compiler_install(), **details)
+    if cause and cause.startswith("Triton"):
+        return Outcome.fail(f"torch.compile failed on {device}: {cause}", remedy=remedies.pip_install("triton"), **details)
+    if cause:
+        return Outcome.fail(
+            f"torch.compile failed on {device}: {cause}",
+            remedy="use a Python version this torch's torch.compile supports, or a newer torch",
+            **details,
+        )
+    return Outcome.fail(
+        f"torch.compile failed on {device}: {first}",
+        remedy="rerun with TORCH_LOGS=+inductor to see the failing step; until fixed run eager or allow compile_fallback in policy/severity.yaml",
+        **details,
+    )
+
+
 def check_compile_smoke(params: dict[str, Any]) -> Outcome:
     torch = torch_module()
     device = str(params["device"])
@@ -174,18 +268,13 @@ def check_compile_smoke(params: dict[str, Any]) -> Outcome:
         out = compiled(x, y)
         _synchronize(torch, device)
     except Exception as exc:
-        chain: list[str] = []
-        cur: BaseException | None = exc
-        while cur is not None and len(chain) < 5:
-            chain.append(f"{type(cur).__name__}: {cur}")
-            cur = cur.__cause__ or cur.__context__
-        text = " | ".join(chain)
-        cause = _compile_cause(text)
-        first = chain[0].splitlines()[0][:300]
-        message = f"torch.compile failed on {device}: {cause}" if cause else f"torch.compile failed on {device}: {first}"
-        return Outcome.fail(message, cause=cause, exception=first)
+        return _compile_failure(exc, device, torch)
     err = _relative_error(torch, out, eager.double().to("cpu"))
     details = {"device": device, "backend": params.get("backend", "inductor"), "rel_error_vs_eager": err}
     if not err <= TOLERANCE["float32"]:
-        return Outcome.fail(f"compiled result differs from eager by {err:.3g} (limit {TOLERANCE['float32']:g})", **details)
+        return Outcome.fail(
+            f"compiled result differs from eager by {err:.3g} (limit {TOLERANCE['float32']:g})",
+            remedy="torch.compile miscompiles on this runtime: run eager (allow compile_fallback in policy/severity.yaml) and report it to PyTorch",
+            **details,
+        )
     return Outcome.ok(**details)

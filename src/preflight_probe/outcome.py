@@ -12,14 +12,15 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     skip_reason: str | None = None
+    remedy: str | None = None  # the concrete next step for the diagnosed cause (a command where one exists)
 
     @classmethod
     def ok(cls, **details: Any) -> Outcome:
         return cls("pass", details)
 
     @classmethod
-    def fail(cls, error: str, **details: Any) -> Outcome:
-        return cls("fail", details, error=error)
+    def fail(cls, error: str, remedy: str | None = None, **details: Any) -> Outcome:
+        return cls("fail", details, error=error, remedy=remedy)
 
     @classmethod
     def skip(cls, reason: str, **details: Any) -> Outcome:
@@ -32,4 +33,5 @@ class Outcome:
             "details": self.details,
             "error": self.error,
             "skip_reason": self.skip_reason,
+            "remedy": self.remedy,
         }

@@ -1,0 +1,217 @@
+"""Every installed copy of a package this interpreter can see, and the build each one really is.
+
+``importlib.metadata.version`` answers with the first hit only; a second torch on
+``PYTHONPATH`` or behind a ``.pth`` file stays invisible to it. This module walks
+every ``sys.path`` entry, names each distribution with its version, path, wheel
+tag and the site-packages entry that put it there, and reads an extension's real
+build from the CUDA/ROCm libraries it links against (ELF ``DT_NEEDED``, or the
+library names inside the binary where it is not ELF). Stdlib only.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import re
+import struct
+import sys
+from typing import Any
+
+_CUDART = re.compile(rb"(?:lib)?cudart(?:64_|\.so\.|[.-][0-9a-f]{8}\.so\.)(\d+)")
+_HIP = re.compile(rb"libamdhip64\.so(?:\.(\d+))?")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _header(text: str, key: str) -> list[str]:
+    prefix = key.lower() + ":"
+    found = []
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the body (long description) starts after the first blank line
+        if line.lower().startswith(prefix):
+            found.append(line.split(":", 1)[1].strip())
+    return found
+
+
+def pth_sources() -> dict[str, str]:
+    """sys.path entry -> the .pth file (or PYTHONPATH) that put it there."""
+    origin: dict[str, str] = {}
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry:
+            origin.setdefault(os.path.abspath(entry), "PYTHONPATH")
+    for entry in list(sys.path):
+        for pth in sorted(glob.glob(os.path.join(entry or ".", "*.pth"))):
+            for raw in _read_text(pth).splitlines():
+                line = raw.strip()
+                if not line or line.startswith(("#", "import ", "import\t")):
+                    continue
+                target = os.path.abspath(os.path.join(os.path.dirname(pth), line))
+                origin.setdefault(target, pth)
+    return origin
+
+
+def find(name: str) -> list[dict[str, Any]]:
+    """Every distribution of ``name`` on sys.path, in import order (the first one wins an import)."""
+    wanted = _normal(name)
+    origins = pth_sources()
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(sys.path):
+        base = os.path.abspath(entry or ".")
+        if base in seen or not os.path.isdir(base):
+            continue
+        seen.add(base)
+        for meta_dir in sorted(glob.glob(os.path.join(base, "*.dist-info")) + glob.glob(os.path.join(base, "*.egg-info"))):
+            stem = os.path.basename(meta_dir).rsplit(".", 1)[0]
+            if _normal(stem.split("-", 1)[0]) != wanted:
+                continue
+            text = _read_text(os.path.join(meta_dir, "METADATA")) or _read_text(os.path.join(meta_dir, "PKG-INFO"))
+            version = (_header(text, "Version") or [None])[0]
+            wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
+            found.append(
+                {
+                    "name": name,
+                    "version": version,
+                    "location": base,
+                    "metadata": meta_dir,
+                    "package_dir": os.path.join(base, name) if os.path.isdir(os.path.join(base, name)) else None,
+                    "wheel_tags": _header(wheel, "Tag"),
+                    "requires": [r for r in _header(text, "Requires-Dist") if _normal(re.split(r"[ ;<>=!(~\[]", r)[0]) == "torch"],
+                    "sys_path_index": index,
+                    "added_by": origins.get(base, "site-packages" if "-packages" in base else "sys.path"),
+                }
+            )
+    return found
+
+
+def import_location(name: str, module: Any = None) -> str | None:
+    """The directory ``import name`` uses (the imported module's, else the finder's answer without importing)."""
+    path = getattr(module, "__file__", None) if module is not None else None
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return None
+        path = spec.origin if spec.origin not in (None, "namespace") else next(iter(spec.submodule_search_locations or []), None)
+    if not path:
+        return None
+    return os.path.dirname(os.path.abspath(path)) if os.path.basename(path).startswith("__init__") else os.path.abspath(path)
+
+
+# ---- the real build of a compiled extension ---------------------------------
+
+
+def elf_needed(path: str) -> list[str] | None:
+    """DT_NEEDED entries of an ELF shared object; None when ``path`` is not a readable ELF file."""
+    try:
+        with open(path, "rb") as handle:
+            ident = handle.read(16)
+            if ident[:4] != b"\x7fELF":
+                return None
+            wide, order = ident[4] == 2, "<" if ident[5] == 1 else ">"
+            handle.seek(0)
+            header = handle.read(64 if wide else 52)
+            if wide:
+                shoff, shentsize, shnum = struct.unpack(order + "Q", header[40:48])[0], *struct.unpack(order + "HH", header[58:62])
+            else:
+                shoff, shentsize, shnum = struct.unpack(order + "I", header[32:36])[0], *struct.unpack(order + "HH", header[46:50])
+            sections = []
+            for i in range(shnum):
+                handle.seek(shoff + i * shentsize)
+                raw = handle.read(shentsize)
+                if wide:
+                    _n, kind, _f, _a, offset, size, link = struct.unpack(order + "IIQQQQI", raw[:44])
+                else:
+                    _n, kind, _f, _a, offset, size, link = struct.unpack(order + "IIIIIII", raw[:28])
+                sections.append((kind, offset, size, link))
+            needed: list[str] = []
+            for kind, offset, size, link in sections:
+                if kind != 6 or link >= len(sections):  # SHT_DYNAMIC, linked to its string table
+                    continue
+                str_off, str_size = sections[link][1], sections[link][2]
+                handle.seek(str_off)
+                strings = handle.read(min(str_size, 1 << 22))
+                handle.seek(offset)
+                dynamic = handle.read(min(size, 1 << 20))
+                step, fmt = (16, order + "qQ") if wide else (8, order + "iI")
+                for pos in range(0, len(dynamic) - step + 1, step):
+                    tag, value = struct.unpack(fmt, dynamic[pos : pos + step])
+                    if tag == 0:
+                        break
+                    if tag == 1 and value < len(strings):
+                        needed.append(strings[value : strings.index(b"\0", value)].decode("utf-8", "replace"))
+            return needed
+    except (OSError, struct.error, ValueError, IndexError):
+        return None
+
+
+def _scan_names(path: str, limit: int = 64 << 20) -> bytes:
+    """Accelerator library names mentioned inside a non-ELF binary (a Mach-O dylib, a Windows .pyd)."""
+    hits = []
+    try:
+        with open(path, "rb") as handle:
+            tail = b""
+            read = 0
+            while read < limit:
+                chunk = handle.read(1 << 20)
+                if not chunk:
+                    break
+                read += len(chunk)
+                block = tail + chunk
+                hits.extend(m.group(0) for m in _CUDART.finditer(block))
+                hits.extend(m.group(0) for m in _HIP.finditer(block))
+                tail = block[-64:]
+    except OSError:
+        return b""
+    return b" ".join(hits)
+
+
+def extension_build(package_dir: str | None, stems: tuple[str, ...] = ("_C",)) -> dict[str, Any]:
+    """What a package's compiled extension links against: ``{"build": "cuda 13" | "rocm" | "cpu" | None, ...}``."""
+    if not package_dir:
+        return {"build": None, "reason": "no package directory"}
+    files: list[str] = []
+    for stem in stems:
+        for ext in ("*.so", "*.pyd", "*.dylib"):
+            files.extend(sorted(glob.glob(os.path.join(package_dir, stem + ext))))
+    if not files:
+        return {"build": None, "reason": f"no compiled extension ({'/'.join(stems)}) in {package_dir}"}
+    for path in files:
+        needed = elf_needed(path)
+        names = " ".join(needed).encode() if needed is not None else _scan_names(path)
+        source = "ELF DT_NEEDED" if needed is not None else "library names in the binary"
+        cuda = _CUDART.search(names)
+        if cuda:
+            return {"build": f"cuda {int(cuda.group(1))}", "extension": path, "links": cuda.group(0).decode(), "source": source}
+        hip = _HIP.search(names)
+        if hip:
+            return {"build": "rocm", "extension": path, "links": hip.group(0).decode(), "source": source}
+    return {"build": "cpu", "extension": files[0], "links": None, "source": "no CUDA/ROCm runtime among the linked libraries"}
+
+
+def torch_build_from_files(package_dir: str | None) -> dict[str, Any]:
+    """torch's build read from ``torch/version.py`` without importing torch."""
+    text = _read_text(os.path.join(package_dir, "version.py")) if package_dir else ""
+    cuda = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([0-9.]+)['\"]", text, re.M)
+    hip = re.search(r"^hip\s*(?::[^=]*)?=\s*['\"]([0-9.]+)['\"]", text, re.M)
+    if cuda:
+        return {"build": f"cuda {cuda.group(1).split('.')[0]}", "cuda": cuda.group(1), "source": "torch/version.py"}
+    if hip:
+        return {"build": "rocm", "hip": hip.group(1), "source": "torch/version.py"}
+    if text:
+        return {"build": "cpu", "source": "torch/version.py (cuda = None)"}
+    return {"build": None, "source": "torch/version.py not readable"}
