@@ -11,6 +11,7 @@ import os
 import queue
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +91,11 @@ class ProbeWorker:
     @property
     def alive(self) -> bool:
         return self._child.alive
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        """The worker process (what an interruption stops)."""
+        return self._child.proc
 
     def request(self, check_id: str, params: dict[str, Any]) -> int:
         """Send one check request; returns a stderr mark for ``result``."""

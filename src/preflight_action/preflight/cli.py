@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from preflight_action import __version__
 from preflight_action.errors import PreflightError
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, Options
 from preflight_action.preflight.report import CheckResult
+
+if TYPE_CHECKING:
+    from preflight_action.interrupts import Interrupted
 
 EPILOG = """\
 exit codes:
@@ -81,19 +85,22 @@ def main(argv: list[str] | None = None) -> int:
         python=args.python,
         policy_path=args.policy,
     )
+    from preflight_action.interrupts import Interrupted
+
     try:
-        return _run(options, args)
+        with Interrupted() as guard:  # Ctrl-C / SIGTERM: a partial report, the worker stopped, exit 130 / 143
+            return _run(options, args, guard)
     except PreflightError as error:
         print(f"runtime_preflight: error: {error}", file=sys.stderr)
         return error.exit_code
 
 
-def _run(options: Options, args: argparse.Namespace) -> int:
+def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
     # The session starts the worker (and its torch import) first; our heavier
     # imports below then overlap with it instead of adding to it.
     from preflight_action.preflight.session import Session, finalize
 
-    session = Session(options)
+    session = Session(options, guard)
     try:
         from preflight_action.preflight import severity as policy_module
 
@@ -126,15 +133,26 @@ def _run(options: Options, args: argparse.Namespace) -> int:
 
     from preflight_action.preflight import report as report_module
 
-    document = finalize(report_obj.to_dict())
+    extras = session.extras()
+    document = finalize({**report_obj.to_dict(), **extras})
     report_module.write(document, args.output_path)
     final = report_module.Report.from_dict(document)
     exit_code = 1 if options.strict and final.triage.blocking else 0
     _write_renderings(final, args)
+    if extras.get("interrupted_by"):
+        return _interrupted(extras["interrupted_by"], document, args.output_path)
     if not args.quiet:
         render_terminal.show(final, exit_code)
         print(f"report: {args.output_path}", file=sys.stderr)
     return exit_code
+
+
+def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
+    from preflight_action import interrupts
+
+    not_run = sum(1 for c in document["checks"] if c["skip_reason"] == interrupts.not_run_reason(signal_name))
+    print(f"runtime_preflight: interrupted by {signal_name}: partial report written to {path} ({not_run} checks not run)", file=sys.stderr)
+    return interrupts.exit_code(signal_name)
 
 
 def _write_renderings(final: object, args: argparse.Namespace) -> None:

@@ -166,7 +166,7 @@ class Session:
         specs = checks.SPECS
         try:
             for index, spec in enumerate(specs, start=1):
-                if self.interrupted:
+                if self.interrupted and spec.enabled(self.options):
                     ctx.results[spec.id] = self._not_run(spec)
                     continue
                 if starting:

@@ -323,10 +323,10 @@ def _select(plan: dict[str, Any], shard: dict[str, int] | None) -> list[dict[str
 
 
 def _interrupted_code(signal_name: str) -> int:
-    import signal
+    from preflight_action import interrupts
 
     print(f"interrupted by {signal_name}: summaries written; finish with `run --resume <RUN_ID>`", file=sys.stderr)
-    return 128 + int(signal.Signals[signal_name])
+    return interrupts.exit_code(signal_name)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

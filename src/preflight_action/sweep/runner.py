@@ -10,10 +10,10 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from preflight_action import redact
+from preflight_action.interrupts import Interrupted
 from preflight_action.probe_client import describe_exit
 from preflight_action.processes import kill_tree
 from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
@@ -21,7 +21,6 @@ from preflight_action.sweep.planner import iso, utc_now
 from preflight_action.sweep.progress import Progress
 from preflight_action.sweep.records import STEP_FINAL
 
-KILL_GRACE_S = 5.0
 METRICS_TAIL_BYTES = 64 * 1024
 
 
@@ -50,34 +49,6 @@ def parse_metrics(stdout_path: Path) -> tuple[dict[str, Any], str | None]:
 def _stderr_tail(path: Path, lines: int = 3) -> str:
     text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     return " | ".join(text[-lines:])[:500]
-
-
-class Interrupted:
-    """Turns SIGINT/SIGTERM into a flag and stops the step in flight."""
-
-    def __init__(self) -> None:
-        self.signal_name: str | None = None
-        self.current: subprocess.Popen[bytes] | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> Interrupted:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
-        if self.current is not None:
-            kill_tree(self.current, graceful=True, grace_s=KILL_GRACE_S)
-
-    @property
-    def stopped(self) -> bool:
-        return self.signal_name is not None
 
 
 def reap_group(pgid: int) -> None:
@@ -116,9 +87,7 @@ def run_step(
             proc = None
             status, error = "error", f"could not start {step['argv'][0]}: {exc.strerror or exc}"
         if proc is not None:
-            guard.current = proc
-            if guard.stopped:  # the signal landed between the loop's check and the spawn
-                kill_tree(proc, graceful=True, grace_s=KILL_GRACE_S)
+            guard.current = proc  # stopped at once when the signal landed between the loop's check and the spawn
 
             def on_timeout() -> None:
                 timed_out.set()
