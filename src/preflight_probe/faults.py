@@ -2,6 +2,8 @@
 
 ``PREFLIGHT_INJECT_FAULT="tensor.smoke=segfault,dtype.support=hang"`` makes the
 worker crash or hang when it reaches those checks. Kinds: segfault, hang, exit.
+Multi-process checks (``distributed.allreduce``) also take ``kind:rankN`` to hit one
+rank only, and the kind ``wrong`` (that rank corrupts its collective's result).
 """
 
 from __future__ import annotations
@@ -20,11 +22,24 @@ def planned() -> dict[str, str]:
     return {check.strip(): kind.strip() for check, kind in pairs}
 
 
+def for_rank(check_id: str, rank: int) -> str | None:
+    """The fault planned for ``rank`` of a multi-process check: ``kind`` hits every rank, ``kind:rankN`` rank N only."""
+    kind, _, target = planned().get(check_id, "").partition(":")
+    if not kind or (target and target != f"rank{rank}"):
+        return None
+    return kind
+
+
 def maybe_inject(check_id: str) -> None:
     kind = planned().get(check_id)
     if kind is None:
         return
-    print(f"preflight_probe: injecting {kind} into {check_id}", file=sys.stderr, flush=True)
+    inject(kind, check_id)
+
+
+def inject(kind: str, where: str) -> None:
+    """Crash (segfault, exit) or hang here; other kinds are the caller's to act on."""
+    print(f"preflight_probe: injecting {kind} into {where}", file=sys.stderr, flush=True)
     if kind == "segfault":
         ctypes.string_at(0)  # a real invalid read: SIGSEGV on POSIX, access violation on Windows
     elif kind == "hang":

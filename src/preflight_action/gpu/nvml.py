@@ -120,6 +120,7 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
             "max_width": r.get("pcie.max_width", nvml.nvmlDeviceGetMaxPcieLinkWidth, handle),
         },
         "mig": _mig(r, nvml, handle),
+        **_nvlink(r, nvml, handle),
         "unavailable": r.unavailable,
     }
 
@@ -152,6 +153,63 @@ def _mig(r: Reader, nvml: Any, handle: Any) -> dict[str, Any] | None:
         return None
     current, pending = mode
     return {"current": bool(current), "pending": bool(pending)}
+
+
+NVLINK_COUNTERS = {
+    "replay": "NVML_NVLINK_ERROR_DL_REPLAY",
+    "recovery": "NVML_NVLINK_ERROR_DL_RECOVERY",
+    "crc_flit": "NVML_NVLINK_ERROR_DL_CRC_FLIT",
+    "crc_data": "NVML_NVLINK_ERROR_DL_CRC_DATA",
+}
+# nvmlGpuP2PStatus_t; "chipset_not_supported" is spelled right here even where nvml.h misspells it.
+P2P_STATUS = ("ok", "chipset_not_supported", "gpu_not_supported", "ioh_topology_not_supported", "disabled_by_regkey", "not_supported")
+
+
+def _nvlink(r: Reader, nvml: Any, handle: Any) -> dict[str, Any]:
+    """``{"nvlink": ...}``: each link's state, peer and DL error counters, None when the GPU has no NVLink
+    (PCIe boards); ``{}`` (unknown, not "none") when this nvidia-ml-py cannot ask."""
+    if not hasattr(nvml, "nvmlDeviceGetNvLinkState"):
+        r.unavailable["nvlink"] = "not in this nvidia-ml-py version"
+        return {}
+    links = []
+    for link in range(getattr(nvml, "NVML_NVLINK_MAX_LINKS", 18)):
+        try:
+            active = nvml.nvmlDeviceGetNvLinkState(handle, link) == nvml.NVML_FEATURE_ENABLED
+        except nvml.NVMLError as exc:
+            if link == 0:
+                r.unavailable["nvlink"] = _text(exc) or type(exc).__name__
+                return {"nvlink": None}
+            continue  # links past the GPU's own count answer NotSupported / InvalidArgument
+        # One unavailable note per reading, not per link: a counter one link lacks, they all lack.
+        remote = r.get("nvlink.remote_pci_bus_id", nvml.nvmlDeviceGetNvLinkRemotePciInfo, handle, link) if active else None
+        errors = {
+            name: r.get(f"nvlink.{name}", nvml.nvmlDeviceGetNvLinkErrorCounter, handle, link, getattr(nvml, constant))
+            for name, constant in NVLINK_COUNTERS.items()
+        }
+        links.append({"link": link, "active": active, "remote_pci_bus_id": _text(remote.busId) if remote else None, "errors": errors})
+    return {"nvlink": {"links": links}}
+
+
+def _add_p2p(nvml: Any, gpus: list[dict[str, Any]]) -> None:
+    """P2P read and NVLink status from each GPU to every other (nvmlDeviceGetP2PStatus), read-only."""
+    if not hasattr(nvml, "nvmlDeviceGetP2PStatus"):
+        return  # "p2p" stays absent: unknown, which gpu.nvlink reports instead of judging
+    handles = [nvml.nvmlDeviceGetHandleByIndex(g["index"]) for g in gpus]
+    for gpu, handle in zip(gpus, handles, strict=True):
+        peers = []
+        for other, other_handle in zip(gpus, handles, strict=True):
+            if other is gpu:
+                continue
+            entry: dict[str, Any] = {"peer": other["index"]}
+            for name, index in (("read", nvml.NVML_P2P_CAPS_INDEX_READ), ("nvlink", nvml.NVML_P2P_CAPS_INDEX_NVLINK)):
+                try:
+                    code = int(nvml.nvmlDeviceGetP2PStatus(handle, other_handle, index))
+                    entry[name] = P2P_STATUS[code] if code < len(P2P_STATUS) else "unknown"
+                except nvml.NVMLError as exc:
+                    entry[name] = None
+                    gpu["unavailable"][f"p2p.{other['index']}.{name}"] = _text(exc) or type(exc).__name__
+            peers.append(entry)
+        gpu["p2p"] = peers
 
 
 def unavailable(reason: str) -> dict[str, Any]:
@@ -190,6 +248,7 @@ def collect() -> dict[str, Any]:
             "nvml_version": _text(system.get("nvml_version", nvml.nvmlSystemGetNVMLVersion) or "") or None,
             "gpus": [_gpu(nvml, index) for index in range(nvml.nvmlDeviceGetCount())],
         }
+        _add_p2p(nvml, document["gpus"])
     finally:
         nvml.nvmlShutdown()
     document["elapsed_ms"] = round((time.perf_counter() - started) * 1000.0, 3)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import host_checks
+from preflight_action.preflight import distributed, host_checks
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
@@ -40,6 +40,11 @@ SPECS: list[CheckSpec] = [
     CheckSpec("torch.import"),
     CheckSpec("device.resolve", needs=("torch.import",), params=lambda ctx: {"requested": ctx.options.device}),
     CheckSpec("capabilities.detect", needs=("torch.import",), params=_device_params),
+    # Multi-GPU readiness (issue 17): its own check (not a device.resolve param) so a partial node
+    # scores critical on its own while every other check still runs on the devices it has.
+    CheckSpec(
+        "device.count", needs=("capabilities.detect",), enabled_by="expect_gpus", flag="--expect-gpus", host=distributed.check_device_count
+    ),
     CheckSpec("tensor.smoke", needs=("device.resolve",), params=_device_params),
     CheckSpec("dtype.support", needs=("device.resolve",), params=_device_params),
     CheckSpec(
@@ -67,6 +72,15 @@ SPECS: list[CheckSpec] = [
     CheckSpec("gpu.pcie", needs=("gpu.health",), host=host_checks.check_gpu_pcie),
     CheckSpec("gpu.mig", needs=("gpu.health",), host=host_checks.check_gpu_mig),
     CheckSpec("gpu.driver", needs=("gpu.health",), host=host_checks.check_gpu_driver),
+    CheckSpec("gpu.nvlink", needs=("gpu.health",), host=distributed.check_gpu_nvlink),
+    # Needs capabilities.detect too: the GPU count is the world size, the device name picks the reference.
+    CheckSpec(
+        "distributed.allreduce",
+        needs=("device.resolve", "capabilities.detect"),
+        enabled_by="check_distributed",
+        flag="--check-distributed",
+        host=distributed.check_distributed_allreduce,
+    ),
     # Runtime safety library (issue 5): pure host computations over capabilities.detect's details.
     # Both judge the resolved device: without one they would describe a device nobody asked for.
     CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_dtype_select),

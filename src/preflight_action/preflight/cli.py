@@ -32,6 +32,16 @@ critical, high and medium failures block; low ones are reported only.
 """
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="runtime_preflight",
@@ -45,6 +55,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--check-torchvision", action="store_true", help="import torchvision and run torchvision.ops.nms on the device")
     parser.add_argument("--check-compile", action="store_true", help="torch.compile a small function on the device and compare with eager")
+    parser.add_argument(
+        "--check-distributed",
+        action="store_true",
+        help="all-reduce across one rank per local device (CPU: 2 gloo ranks; GPUs: NCCL/RCCL): exact results, then bus bandwidth",
+    )
+    parser.add_argument(
+        "--expect-gpus", type=_positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
     parser.add_argument(
         "--strict-threshold",
@@ -84,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         check_timeout=args.check_timeout,
         python=args.python,
         policy_path=args.policy,
+        check_distributed=args.check_distributed,
+        expect_gpus=args.expect_gpus,
     )
     from preflight_action.interrupts import Interrupted
 

@@ -19,3 +19,5 @@ class Options:
     check_timeout: float = DEFAULT_CHECK_TIMEOUT_S
     python: str | None = None  # None: the interpreter running the orchestrator
     policy_path: str | None = None
+    check_distributed: bool = False  # distributed.allreduce: one rank per local device (issue 17)
+    expect_gpus: int | None = None  # device.count: fewer visible GPUs than this is critical

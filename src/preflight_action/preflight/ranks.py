@@ -1,0 +1,187 @@
+"""Start the ranks of ``distributed.allreduce``, forward the rendezvous port, collect their JSON lines, kill on deadline.
+
+Each rank is ``preflight_probe.distributed_rank`` under the diagnosed interpreter,
+started from a private probe copy (``ProbeDirectory(entry="distributed_rank")``) with
+the user's environment as it is. Rank 0 binds the TCPStore on 127.0.0.1 port 0 and
+reports the port; the others get it on stdin. Every rank has its own process-group
+timeout; here the whole run has one deadline, after which every rank still running is
+killed with its children (``processes.kill_tree``). Once one rank fails, the others get
+``GRACE_S`` to report their side (their own timeout usually fires first), then are killed.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight_action.line_process import JsonLineProcess
+from preflight_action.probe_client import ProbeDirectory, describe_exit
+
+GRACE_S = 5.0
+STDERR_LINES = 8
+POLL_S = 0.1
+# What a rank is doing once it has sent each line (before its first line: starting the interpreter).
+NEXT_STAGE = {
+    "hello": "import torch / rendezvous",
+    "store": "init_process_group",
+    "init": "correctness",
+    "correctness": "agreement",
+    "timing": "timing",
+    "done": "done",
+}
+
+
+@dataclass(frozen=True)
+class RankPlan:
+    backend: str  # gloo | nccl (RCCL on ROCm)
+    device: str  # cpu | cuda
+    world_size: int
+    sizes: tuple[int, ...]
+    warmup: int
+    iterations: int
+    elements: int
+    rank_timeout_s: float
+    deadline_s: float
+
+    def argv(self, python: str, boot: str, rank: int) -> list[str]:
+        return [
+            python,
+            boot,
+            *("--rank", str(rank), "--world-size", str(self.world_size), "--backend", self.backend, "--device", self.device),
+            *("--timeout", f"{self.rank_timeout_s:g}", "--elements", str(self.elements)),
+            *("--sizes", ",".join(str(s) for s in self.sizes), "--warmup", str(self.warmup), "--iters", str(self.iterations)),
+        ]
+
+
+@dataclass
+class Rank:
+    rank: int
+    child: JsonLineProcess
+    pid: int | None = None
+    stage: str = "starting the interpreter"
+    init: dict[str, Any] | None = None
+    correctness: dict[str, Any] | None = None
+    timings: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    done: dict[str, Any] | None = None
+    exit: str | None = None  # how the process ended, once it did
+    killed: bool = False  # still running, without ``done``, when the run ended
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.killed or (self.exit is not None and self.done is None)
+
+    def take(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "hello":
+            self.pid = message.get("pid")
+        elif kind == "init":
+            self.init = message
+        elif kind == "correctness":
+            self.correctness = message
+        elif kind == "timing":
+            self.timings.append(message)
+        elif kind == "done":
+            self.done = message
+        elif kind == "error":
+            self.error = message
+            self.stage = str(message.get("stage") or self.stage)
+            return
+        self.stage = NEXT_STAGE.get(str(kind), self.stage)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "pid": self.pid,
+            "device": (self.init or {}).get("device"),
+            "stage": self.stage,
+            "exit": self.exit,
+            "killed": self.killed,
+            "init_ms": (self.init or {}).get("elapsed_ms"),
+            "error": (self.error or {}).get("error"),
+            "stderr_tail": self.child.stderr_tail(STDERR_LINES) if self.failed else [],
+        }
+
+
+@dataclass
+class RankRun:
+    plan: RankPlan
+    ranks: list[Rank]
+    timed_out: bool = False  # the orchestrator's deadline passed with ranks still running
+    port: int | None = None
+    elapsed_s: float = 0.0
+
+
+def run_ranks(python: str, plan: RankPlan) -> RankRun:
+    """Run every rank to the end, to its failure, or to the deadline; nothing is left running on return."""
+    inbox: queue.Queue[tuple[int, str]] = queue.Queue()
+    probe_dir = ProbeDirectory(entry="distributed_rank")
+    started = time.monotonic()
+    run = RankRun(plan, [])
+    try:
+        for index in range(plan.world_size):
+            child = JsonLineProcess(plan.argv(python, str(probe_dir.boot), index), on_line=lambda line, r=index: inbox.put((r, line)))
+            run.ranks.append(Rank(index, child))
+        _collect(run, inbox, started + plan.deadline_s)
+    finally:
+        for rank in run.ranks:
+            if rank.exit is None and rank.child.alive:
+                rank.killed = rank.done is None
+                rank.child.kill()
+                rank.child.exit_code(wait_s=2)
+                rank.exit = "killed by the orchestrator while still running" if rank.killed else "stopped after its done line"
+            elif rank.exit is None:
+                rank.exit = describe_exit(rank.child.exit_code(wait_s=2))
+        _drain(run, inbox)
+        probe_dir.cleanup()
+    run.elapsed_s = time.monotonic() - started
+    return run
+
+
+def _drain(run: RankRun, inbox: queue.Queue[tuple[int, str]]) -> None:
+    while True:
+        try:
+            index, line = inbox.get_nowait()
+        except queue.Empty:
+            return
+        _take(run, index, line)
+
+
+def _take(run: RankRun, index: int, line: str) -> None:
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return  # JsonLineProcess keeps unparsable output in the rank's stderr tail
+    if not isinstance(message, dict):
+        return
+    run.ranks[index].take(message)
+    if message.get("type") == "store" and index == 0:
+        run.port = int(message["port"])
+        for other in run.ranks[1:]:
+            other.child.send({"port": run.port})
+
+
+def _collect(run: RankRun, inbox: queue.Queue[tuple[int, str]], deadline: float) -> None:
+    first_failure: float | None = None
+    while True:
+        now = time.monotonic()
+        for rank in run.ranks:
+            if rank.exit is None and not rank.child.alive:
+                rank.exit = describe_exit(rank.child.exit_code(wait_s=2))  # joins its readers: its last lines are queued
+                _drain(run, inbox)
+        if first_failure is None and any(r.failed for r in run.ranks):
+            first_failure = now
+        if all(r.done is not None or r.exit is not None for r in run.ranks):
+            return
+        limit = deadline if first_failure is None else min(deadline, first_failure + GRACE_S)
+        if now >= limit:
+            run.timed_out = now >= deadline
+            return
+        try:
+            index, line = inbox.get(timeout=min(POLL_S, limit - now))
+        except queue.Empty:
+            continue
+        _take(run, index, line)
