@@ -1,11 +1,26 @@
-"""Keep secrets out of everything we write: redact by variable name, scrub by value."""
+"""Keep secrets out of everything we write: redact by variable name, scrub by value and by shape.
+
+A secret-named variable's value is scrubbed in the forms the GitHub Actions runner's log
+masker derives from it (its ``ValueEncoders``): base64 at each of the three byte alignments
+(a token inside ``base64("user:" + token)`` starts 0, 1 or 2 bytes into a 3-byte group),
+standard and URL-safe, JSON string escaping, URL encoding, XML/HTML escaping, the expression
+and command-line quote escapes, surrounding quotes trimmed. Token shapes are scrubbed whatever
+variable they came from, or none (GitHub, Hugging Face, AWS access key ids, Slack, PEM private
+keys). All of it is one precompiled regex per set of values (a prefix tree of the literal forms,
+then the shapes), so a scrub is one pass over the text however many secrets there are.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 REDACTED = "<redacted>"
 # Substrings that mark a secret anywhere in a name (GITHUB_TOKEN, HFTOKEN, DB_PASSWORD) ...
@@ -17,6 +32,22 @@ SECRET_WORDS = frozenset({"KEY", "AUTH", "AUTHORIZATION", "PAT", "COOKIE", "SIGN
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 # Shorter values ("1", "true", "main") would scrub ordinary words out of reports.
 MIN_SCRUB_LENGTH = 6
+# A derived form (a base64 fragment) shorter than this could match ordinary text by chance.
+MIN_DERIVED_LENGTH = 8
+
+# Token shapes, after the prefixes gitleaks and detect-secrets key on (our own patterns). Each
+# starts with its literal prefix (the regex engine skips a position on its first character) and
+# only then looks behind, so that a shape inside a longer word is left alone.
+_WORD = "[A-Za-z0-9_]"
+SHAPES = {
+    "github": rf"gh[pousr]_(?<!{_WORD}gh[pousr]_)[A-Za-z0-9]{{36,255}}(?!{_WORD})",
+    "github-fine-grained": rf"github_pat_(?<!{_WORD}github_pat_)[A-Za-z0-9_]{{22,255}}(?!{_WORD})",
+    "huggingface": rf"hf_(?<!{_WORD}hf_)[A-Za-z0-9]{{30,64}}(?!{_WORD})",
+    "aws-access-key-id": r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])",
+    "slack": rf"xox[abposr]-(?<!{_WORD}xox[abposr]-)[A-Za-z0-9][A-Za-z0-9-]{{8,250}}(?!{_WORD})",
+    # a block cut off by a truncated stderr tail is scrubbed to the end of the text
+    "pem-private-key": r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+}
 
 
 def is_secret_name(name: str) -> bool:
@@ -32,22 +63,114 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def scrub_text(text: str, values: list[str]) -> str:
-    for value in values:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+def _base64_forms(value: str) -> Iterable[str]:
+    """base64 of ``value`` dropped by 0, 1 and 2 leading bytes (standard and URL-safe), cut to the
+    characters that do not depend on the bytes after it, so the form matches inside a longer encoding."""
+    raw = value.encode("utf-8")
+    for shift in (0, 1, 2):
+        part = raw[shift:]
+        stable = 4 * (len(part) // 3) + len(part) % 3
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            yield encode(part).decode("ascii")[:stable]
 
 
-def scrub(document: Any, values: list[str]) -> Any:
-    """A deep copy of ``document`` with every secret value replaced in keys and strings."""
-    if isinstance(document, str):
-        return scrub_text(document, values)
-    if isinstance(document, dict):
-        return {scrub_text(str(k), values): scrub(v, values) for k, v in document.items()}
-    if isinstance(document, (list, tuple)):
-        return [scrub(v, values) for v in document]
-    return document
+def encoded_forms(value: str) -> set[str]:
+    """``value`` and the encodings of it the Actions runner masks too (its ``ValueEncoders``)."""
+    forms = {value}
+    forms.update(form for form in _base64_forms(value) if len(form) >= MIN_DERIVED_LENGTH)
+    forms.update(
+        {
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            quote(value, safe=""),
+            quote(value),
+            quote_plus(value),
+            html.escape(value),
+            html.escape(value, quote=False),
+            value.replace("'", "''"),  # ExpressionStringEscape
+            value.replace('"', '\\"'),  # CommandLineArgumentEscape
+        }
+    )
+    if len(value) > 8 and value[0] == value[-1] and value[0] in "\"'":
+        forms.add(value[1:-1])  # TrimDoubleQuotes
+    return {form for form in forms if len(form) >= MIN_SCRUB_LENGTH}
+
+
+def _common_prefix(first: str, last: str) -> str:
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def _branches(words: list[str]) -> list[str]:
+    """Regex branches, one per first character, matching any of ``words`` (sorted, unique, non-empty), longest first.
+
+    A prefix tree instead of one alternative per word: the engine checks each character once
+    however many secrets share it, instead of trying every word at every position.
+    """
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[0], []).append(word)
+    branches = []
+    for group in groups.values():
+        common = _common_prefix(group[0], group[-1])  # sorted: the first and last bound the whole group
+        rest = sorted({word[len(common) :] for word in group})
+        if rest == [""]:
+            branches.append(re.escape(common))
+            continue
+        tails = [word for word in rest if word]
+        inner = _branches(tails)
+        body = inner[0] if len(inner) == 1 else "(?:" + "|".join(inner) + ")"
+        branches.append(re.escape(common) + (f"(?:{body})?" if "" in rest else body))
+    return branches
+
+
+@functools.lru_cache(maxsize=16)
+def _scrubber(values: tuple[str, ...]) -> re.Pattern[str]:
+    forms = sorted({form for value in values for form in encoded_forms(value)})
+    # One flat alternation, literal-first branches only: the engine skips a position on one character check.
+    return re.compile("|".join([*_branches(forms), *SHAPES.values()]), re.S)
+
+
+def _values(values: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(secret_values() if values is None else values)
+
+
+def scrub_text(text: str, values: Iterable[str] | None = None) -> str:
+    """``text`` with every secret value (in every encoding), token shape and URL credential replaced.
+
+    ``values`` defaults to the secret-named variables of this process's environment.
+    """
+    text = _scrubber(_values(values)).sub(REDACTED, text)
+    if "://" in text:
+        text = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+    return text
+
+
+def scrub(document: Any, values: Iterable[str] | None = None) -> Any:
+    """A deep copy of any JSON-like ``document`` (report, record, history line) with secrets scrubbed in keys and strings.
+
+    ``values`` defaults to the secret-named variables of this process's environment.
+    """
+    pattern = _scrubber(_values(values))
+
+    def text(value: str) -> str:
+        value = pattern.sub(REDACTED, value)
+        if "://" in value:
+            value = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", value)
+        return value
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, dict):
+            return {text(str(k)): walk(v) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(document)
 
 
 def redact_environment(environ: Mapping[str, str], names: list[str]) -> dict[str, str]:
