@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""JUnit XML and a node_exporter textfile from an existing preflight report: see --help."""
+
+from __future__ import annotations
+
+import _bootstrap
+
+_bootstrap.ensure_package()
+
+from preflight_action.exports.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""``preflight-export``: JUnit XML and a node_exporter textfile from an existing report, without rerunning anything.
+
+Exit codes: 0 every requested output was written; 2 bad usage, an unreadable
+or schema-invalid report, or an output that could not be written (one line each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from preflight_action import __version__
+from preflight_action.errors import PreflightError, UsageError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="preflight-export",
+        description="Write a preflight report as JUnit XML (one testcase per check) and/or a node_exporter textfile.",
+    )
+    parser.add_argument("--from-report", required=True, metavar="PATH", help="the preflight report JSON to export")
+    parser.add_argument("--output-junit", default=None, metavar="PATH", help="write JUnit XML here")
+    parser.add_argument(
+        "--output-prom", default=None, metavar="PATH", help="write a node_exporter textfile here (a *.prom file, written atomically)"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if not (args.output_junit or args.output_prom):
+            raise UsageError("nothing to write: pass --output-junit PATH and/or --output-prom PATH")
+        from preflight_action.exports.write import write_outputs
+        from preflight_action.preflight import report
+
+        for path in write_outputs(report.read(args.from_report), args.output_junit, args.output_prom):
+            print(f"wrote {path}", file=sys.stderr)
+    except PreflightError as error:
+        print(f"preflight-export: error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

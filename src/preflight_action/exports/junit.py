@@ -1,0 +1,91 @@
+"""``--output-junit``: the report as JUnit XML, one testcase per check, for GitLab, Jenkins, Buildkite and test-report actions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+from preflight_action import atomic
+from preflight_action.exports.labels import identity, remedy
+from preflight_action.preflight.report import CheckResult, Report, TriageEntry
+
+CLASSNAME = "runtime-preflight"
+MESSAGE_LIMIT = 300
+# XML 1.0 forbids most control characters; a worker's stderr (ANSI colours, NULs) must not break the file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _first_line(text: str) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _failure(check: CheckResult, entry: TriageEntry | None) -> Failure:
+    error = _clean(check.error or "failed without an error message")
+    band = check.severity.band if check.severity else "unscored"
+    failure = Failure(_first_line(error), type_=band)
+    lines = [error, ""]
+    if check.severity:
+        blocking = "yes" if entry and entry.blocking else "no"
+        lines.append(f"severity: {band} (score {check.severity.score}), blocking: {blocking}")
+    if entry and entry.action:
+        lines.append(f"action: {_clean(entry.action)}")
+    fix = remedy(check)
+    if fix:
+        lines.append(f"remedy: {_clean(fix)}")
+    failure.text = "\n".join(lines).strip() + "\n"
+    return failure
+
+
+def build(report: Report) -> JUnitXml:
+    """One testsuite for the report; a simulated run's passes are skipped, never reported as real passes."""
+    ident = identity(report)
+    entries = {entry.check_id: entry for entry in report.triage.top_failed_checks}
+    suite = TestSuite(f"runtime-preflight {ident.node} {ident.device} {ident.level}")
+    suite.hostname = ident.node
+    suite.timestamp = report.started_at
+    for name, value in (
+        ("node", ident.node),
+        ("device", ident.device),
+        ("backend", ident.backend),
+        ("level", ident.level),
+        ("verdict", "blocking" if report.triage.blocking else report.status),
+        ("highest_band", report.triage.highest_band or "none"),
+        ("simulated", str(report.simulated).lower()),
+        ("tool_version", str(report.tool.get("version", "unknown"))),
+        ("report_schema_version", report.schema_version),
+    ):
+        suite.add_property(name, value)
+    for check in report.checks:
+        case = TestCase(check.id, classname=CLASSNAME, time=round(max(check.duration_ms, 0.0) / 1000.0, 6))
+        if check.status == "fail":
+            case.result = [_failure(check, entries.get(check.id))]
+        elif check.status == "skip":
+            case.result = [Skipped(_first_line(_clean(check.skip_reason or "skipped without a reason")))]
+        elif report.simulated:
+            case.result = [Skipped("simulated run: not a real pass")]
+        suite.add_testcase(case)
+    suite.update_statistics()
+    xml = JUnitXml("runtime-preflight")
+    xml.add_testsuite(suite)
+    xml.update_statistics()
+    return xml
+
+
+def render(report: Report) -> str:
+    xml = build(report)
+    body = xml.tostring()
+    text = body.decode("utf-8") if isinstance(body, bytes) else str(body)
+    if not text.startswith("<?xml"):
+        text = '<?xml version="1.0" encoding="utf-8"?>\n' + text
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write(report: Report, path: str | Path) -> Path:
+    return atomic.write_text(path, render(report))
