@@ -72,7 +72,7 @@ def test_tables_stay_tables_and_details_fold(tmp_path: Path) -> None:
     merged = summarize(tmp_path, matrix_docs())
     page = github_html(render(merged, "ci").text)
     headers = [table[0] for table in page.tables]
-    assert ["band", "score", "check", "reports", "backends", "first error"] in headers
+    assert ["band", "score", "check", "reports", "backends", "first error", "what to do", "where"] in headers
     assert ["backend", "worst band", "reports failing", "failed checks", "action"] in headers
     assert ["node", "cpu", "cuda", "mps"] in headers
     assert ["status", "node", "OS", "Python", "device", "pass", "fail", "skip", "duration", "finished"] in headers

@@ -49,10 +49,14 @@ class JsonLineProcess:
                 if self._on_line is not None:
                     self._on_line(line)
                 try:
-                    self._messages.put(json.loads(line))
+                    message = json.loads(line)
+                    if not isinstance(message, dict):  # "42" or "[]" from something that is not our worker
+                        raise json.JSONDecodeError("not an object", line, 0)
+                    self._messages.put(message)
                 except json.JSONDecodeError:
                     self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
-            stream.close()
+                    self._stderr_seen += 1  # counted like a stderr line: stderr_since slices the shared tail by this count
+        _close_quietly(stream)  # also after a read error: the fd is ours to release
         self._messages.put(None)
 
     def _pump_stderr(self, stream: IO[str]) -> None:
@@ -60,7 +64,7 @@ class JsonLineProcess:
             for line in stream:
                 self._stderr.append(line.rstrip("\n")[:1000])
                 self._stderr_seen += 1
-            stream.close()
+        _close_quietly(stream)
 
     @property
     def alive(self) -> bool:
@@ -101,10 +105,32 @@ class JsonLineProcess:
         return code
 
     def close_stdin(self) -> None:
+        """Close our end of the child's stdin; a line still buffered for a dead child is dropped, the fd is not leaked."""
         if self.proc.stdin:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+            _close_quietly(self.proc.stdin)
+
+    def close(self) -> None:
+        """Stop the child now and release every pipe; safe to call twice and for a child that already died.
+
+        A child that exits at once leaves our stdin pipe open with a request still buffered in it:
+        without this the fd stays open until garbage collection (a ResourceWarning, an fd per restart).
+        """
+        self.close_stdin()
+        self.kill()
+        for thread in self._threads:
+            thread.join(timeout=2)  # the readers close stdout and stderr at end of file
 
     def kill(self) -> None:
         """Kill the child and anything it started (inductor compile workers, for instance)."""
         kill_tree(self.proc)
+
+
+def _close_quietly(stream: IO[str]) -> None:
+    """Close a pipe whatever the child did: a failed flush (BrokenPipeError) still releases the fd."""
+    try:
+        stream.close()
+    except (OSError, ValueError):
+        raw = getattr(getattr(stream, "buffer", None), "raw", None)
+        if raw is not None:
+            with contextlib.suppress(OSError, ValueError):
+                raw.close()

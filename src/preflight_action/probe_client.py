@@ -86,6 +86,7 @@ class ProbeWorker:
     def __init__(self, python: str, probe_dir: ProbeDirectory) -> None:
         self.python = python
         self.hello: dict[str, Any] | None = None
+        self._sent = False
         self._child = JsonLineProcess([python, str(probe_dir.boot)])
 
     @property
@@ -98,8 +99,12 @@ class ProbeWorker:
         return self._child.proc
 
     def request(self, check_id: str, params: dict[str, Any]) -> int:
-        """Send one check request; returns a stderr mark for ``result``."""
-        mark = self._child.stderr_mark
+        """Send one check request; returns a stderr mark for ``result``.
+
+        A fresh worker's first request owns everything it wrote since it started: its
+        earliest lines (an interpreter's own complaint) may already have been read."""
+        mark = self._child.stderr_mark if self._sent else 0
+        self._sent = True
         self._child.send({"type": "check", "id": check_id, "params": params})
         return mark
 

@@ -9,8 +9,8 @@ import sys
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 
 
-def _python() -> str:
-    exe = sys.executable or "python"
+def _python(python: str | None = None) -> str:
+    exe = python or sys.executable or "python"
     return f'"{exe}"' if " " in exe else exe
 
 
@@ -28,15 +28,20 @@ def wheel_tag(build: str | None, cuda: str | None = None, hip: str | None = None
     return None
 
 
-def pip_install(spec: str, tag: str | None = None, extra: str = "") -> str:
-    """``python -m pip install "spec"`` for this interpreter, from the PyTorch index for ``tag`` when known."""
+def pip_install(spec: str, tag: str | None = None, extra: str = "", python: str | None = None) -> str:
+    """``python -m pip install "spec"`` for this interpreter (or ``python``), from the PyTorch index for ``tag`` when known."""
     index = f" --index-url {PYTORCH_INDEX}{tag}" if tag else ""
-    return f'{_python()} -m pip install {extra}"{spec}"{index}'.replace("  ", " ")
+    return f'{_python(python)} -m pip install {extra}"{spec}"{index}'
 
 
-def reinstall(name: str, version: str | None, tag: str | None = None) -> str:
+def reinstall(name: str, version: str | None, tag: str | None = None, python: str | None = None) -> str:
+    """Reinstall ``name`` over a damaged copy, bypassing pip's cache (which may hold the same broken download)."""
     spec = f"{name}=={version.split('+')[0]}" if version else name
-    return pip_install(spec, tag, extra="--force-reinstall --no-deps --no-cache-dir ")
+    return pip_install(spec, tag or local_tag(version), extra="--force-reinstall --no-cache-dir ", python=python)
+
+
+def local_tag(version: str | None) -> str | None:
+    return version.split("+", 1)[1] if version and "+" in version else None
 
 
 def os_release(path: str = "/etc/os-release") -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 from preflight_action import atomic
 
 SCHEMA_NAME = "preflight_report"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: remedy on checks and triage rows, node and os on triage rows
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class CheckResult:
     skip_reason: str | None = None
     severity: Severity | None = None
     source: str = "probe"  # probe | host
+    remedy: str | None = None  # what to do about a failure's diagnosed cause (a command where one exists)
 
     @classmethod
     def skipped(cls, check_id: str, reason: str, source: str = "probe") -> CheckResult:
@@ -43,8 +44,11 @@ class TriageEntry:
     band: str
     backend: str
     error: str
-    action: str
+    action: str  # the band's general rule (policy)
     blocking: bool
+    remedy: str | None = None  # this failure's own next step
+    node: str | None = None  # where it failed: host node_id
+    os: str | None = None  # ... and OS distribution and version
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
 from preflight_action.interrupts import Interrupted
-from preflight_action.preflight import checks, report, triage
+from preflight_action.preflight import checks, isolated, report, triage
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
@@ -71,6 +71,7 @@ class Session:
         self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
         self._interrupts = interrupts
         self._crashed: tuple[str, str] | None = None  # (check, why) that took the last worker down
+        self._never_started: str | None = None  # the check that found --python is not an interpreter running the probe
         self.worker_restarts: list[dict[str, Any]] = []
         self._prefetch("torch.import", {})
 
@@ -116,6 +117,8 @@ class Session:
         self._pending[check_id] = self._worker_now().request(check_id, params)
 
     def _run_probe(self, spec: CheckSpec, ctx: Context) -> CheckResult:
+        if self._never_started:  # one cause, one failure: the first probe check already said why
+            return CheckResult.skipped(spec.id, f"{self.python} never started the probe ({self._never_started} failed)")
         restart_ms = self._restart(spec, ctx)
         if self.interrupted:
             return self._not_run(spec)
@@ -134,7 +137,10 @@ class Session:
                 return self._not_run(spec)
             self._crashed = (spec.id, str(failure))
             elapsed = (time.perf_counter() - started) * 1000.0
-            return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=failure.describe())
+            started_probe = worker.hello is not None or self._hello is not None
+            said = isolated.explain(spec.id, str(failure), failure.stderr_tail, started_probe, self.python, self.options.check_timeout)
+            self._never_started = spec.id if said.never_started else None
+            return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=said.error, remedy=said.remedy)
         details = record.get("details") or {}
         if restart_ms is not None:
             details = {**details, "worker_restart_ms": restart_ms}
@@ -145,6 +151,7 @@ class Session:
             details=details,
             error=record.get("error"),
             skip_reason=record.get("skip_reason"),
+            remedy=record.get("remedy"),
         )
 
     def _run_spec(self, spec: CheckSpec, ctx: Context) -> CheckResult:
@@ -204,6 +211,7 @@ class Session:
         backend_label = ctx.backend or (self.options.device if self.options.device != "auto" else "unknown")
         scored = triage.score_checks(list(ctx.results.values()), policy, ctx.backend or self.options.device)
         caps = ctx.details("capabilities.detect")
+        host = host_identity()
         version = caps.get("python_version") or (self._hello or {}).get("python")
         return Report(
             tool={"name": "preflight-action", "version": __version__},
@@ -222,11 +230,11 @@ class Session:
                 "policy": policy.source,
             },
             interpreter={"path": self.python, "version": version, "source": self.python_source},
-            host=host_identity(),
+            host=host,
             ci=ci.ci_context(),
             checks=scored,
             env_fingerprint=report.fingerprint(self._fingerprint_payload(ctx)),
-            triage=triage.build(scored, policy, backend_label, threshold),
+            triage=triage.build(scored, policy, backend_label, threshold, where=(host["node_id"], triage.os_words(caps, host))),
         )
 
     def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:

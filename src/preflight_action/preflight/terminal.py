@@ -13,6 +13,8 @@ from preflight_action.preflight.report import CheckResult, Report
 from preflight_action.templating import duration
 
 STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+BAND_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": ""}
+REMEDY_ROWS = 5  # the terminal shows the first few remedies; every one is in the JSON and the Markdown/HTML reports
 
 
 def console(stderr: bool = False) -> Console:
@@ -57,6 +59,14 @@ def verdict(report: Report, exit_code: int) -> Text:
     if report.triage.top_failed_checks:
         top = report.triage.top_failed_checks[0]
         text.append(f"\ntop failure: {top.check_id} [{top.band} {top.score}] -> {top.action}")
+        where = " / ".join(w for w in (top.node, top.os) if w)
+        text.append(f"\nwhat to do{f' (on {where})' if where else ''}:")
+        for entry in report.triage.top_failed_checks[:REMEDY_ROWS]:
+            text.append(f"\n  {entry.check_id} [{entry.band} {entry.score}]: ", style=BAND_STYLE.get(entry.band, ""))
+            text.append(entry.remedy or entry.action)
+        hidden = len(report.triage.top_failed_checks) - REMEDY_ROWS
+        if hidden > 0:
+            text.append(f"\n  ... {hidden} more in the report")
     if report.options["strict"]:
         gate = "blocks" if exit_code == 1 else "does not block"
         text.append(f"\nstrict (threshold {report.options['strict_threshold']}): {gate}")

@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+from preflight_action.preflight import remedies
 from preflight_action.preflight.report import CheckResult, Severity, Triage, TriageEntry
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
+from preflight_probe.remedies import os_release
 
 
 def score_checks(checks: list[CheckResult], policy: SeverityPolicy, backend: str | None) -> list[CheckResult]:
-    """Attach a severity to every failed check (and clear it on the others)."""
+    """Attach a severity and a remedy to every failed check (and clear both on the others)."""
     scored = []
     for check in checks:
         if check.status == "fail":
             score = policy.score(check.id, backend)
-            scored.append(replace(check, severity=Severity(score, policy.band(score).name)))
+            scored.append(replace(check, severity=Severity(score, policy.band(score).name), remedy=remedies.for_failure(check)))
         else:
-            scored.append(replace(check, severity=None))
+            scored.append(replace(check, severity=None, remedy=None))
     return scored
 
 
-def build(checks: list[CheckResult], policy: SeverityPolicy, backend_label: str, threshold: str) -> Triage:
-    """Triage for one report: failures by score (desc) then id, grouped by backend."""
+def os_words(caps: dict[str, Any], host: dict[str, Any]) -> str | None:
+    """'Debian GNU/Linux 12' from capabilities.detect, else the host's platform.system()."""
+    name = caps.get("os_distribution")
+    if name:
+        version = caps.get("os_version")
+        return f"{name} {version}" if version and str(version) not in str(name) else str(name)
+    release = os_release() if host.get("os") == "Linux" else {}  # the probe never ran: read it here, same machine
+    if release.get("NAME"):
+        return f"{release['NAME']} {release.get('VERSION_ID', '')}".strip()
+    return host.get("os") or None
+
+
+def build(
+    checks: list[CheckResult],
+    policy: SeverityPolicy,
+    backend_label: str,
+    threshold: str,
+    where: tuple[str | None, str | None] = (None, None),
+) -> Triage:
+    """Triage for one report: failures by score (desc) then id, grouped by backend; ``where`` is (node, OS)."""
     entries = []
     for check in checks:
         if check.status != "fail" or check.severity is None:
@@ -36,6 +57,9 @@ def build(checks: list[CheckResult], policy: SeverityPolicy, backend_label: str,
                 error=(check.error or "")[:500],
                 action=band.action,
                 blocking=policy.blocks(check.severity.score, threshold),
+                remedy=remedies.for_failure(check),
+                node=where[0],
+                os=where[1],
             )
         )
     entries.sort(key=lambda e: (-e.score, e.check_id))

@@ -81,6 +81,8 @@ class FailedCheck:
     backends: tuple[str, ...]
     action: str
     error: str
+    remedy: str | None = None  # the worst-scoring report's remedy (the check's own next step)
+    where: str | None = None  # "node (OS)" of each report where it failed
 
 
 @dataclass(frozen=True)
@@ -221,10 +223,11 @@ def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], pol
                 entry.check_id, {"reports": 0, "score": -1, "band": "low", "blocking": False, "backends": set(), "error": ""}
             )
             slot["reports"] += 1
+            slot.setdefault("where", []).append(f"{entry.node or item.report.host['node_id']}{f' ({entry.os})' if entry.os else ''}")
             slot["backends"].add(lane.backend)
             slot["blocking"] = slot["blocking"] or entry.blocking
             if entry.score > slot["score"]:
-                slot.update(score=entry.score, band=entry.band, error=first_line(entry.error))
+                slot.update(score=entry.score, band=entry.band, error=first_line(entry.error), remedy=entry.remedy)
     out = [
         FailedCheck(
             check_id=check_id,
@@ -235,6 +238,8 @@ def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], pol
             backends=tuple(sorted(slot["backends"])),
             action=_action(policy, slot["band"]),
             error=slot["error"],
+            remedy=slot.get("remedy"),
+            where=", ".join(sorted(set(slot["where"]))),
         )
         for check_id, slot in merged.items()
     ]
