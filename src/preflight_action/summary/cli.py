@@ -28,7 +28,9 @@ EPILOG = """\
 exit codes:
   0  summary written from valid inputs; a PR comment that could not be posted
      is a warning
-  1  --require-comment and the PR comment could not be posted
+  1  --fail-on failure and a report failed, --fail-on regression and a check
+     fails that did not fail in the baseline (a new failure), or
+     --require-comment and the PR comment could not be posted
   2  bad usage or input: no file matches --input-glob, bad --policy, or an
      input that is unreadable or fails the report schema (all outputs are
      still written and list it; --allow-invalid keeps exit 0 for those)
@@ -36,7 +38,9 @@ exit codes:
 GitHub Actions: --step-summary appends to $GITHUB_STEP_SUMMARY; --post-comment
 reads the repository from GITHUB_REPOSITORY, the pull request from the event in
 GITHUB_EVENT_PATH, the token from the variable named by --token-env (never
-printed) and the API from GITHUB_API_URL; flags override each.
+printed) and the API from GITHUB_API_URL; flags override each. --baseline
+github reads the same repository, token and API, the base branch from
+GITHUB_BASE_REF (else GITHUB_REF_NAME) and the workflow from GITHUB_WORKFLOW_REF.
 """
 
 
@@ -101,6 +105,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--policy", default=None, metavar="PATH", help="severity policy YAML for the action lines (default: the shipped one)"
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="PATH|github",
+        help="compare with a previous summary JSON (or 'github': the base branch's last successful run's artifact) "
+        "and lead with new failures, then fixed, then still failing; a missing baseline is a note",
+    )
+    parser.add_argument(
+        "--baseline-branch",
+        default=None,
+        metavar="BRANCH",
+        help="--baseline github: the branch (default: $GITHUB_BASE_REF, else $GITHUB_REF_NAME)",
+    )
+    parser.add_argument(
+        "--baseline-workflow",
+        default=None,
+        metavar="FILE",
+        help="--baseline github: the workflow file, e.g. ci.yml (default: this run's, from $GITHUB_WORKFLOW_REF)",
+    )
+    parser.add_argument(
+        "--baseline-artifact",
+        default="runtime-preflight-summary",
+        metavar="NAME",
+        help="--baseline github: the artifact holding the summary JSON (default: runtime-preflight-summary)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("failure", "regression", "never"),
+        default="never",
+        help="exit 1 when a report failed (failure), only when a check fails that did not in the baseline (regression), "
+        "or never (default: never)",
+    )
+    parser.add_argument(
+        "--history",
+        default=None,
+        metavar="PATH",
+        help="JSON-lines run history (schemas/history_record.schema.json): judge this run against each node's past "
+        "(regressions, flaky checks, trend charts), then append it (created when missing)",
+    )
+    parser.add_argument(
+        "--history-policy", default=None, metavar="PATH", help="retention and regression thresholds (default: policy/history.yaml)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -135,6 +181,7 @@ def _say(args: argparse.Namespace, line: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     from preflight_action import atomic, ci, redact
     from preflight_action.preflight import severity as policy
+    from preflight_action.summary import compare
     from preflight_action.summary import markdown as summary_render
     from preflight_action.summary import model as summary
 
@@ -155,6 +202,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     hint = args.output_json or args.output_md
     secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
+    merged = _compare(args, merged, inputs, secrets)
 
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
@@ -178,11 +226,45 @@ def _run(args: argparse.Namespace) -> int:
     if args.step_summary:
         _append_step_summary(args, merged, hint, scrub)
     code = 2 if merged.invalid and not args.allow_invalid else 0
+    gated, why = compare.gate(args.fail_on, merged)
+    if why:
+        print(f"summarize: {why}", file=sys.stderr, flush=True)
+    code = max(code, gated)
     if args.post_comment:
         body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint, scrub=scrub).text
         if not _post_comment(args, body) and args.require_comment:
             code = max(code, 1)
     return code
+
+
+def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> Any:
+    """The summary with its PR delta (--baseline) and its trends (--history)."""
+    from preflight_action.summary import compare
+
+    if args.baseline:
+        from preflight_action.summary import baseline as summary_baseline
+
+        def source() -> summary_baseline.Source:
+            return summary_baseline.Source.from_environment(
+                repo=args.repo,
+                branch=args.baseline_branch,
+                workflow=args.baseline_workflow,
+                token_env=args.token_env,
+                api_url=args.api_url,
+                artifact=args.baseline_artifact,
+            )
+
+        base = compare.baseline(args.baseline, source)
+        if base.note:
+            print(f"summarize: {base.note}", file=sys.stderr, flush=True)
+        merged = compare.with_delta(merged, base)
+        d = merged.delta
+        _say(args, f"summarize: delta: {len(d.new_failures)} new failures, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
+    if args.history:
+        merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
+        t = merged.trends
+        _say(args, f"summarize: history: {t.records_added} records added, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks")
+    return merged
 
 
 def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:

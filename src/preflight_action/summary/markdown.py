@@ -199,7 +199,20 @@ def _context(
         "reduced": reduced,
         "limit_name": limit.name if limit else "",
         "where": _where(summary.artifact_url, artifact_hint),
+        "delta": summary.delta,
+        "trends": summary.trends,
+        "delta_cap": len(summary.rows) + 1 if detail.rows is None else detail.rows,
+        "charts": _charts(summary) if detail.errors else [],
     }
+
+
+def _charts(summary: Summary) -> list[str]:
+    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones)."""
+    if summary.trends is None:
+        return []
+    from preflight_action.history import charts
+
+    return [charts.mermaid(series) for series in summary.trends.charts]
 
 
 def _row_status(row: ReportRow) -> str:

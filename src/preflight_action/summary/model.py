@@ -14,10 +14,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from preflight_action.errors import UsageError
+from preflight_action.history.trends import Trends
 from preflight_action.matrix import model as matrix
 from preflight_action.matrix.snapshot import Snapshot
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
 from preflight_action.summary import serialise
+from preflight_action.summary.delta import Delta
 from preflight_action.summary.load import Inputs, InvalidInput, LoadedReport, expand, load_reports
 from preflight_action.summary.serialise import KIND, SCHEMA_NAME, SCHEMA_VERSION, dumps, read
 
@@ -67,6 +69,7 @@ class ReportRow:
     blocking: bool
     run_url: str | None
     failed_checks: tuple[str, ...]
+    failed_bands: tuple[str, ...] = ()  # the band of each failed check, same order
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Summary:
     matrix: Snapshot
     invalid: tuple[InvalidInput, ...]
     ignored: tuple[InvalidInput, ...] = field(default=())
+    delta: Delta | None = None
+    trends: Trends | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The summary document (schemas/preflight_summary.schema.json)."""
@@ -202,6 +207,7 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         blocking=report.triage.blocking,
         run_url=(report.ci or {}).get("run_url"),
         failed_checks=tuple(t.check_id for t in report.triage.top_failed_checks),
+        failed_bands=tuple(t.band for t in report.triage.top_failed_checks),
     )
 
 

@@ -1,0 +1,58 @@
+"""History records: one line per report per summarize run, built from the typed report.
+
+A record keeps what trends need and no more (each check's status and duration,
+the perf figures, the SKU and software the node ran), so a year of nightly runs
+of a fleet stays a file that is quick to carry and to read.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from preflight_action.preflight.report import Report
+
+SCHEMA_NAME = "history_record"
+SCHEMA_VERSION = "1.0"
+FIGURE_CHECKS = ("perf.matmul", "perf.bandwidth")
+
+SeriesKey = tuple[str, str, Any, Any, Any]  # node, backend, sku, torch, driver
+
+
+def from_report(report: Report, at: str, backend: str, run_url: str | None) -> dict[str, Any] | None:
+    """The record of one report (None for a simulated run: its figures are not the node's)."""
+    if report.simulated:
+        return None
+    caps = report.check("capabilities.detect")
+    facts = caps.details if caps is not None else {}
+    figures: dict[str, dict[str, float]] = {}
+    for check_id in FIGURE_CHECKS:
+        check = report.check(check_id)
+        measured = (check.details.get("figures") if check is not None else None) or {}
+        kept = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0}
+        if kept:
+            figures[check_id] = kept
+    return {  # key order is the file's: at, node, backend lead every line
+        "at": at,
+        "node": report.host["node_id"],
+        "backend": backend,
+        "finished_at": report.finished_at,
+        "sku": facts.get("device_name"),
+        "torch": facts.get("torch_version"),
+        "driver": _text(facts.get("cuda_driver_version")),
+        "python": report.interpreter.get("version"),
+        "status": report.status,
+        "run_url": (report.ci or {}).get("run_url") or run_url,
+        "checks": {c.id: [c.status, round(max(0.0, c.duration_ms), 1)] for c in report.checks},
+        "figures": figures,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def series_key(record: dict[str, Any]) -> SeriesKey:
+    """Figures are compared within one node, backend, SKU and software (torch, driver)."""
+    return (record["node"], record["backend"], record["sku"], record["torch"], record["driver"])

@@ -1,0 +1,57 @@
+"""The summary against what came before: the PR delta (a baseline summary) and the trends (the run history)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from preflight_action.summary import delta as summary_delta
+from preflight_action.summary.load import Inputs
+from preflight_action.summary.model import Summary
+
+FAIL_ON = ("failure", "regression", "never")
+
+
+def baseline(spec: str, github_source: Callable[[], object] | None = None) -> summary_delta.Baseline:
+    """``spec`` is a summary JSON path, or ``github`` (then ``github_source()`` gives the ``baseline.Source``)."""
+    from preflight_action.summary import baseline as summary_baseline
+
+    if spec == "github":
+        source = github_source() if github_source else summary_baseline.Source.from_environment()
+        assert isinstance(source, summary_baseline.Source)
+        return summary_baseline.from_github(source)
+    return summary_baseline.from_file(spec)
+
+
+def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
+    rows = (
+        {"node_id": r.node_id, "backend": r.backend, "failed_checks": r.failed_checks, "failed_bands": r.failed_bands, "path": r.path}
+        for r in merged.rows
+    )
+    return replace(merged, delta=summary_delta.compare(rows, base))
+
+
+def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:
+    """Judge this run against the history at ``path`` and append it (see ``history.update``)."""
+    from preflight_action.history import policy as history_policy
+    from preflight_action.history import update as history
+    from preflight_action.matrix import model as matrix
+
+    lanes = ((item.report, matrix.lane_from_report(item.report).backend) for item in inputs.reports)
+    moment = matrix.parse_time(merged.generated_at)
+    found = history.update(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets)
+    return replace(merged, trends=found)
+
+
+def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
+    """--fail-on: (1, why) when the run failed (failure) or has a failure the baseline did not (regression)."""
+    if fail_on == "failure" and merged.status == "fail":
+        return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
+    if fail_on == "regression":
+        if merged.delta is None:  # nothing to compare with: every failure is new
+            return (1, "--fail-on regression without --baseline: every failure counts as new") if merged.status == "fail" else (0, None)
+        if merged.delta.new_failures:
+            count = len(merged.delta.new_failures)
+            return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
+    return 0, None

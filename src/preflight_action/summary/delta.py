@@ -1,0 +1,121 @@
+"""The PR delta: which failures this run adds, fixes and keeps compared with a baseline summary.
+
+Identity is node x backend x check, so a matrix leg is compared with itself.
+A check counts as fixed only where its lane (node x backend) ran again: a lane
+missing from this run proves nothing. Without a baseline every failure is new
+(a gate on regressions must not pass because the baseline could not be read),
+and the delta says so in ``note``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from preflight_action.preflight.severity import BAND_ORDER
+
+Key = tuple[str, str, str]  # node_id, backend, check_id
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A previous summary to compare with, or why there is none (``document`` None, ``note`` set)."""
+
+    source: str  # file | github
+    location: str  # the file, or the run page the artifact came from
+    document: dict[str, Any] | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DeltaItem:
+    node_id: str
+    backend: str
+    check_id: str
+    band: str | None
+    report: str  # the report file (this run's, or the baseline's for a fixed check)
+
+
+@dataclass(frozen=True)
+class Delta:
+    source: str
+    location: str
+    baseline_generated_at: str | None
+    note: str | None
+    new_failures: tuple[DeltaItem, ...]
+    fixed: tuple[DeltaItem, ...]
+    still_failing: tuple[DeltaItem, ...]
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.baseline_generated_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": {"source": self.source, "location": self.location, "generated_at": self.baseline_generated_at},
+            "note": self.note,
+            "new_failures": [_item(i) for i in self.new_failures],
+            "fixed": [_item(i) for i in self.fixed],
+            "still_failing": [_item(i) for i in self.still_failing],
+        }
+
+
+def _item(item: DeltaItem) -> dict[str, Any]:
+    return {"node_id": item.node_id, "backend": item.backend, "check_id": item.check_id, "band": item.band, "report": item.report}
+
+
+def _rank(band: str | None) -> int:
+    return BAND_ORDER.index(band) if band in BAND_ORDER else len(BAND_ORDER)
+
+
+def failures(
+    rows: Iterable[dict[str, Any]], fallback_bands: dict[str, str] | None = None
+) -> tuple[dict[Key, DeltaItem], set[tuple[str, str]]]:
+    """Failing checks per (node, backend, check), worst band wins; and every lane the rows cover.
+
+    ``rows`` are summary JSON report rows; rows written before ``failed_bands``
+    existed take each check's worst band across the matrix from ``fallback_bands``.
+    """
+    out: dict[Key, DeltaItem] = {}
+    lanes: set[tuple[str, str]] = set()
+    fallback = fallback_bands or {}
+    for row in rows:
+        node, backend = row["node_id"], row["backend"]
+        lanes.add((node, backend))
+        checks = row["failed_checks"]
+        bands = row.get("failed_bands") or [fallback.get(c) for c in checks]
+        for check_id, band in zip(checks, bands, strict=False):
+            key = (node, backend, check_id)
+            known = out.get(key)
+            if known is None or _rank(band) < _rank(known.band):
+                out[key] = DeltaItem(node, backend, check_id, band, row["path"])
+    return out, lanes
+
+
+def compare(current_rows: Iterable[dict[str, Any]], baseline: Baseline) -> Delta:
+    """The delta of this run's rows against ``baseline`` (all failures new when it has no document)."""
+    now, now_lanes = failures(current_rows)
+    document = baseline.document
+    if document is None:
+        ordered = _sorted(now.values())
+        note = f"{baseline.note or 'no baseline'}; every failure counts as new"
+        return Delta(baseline.source, baseline.location, None, note, ordered, (), ())
+    fallback = {f["check_id"]: f["worst_band"] for f in document.get("top_failed_checks", [])}
+    before, _ = failures(document["reports"], fallback)
+    new = [item for key, item in now.items() if key not in before]
+    still = [item for key, item in now.items() if key in before]
+    fixed = [item for key, item in before.items() if key not in now and key[:2] in now_lanes]
+    return Delta(
+        baseline.source,
+        baseline.location,
+        document.get("generated_at"),
+        baseline.note,
+        _sorted(new),
+        _sorted(fixed),
+        _sorted(still),
+    )
+
+
+def _sorted(items: Iterable[DeltaItem]) -> tuple[DeltaItem, ...]:
+    return tuple(sorted(items, key=lambda i: (_rank(i.band), i.node_id, i.backend, i.check_id)))
