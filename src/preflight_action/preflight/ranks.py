@@ -128,6 +128,7 @@ def run_ranks(python: str, plan: RankPlan) -> RankRun:
         _collect(run, inbox, started + plan.deadline_s)
     finally:
         for rank in run.ranks:
+            rank.child.close_stdin()
             if rank.exit is None and rank.child.alive:
                 rank.killed = rank.done is None
                 rank.child.kill()
