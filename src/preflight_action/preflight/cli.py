@@ -8,13 +8,14 @@ failed (always 0 without --strict); 1 with --strict when something did;
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preflight_action import __version__
 from preflight_action.errors import PreflightError
-from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, Options
+from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
 from preflight_action.preflight.report import CheckResult
 
 if TYPE_CHECKING:
@@ -42,8 +43,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _budget_seconds(text: str) -> float:
+    """--budget: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def format_help(self) -> str:
+        """The epilog names each level's default budget, read from the levels policy only when help is asked for."""
+        from preflight_action.preflight import levels
+
+        try:
+            listing = levels.help_text(levels.load())
+        except PreflightError as error:
+            listing = f"levels: the levels policy cannot be read ({error})\n"
+        self.epilog = EPILOG + "\n" + listing
+        return super().format_help()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="runtime_preflight",
         description="Check that this PyTorch runtime can really run: device, capabilities, "
         "tensor and dtype smoke, torchvision, torch.compile, package pairing. Writes a JSON report.",
@@ -62,6 +87,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--expect-gpus", type=_positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible"
+    )
+    parser.add_argument(
+        "--level",
+        choices=LEVELS,
+        default="standard",
+        help="how deep: quick (a gate in seconds), standard (the CI preflight), deep (burn-in); checks per level: policy/levels.yaml",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_budget_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="hard cap on the whole run: each check gets a share, the run ends within it plus 10%%, a check cut short says so "
+        "(default: the level's budget, listed below)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
     parser.add_argument(
@@ -104,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         policy_path=args.policy,
         check_distributed=args.check_distributed,
         expect_gpus=args.expect_gpus,
+        level=args.level,
+        budget_s=args.budget,
     )
     from preflight_action.interrupts import Interrupted
 

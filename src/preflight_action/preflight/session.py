@@ -77,6 +77,9 @@ class Session:
 
     def _worker_now(self) -> ProbeWorker:
         if self._worker is None or not self._worker.alive:
+            if self._worker is not None:  # one that died at once still holds our end of its pipes
+                self._hello = self._worker.hello or self._hello
+                self._worker.close()
             try:
                 self._worker = ProbeWorker(self.python, self._probe_dir)
             except OSError as exc:

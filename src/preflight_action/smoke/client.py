@@ -15,7 +15,7 @@ from typing import Any
 
 from preflight_action import redact
 from preflight_action.line_process import JsonLineProcess
-from preflight_action.probe_client import ProbeDirectory, describe_exit
+from preflight_action.probe_client import ProbeDirectory, how_it_ended
 
 
 class Deadline:
@@ -51,7 +51,12 @@ class SmokeWorker:
         self._log = log_path.open("a", encoding="utf-8")
         self._log_lock = threading.Lock()
         self._log_closed = False
-        self._child = JsonLineProcess([python, str(self._probe.boot), json.dumps(spec)], stderr_keep=60, on_line=self._write_log)
+        try:
+            self._child = JsonLineProcess([python, str(self._probe.boot), json.dumps(spec)], stderr_keep=60, on_line=self._write_log)
+        except OSError:  # no such interpreter: release the log and the probe copy before the caller reports it
+            self._log.close()
+            self._probe.cleanup()
+            raise
 
     def _write_log(self, line: str) -> None:
         """Append one scrubbed line to worker.log; a line that arrives after close() is dropped."""
@@ -72,7 +77,7 @@ class SmokeWorker:
             ) from None
         if message is None:
             code = self._child.exit_code(wait_s=10)
-            raise WorkerGone(f"the smoke worker {describe_exit(code)}", self.stderr_tail())
+            raise WorkerGone(f"the smoke worker {how_it_ended(code)}", self.stderr_tail())
         return message
 
     def send(self, op: str) -> None:
@@ -91,7 +96,5 @@ class SmokeWorker:
         with self._log_lock:
             self._log_closed = True
             self._log.close()
-        for stream in (self._child.proc.stdout, self._child.proc.stderr):
-            if stream is not None:
-                stream.close()
+        self._child.close()  # anything it left running, and the readers (they close stdout and stderr)
         self._probe.cleanup()

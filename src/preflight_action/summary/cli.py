@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     hint = args.output_json or args.output_md
     secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
-    merged = _compare(args, merged, inputs, secrets)
+    merged, history_failed = _compare(args, merged, inputs, secrets)
 
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
@@ -226,6 +226,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.step_summary:
         _append_step_summary(args, merged, hint, scrub)
     code = 2 if merged.invalid and not args.allow_invalid else 0
+    if history_failed or (merged.delta is not None and merged.delta.invalid):
+        code = 2  # a bad baseline or history is bad input, like a bad report
     gated, why = compare.gate(args.fail_on, merged)
     if why:
         print(f"summarize: {why}", file=sys.stderr, flush=True)
@@ -237,8 +239,8 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> Any:
-    """The summary with its PR delta (--baseline) and its trends (--history)."""
+def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool]:
+    """The summary with its PR delta (--baseline) and its trends (--history); True when the history was bad input."""
     from preflight_action.summary import compare
 
     if args.baseline:
@@ -261,10 +263,14 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
         d = merged.delta
         _say(args, f"summarize: delta: {len(d.new_failures)} new failures, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
     if args.history:
-        merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
+        try:
+            merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
+        except PreflightError as error:  # the summary is still written (without trends); the history file is left as it was
+            print(f"summarize: error: {error}", file=sys.stderr, flush=True)
+            return merged, True
         t = merged.trends
         _say(args, f"summarize: history: {t.records_added} records added, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks")
-    return merged
+    return merged, False
 
 
 def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:

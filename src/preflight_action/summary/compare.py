@@ -15,13 +15,18 @@ FAIL_ON = ("failure", "regression", "never")
 
 def baseline(spec: str, github_source: Callable[[], object] | None = None) -> summary_delta.Baseline:
     """``spec`` is a summary JSON path, or ``github`` (then ``github_source()`` gives the ``baseline.Source``)."""
+    from preflight_action.errors import PreflightError
     from preflight_action.summary import baseline as summary_baseline
 
-    if spec == "github":
-        source = github_source() if github_source else summary_baseline.Source.from_environment()
-        assert isinstance(source, summary_baseline.Source)
-        return summary_baseline.from_github(source)
-    return summary_baseline.from_file(spec)
+    source = "github" if spec == "github" else "file"
+    try:
+        if spec == "github":
+            found = github_source() if github_source else summary_baseline.Source.from_environment()
+            assert isinstance(found, summary_baseline.Source)
+            return summary_baseline.from_github(found)
+        return summary_baseline.from_file(spec)
+    except PreflightError as error:  # read, but not a summary: the run goes on without it, and exits 2
+        return summary_delta.Baseline(source, spec, None, f"invalid baseline: {error}", invalid=True)
 
 
 def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:

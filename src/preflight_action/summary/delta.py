@@ -26,6 +26,7 @@ class Baseline:
     location: str  # the file, or the run page the artifact came from
     document: dict[str, Any] | None
     note: str | None = None
+    invalid: bool = False  # it was read but is not a valid summary: bad input (exit 2), not just a note
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Delta:
     new_failures: tuple[DeltaItem, ...]
     fixed: tuple[DeltaItem, ...]
     still_failing: tuple[DeltaItem, ...]
+    invalid: bool = False
 
     @property
     def has_baseline(self) -> bool:
@@ -100,7 +102,7 @@ def compare(current_rows: Iterable[dict[str, Any]], baseline: Baseline) -> Delta
     if document is None:
         ordered = _sorted(now.values())
         note = f"{baseline.note or 'no baseline'}; every failure counts as new"
-        return Delta(baseline.source, baseline.location, None, note, ordered, (), ())
+        return Delta(baseline.source, baseline.location, None, note, ordered, (), (), baseline.invalid)
     fallback = {f["check_id"]: f["worst_band"] for f in document.get("top_failed_checks", [])}
     before, _ = failures(document["reports"], fallback)
     new = [item for key, item in now.items() if key not in before]
