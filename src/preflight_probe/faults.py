@@ -2,6 +2,8 @@
 
 ``PREFLIGHT_INJECT_FAULT="tensor.smoke=segfault,dtype.support=hang"`` makes the
 worker crash or hang when it reaches those checks. Kinds: segfault, hang, exit.
+``memory.pattern=corrupt`` flips every bit of a few bytes once, in the check's verify step
+(``corrupt``): the planted corruption the memory check must find.
 Multi-process checks (``distributed.allreduce``) also take ``kind:rankN`` to hit one
 rank only, and the kind ``wrong`` (that rank corrupts its collective's result).
 """
@@ -12,6 +14,7 @@ import ctypes
 import os
 import sys
 import time
+from typing import Any
 
 ENV_VAR = "PREFLIGHT_INJECT_FAULT"
 
@@ -47,3 +50,19 @@ def inject(kind: str, where: str) -> None:
             time.sleep(3600)
     elif kind == "exit":
         os._exit(3)
+
+
+CORRUPT_OFFSETS = (0, 4097, 65_537)
+_corrupted: set[str] = set()
+
+
+def corrupt(check_id: str, buffer: Any) -> list[int]:
+    """With ``check_id=corrupt`` planned, flip every bit of a few bytes of ``buffer`` (flat uint8), once per worker."""
+    if planned().get(check_id) != "corrupt" or check_id in _corrupted:
+        return []
+    _corrupted.add(check_id)
+    offsets = [offset for offset in CORRUPT_OFFSETS if offset < buffer.numel()]
+    for offset in offsets:
+        buffer[offset] = int(buffer[offset]) ^ 0xFF
+    print(f"preflight_probe: corrupted {len(offsets)} byte(s) of {check_id}'s buffer at {offsets}", file=sys.stderr, flush=True)
+    return offsets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from preflight_probe import checks_core, checks_perf, checks_stack
+from preflight_probe import checks_core, checks_deep, checks_perf, checks_stack
 from preflight_probe.outcome import Outcome
 
 if TYPE_CHECKING:  # annotations only: the probe also runs on Python 3.8, where dict[...] cannot be evaluated
@@ -24,4 +24,9 @@ CHECKS: dict[str, CheckFunc] = {
     "device.placement": checks_perf.check_device_placement,
     "perf.matmul": checks_perf.check_perf_matmul,
     "perf.bandwidth": checks_perf.check_perf_bandwidth,
+    # The deep level (policy/levels.yaml): stress checks bounded by their share of the budget.
+    "model.smoke": checks_deep.check_model_smoke,
+    "transfer.host": checks_deep.check_transfer_host,
+    "memory.pattern": checks_deep.check_memory_pattern,
+    "load.sustained": checks_deep.check_load_sustained,
 }

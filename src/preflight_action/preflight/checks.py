@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import distributed, host_checks
+from preflight_action.preflight import distributed, host_checks, stress
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
 
 HostFunc = Callable[[Context], CheckResult]
 ParamsFunc = Callable[[Context], dict[str, Any]]
+MonitorFunc = Callable[[Context], Any]  # started around a probe check; its judge(result) folds in what it saw
 
 
 def _device_params(ctx: Context) -> dict[str, Any]:
@@ -27,6 +28,8 @@ class CheckSpec:
     flag: str | None = None  # the CLI flag named in the skip reason
     params: ParamsFunc = lambda ctx: {}
     host: HostFunc | None = None  # run in the orchestrator (pure, torch-free) instead of the probe
+    timed: bool = False  # told its share of the budget (time_limit_s) and policy/levels.yaml's stress sizes
+    monitor: MonitorFunc | None = None
 
     @property
     def source(self) -> str:
@@ -85,6 +88,11 @@ SPECS: list[CheckSpec] = [
     # Both judge the resolved device: without one they would describe a device nobody asked for.
     CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_dtype_select),
     CheckSpec("memory.headroom", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_memory_headroom),
+    # The deep level (issue 14; policy/levels.yaml): a model smoke and stress checks bounded by the budget.
+    CheckSpec("model.smoke", needs=("tensor.smoke",), params=stress.device_params),
+    CheckSpec("transfer.host", needs=("device.resolve",), params=stress.transfer_params, timed=True),
+    CheckSpec("memory.pattern", needs=("tensor.smoke",), params=stress.device_params, timed=True),
+    CheckSpec("load.sustained", needs=("tensor.smoke",), params=stress.device_params, timed=True, monitor=stress.load_monitor),
 ]
 
 

@@ -17,7 +17,8 @@ from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
 from preflight_action.interrupts import Interrupted
-from preflight_action.preflight import checks, isolated, report, triage
+from preflight_action.preflight import checks, isolated, levels, report, triage
+from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
@@ -74,6 +75,7 @@ class Session:
         self._never_started: str | None = None  # the check that found --python is not an interpreter running the probe
         self.worker_restarts: list[dict[str, Any]] = []
         self._prefetch("torch.import", {})
+        self._plan_level()
 
     def _worker_now(self) -> ProbeWorker:
         if self._worker is None or not self._worker.alive:
@@ -106,7 +108,7 @@ class Session:
         entry: dict[str, Any] = {"after_check": after, "before_check": spec.id, "cause": why, "torch_imported": False}
         if ctx.passed("torch.import"):
             try:
-                worker.result("torch.import", self.options.check_timeout, worker.request("torch.import", {}))
+                worker.result("torch.import", self._allotment.left(), worker.request("torch.import", {}))
                 entry["torch_imported"] = True
             except WorkerFailure as failure:
                 worker.close()
@@ -129,16 +131,20 @@ class Session:
         worker = self._worker_now()
         mark = self._pending.pop(spec.id, None)
         if mark is None:
-            mark = worker.request(spec.id, spec.params(ctx))
+            mark = worker.request(spec.id, self._params(spec, ctx))
+        watch = self._start_monitor(spec, ctx)
         try:
-            record = worker.result(spec.id, self.options.check_timeout, mark)
+            record = worker.result(spec.id, self._allotment.left(), mark)
         except WorkerFailure as failure:
+            self._stop_monitor(watch)
             self._hello = worker.hello or self._hello
             worker.close()
             self._worker = None
             if self.interrupted:  # the interruption stopped the worker: this check did not fail, it did not finish
                 return self._not_run(spec)
             self._crashed = (spec.id, str(failure))
+            if self._cut_by_budget():
+                return self._budget_cut(spec, started)
             elapsed = (time.perf_counter() - started) * 1000.0
             started_probe = worker.hello is not None or self._hello is not None
             said = isolated.explain(spec.id, str(failure), failure.stderr_tail, started_probe, self.python, self.options.check_timeout)
@@ -147,7 +153,7 @@ class Session:
         details = record.get("details") or {}
         if restart_ms is not None:
             details = {**details, "worker_restart_ms": restart_ms}
-        return CheckResult(
+        result = CheckResult(
             id=spec.id,
             status=record["status"],
             duration_ms=float(record.get("duration_ms") or 0.0),
@@ -156,6 +162,7 @@ class Session:
             skip_reason=record.get("skip_reason"),
             remedy=record.get("remedy"),
         )
+        return self._judge(watch, result)
 
     def _run_spec(self, spec: CheckSpec, ctx: Context) -> CheckResult:
         if not spec.enabled(self.options):
@@ -173,7 +180,7 @@ class Session:
 
     def run(self, policy: SeverityPolicy, progress: Progress | None = None, starting: Starting | None = None) -> Report:
         ctx = Context(self.options, policy)
-        specs = checks.SPECS
+        specs = self.plan
         try:
             for index, spec in enumerate(specs, start=1):
                 if self.interrupted and spec.enabled(self.options):
@@ -181,7 +188,7 @@ class Session:
                     continue
                 if starting:
                     starting(spec.id, index, len(specs))
-                result = self._run_spec(spec, ctx)
+                result = self._run_budgeted(spec, ctx, [s.id for s in specs[index:]])
                 ctx.results[spec.id] = result
                 if spec.id == "device.resolve" and result.status == "pass":
                     ctx.device = result.details.get("resolved_device")
@@ -195,11 +202,71 @@ class Session:
     def _not_run(self, spec: CheckSpec) -> CheckResult:
         return CheckResult.skipped(spec.id, self._interrupts.reason if self._interrupts else "not run", spec.source)
 
+    # Levels and the run budget (policy/levels.yaml, --level, --budget); the budget reaches each
+    # check as its allotment, enforced by the same kill-on-timeout that isolates checks.
+
+    def _plan_level(self) -> None:
+        """The level's checks and the run's budget; a bad levels policy stops the run before any check."""
+        try:
+            if self.options.level not in levels.LEVELS:
+                raise UsageError(f"--level {self.options.level!r} is not one of {', '.join(levels.LEVELS)}")
+            budget = self.options.budget_s
+            if budget is not None and not (math.isfinite(budget) and budget > 0):
+                raise UsageError(f"--budget must be a finite number of seconds above 0, got {budget!r}")
+            policy = levels.load(self.options.levels_path)
+            self.plan = levels.plan(policy, self.options.level, checks.SPECS)
+        except BaseException:
+            self.close()
+            raise
+        self.levels_policy = policy
+        total = levels.budget_for(policy, self.options.level, self.options.budget_s)
+        started = time.monotonic() - (time.perf_counter() - self._t0)  # the budget counts from the session's start
+        self.budget = Budget(total, self.options.check_timeout, policy.share, started)
+        self._allotment = Allotment(self.options.check_timeout, False, None, time.monotonic())
+
+    def _run_budgeted(self, spec: CheckSpec, ctx: Context, later: list[str]) -> CheckResult:
+        if not spec.enabled(self.options):
+            return self._run_spec(spec, ctx)  # "not requested" costs nothing and says more than "out of budget"
+        allotment = self.budget.allot(spec.id, later)
+        if allotment is None:
+            return CheckResult.skipped(spec.id, self.budget.ran_out_reason(spec.id), spec.source)
+        self._allotment = allotment
+        if spec.host is not None and allotment.by_budget:  # host checks bound their own subprocesses by this
+            ctx = replace(ctx, options=replace(ctx.options, check_timeout=allotment.limit_s))
+        return self._run_spec(spec, ctx)
+
+    def _params(self, spec: CheckSpec, ctx: Context) -> dict[str, Any]:
+        params = spec.params(ctx)
+        if not spec.timed:
+            return params
+        settings = self.levels_policy.stress.get(spec.id.replace(".", "_"), {})
+        return {**params, **settings, "time_limit_s": self._allotment.probe_limit(), "budget_s": self.budget.total_s}
+
+    def _start_monitor(self, spec: CheckSpec, ctx: Context) -> Any:
+        return spec.monitor(ctx) if spec.monitor is not None else None
+
+    def _stop_monitor(self, watch: Any) -> None:
+        if watch is not None:
+            watch.stop()
+
+    def _judge(self, watch: Any, result: CheckResult) -> CheckResult:
+        return watch.judge(result) if watch is not None else result
+
+    def _cut_by_budget(self) -> bool:
+        return self._allotment.by_budget and self._allotment.left() <= CUT_SLACK_S
+
+    def _budget_cut(self, spec: CheckSpec, started: float) -> CheckResult:
+        ran = time.perf_counter() - started
+        reason = self.budget.cut_reason(spec.id, self._allotment, ran)
+        details = {"budget_cut": True, "ran_s": round(ran, 3), "allotment_s": round(self._allotment.limit_s, 3)}
+        return CheckResult(spec.id, "skip", ran * 1000.0, details, skip_reason=reason, source=spec.source)
+
     def extras(self) -> dict[str, Any]:
         """Report fields beyond ``Report`` (schema 1.x, optional): the interruption and the worker restarts."""
         out: dict[str, Any] = {"worker_restarts": list(self.worker_restarts)}
         if self.interrupted:
             out["interrupted_by"] = self.interrupted
+        out["budget"] = self.budget.record()
         return out
 
     def close(self) -> None:
@@ -231,6 +298,8 @@ class Session:
                 "strict_threshold": threshold,
                 "check_timeout_s": self.options.check_timeout,
                 "policy": policy.source,
+                "level": self.options.level,
+                "budget_s": self.budget.total_s,
             },
             interpreter={"path": self.python, "version": version, "source": self.python_source},
             host=host,

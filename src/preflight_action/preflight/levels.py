@@ -1,0 +1,114 @@
+"""Preflight levels (policy/levels.yaml): which checks run at quick / standard / deep, and their budgets.
+
+A level is data: its check ids, its default budget and each check's guaranteed
+share of a budget. ``plan`` turns a level and the options into the ordered
+specs a Session runs (``checks.SPECS`` order, so every check's needs run first).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from preflight_action import policy_files
+from preflight_action.errors import InputError
+
+if TYPE_CHECKING:  # levels is read by the checks' params too: no import of checks at run time
+    from preflight_action.preflight.checks import CheckSpec
+
+LEVELS = ("quick", "standard", "deep")
+DEFAULT_LEVEL = "standard"
+MAX_SHARE_SUM = 0.9  # the rest of a budget absorbs start-up, worker restarts and the report
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    description: str
+    budget_s: float | None
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LevelsPolicy:
+    source: str
+    default_level: str
+    levels: dict[str, Level]
+    default_share: float
+    shares: dict[str, float]
+    stress: dict[str, Any]
+
+    def level(self, name: str) -> Level:
+        return self.levels[name]
+
+    def share(self, check_id: str) -> float:
+        """The fraction of a budget ``check_id`` is guaranteed."""
+        return self.shares.get(check_id, self.default_share)
+
+
+def from_document(document: dict[str, Any], source: str) -> LevelsPolicy:
+    levels = {
+        name: Level(name, entry["description"], entry["budget_s"], tuple(entry["checks"])) for name, entry in document["levels"].items()
+    }
+    shares = document["shares"]
+    policy = LevelsPolicy(
+        source=source,
+        default_level=document["default_level"],
+        levels=levels,
+        default_share=float(shares["default"]),
+        shares={k: float(v) for k, v in shares["checks"].items()},
+        stress=document["stress"],
+    )
+    for level in levels.values():
+        total = sum(policy.share(check_id) for check_id in level.checks)
+        if total > MAX_SHARE_SUM + 1e-9:
+            raise InputError(
+                f"{source}: /shares: the {level.name} level's checks are guaranteed {total:.2f} of a budget, over {MAX_SHARE_SUM}"
+            )
+    return policy
+
+
+def load(path: str | Path | None = None) -> LevelsPolicy:
+    """The levels policy: ``path``, else $PREFLIGHT_LEVELS_POLICY, else the shipped policy/levels.yaml."""
+    return policy_files.load(policy_files.LEVELS, from_document, path)
+
+
+def plan(policy: LevelsPolicy, level_name: str, specs: list[CheckSpec]) -> list[CheckSpec]:
+    """The specs ``level_name`` runs, in ``specs`` order.
+
+    A check in the level runs whatever its flag says (deep runs compile.smoke);
+    a flag-gated check outside it runs when its flag is given and is otherwise
+    reported as not requested, as it always was.
+    """
+    known = {s.id for s in specs}
+    level = policy.level(level_name)
+    for index, check_id in enumerate(level.checks):
+        if check_id not in known:
+            close = difflib.get_close_matches(check_id, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"{policy.source}: /levels/{level_name}/checks/{index}: no check named {check_id!r}{hint}")
+    chosen = set(level.checks)
+    out: list[CheckSpec] = []
+    for spec in specs:
+        if spec.id in chosen:
+            out.append(replace(spec, enabled_by=None) if spec.enabled_by else spec)
+        elif spec.enabled_by is not None:
+            out.append(spec)
+    return out
+
+
+def budget_for(policy: LevelsPolicy, level_name: str, explicit: float | None) -> float | None:
+    """The run's budget in seconds: ``--budget``, else the level's default (None: no budget)."""
+    return explicit if explicit is not None else policy.level(level_name).budget_s
+
+
+def help_text(policy: LevelsPolicy) -> str:
+    """One line per level for --help: its default budget and its checks."""
+    lines = ["levels (policy/levels.yaml; --budget replaces the default budget):"]
+    for name in LEVELS:
+        level = policy.level(name)
+        budget = f"default budget {level.budget_s:g} s" if level.budget_s else "no default budget"
+        lines.append(f"  {name:<9} {budget}; {len(level.checks)} checks: {level.description}")
+    return "\n".join(lines) + "\n"
