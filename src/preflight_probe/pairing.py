@@ -124,8 +124,8 @@ def duplicate_problems(found: dict[str, Any], torch: Any = None) -> tuple[list[s
         dists = found[name]
         if len(dists) > 1:
             problems.append(f"{len(dists)} {name} installs are visible to this interpreter (import takes the first): {_listing(dists)}")
-            extra = [d for d in dists[1:] if d["added_by"] != "site-packages"] or dists[1:]
-            fixes.append(f"remove the extra {name} from the path: " + "; ".join(_removal(d) for d in extra))
+            added = [d for d in dists if d["added_by"] != "site-packages"] or dists[1:]
+            fixes.append(f"keep one {name}: " + ", or ".join(_removal(d) for d in added))
     first = found["torch"][0] if found["torch"] else None
     where = found["torch_imported_from"]
     if first and where and first.get("package_dir") and os.path.realpath(where) != os.path.realpath(first["package_dir"]):
@@ -146,9 +146,9 @@ def duplicate_problems(found: dict[str, Any], torch: Any = None) -> tuple[list[s
 
 
 def _removal(dist: dict[str, Any]) -> str:
-    origin = dist["added_by"]
+    origin, drops = dist["added_by"], f"drops {dist['name']} {dist['version']}"
     if origin == "PYTHONPATH":
-        return f"take {dist['location']} off PYTHONPATH"
+        return f"take {dist['location']} off PYTHONPATH ({drops})"
     if origin.endswith(".pth"):
-        return f"delete {origin} (it adds {dist['location']})"
-    return f"{remedies._python()} -m pip uninstall -y {dist['name']} (the {dist['version']} at {dist['location']})"
+        return f"delete {origin} ({drops} at {dist['location']})"
+    return f"{remedies._python()} -m pip uninstall -y {dist['name']} ({drops} at {dist['location']})"

@@ -33,6 +33,11 @@ def _torch_origin(lines: list[str]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _how(message: str) -> str:
+    """'killed by SIGBUS (exit -7)' from 'the worker was killed by SIGBUS (exit -7)'."""
+    return re.sub(r"^the worker (was )?", "", message)
+
+
 def _printed(lines: list[str]) -> str:
     shown = [line for line in lines if not line.startswith("preflight_probe: importing torch")][:HEAD_LINES]
     if not shown:
@@ -52,7 +57,7 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
                 "point --python at a Python 3.8+ interpreter of the environment to diagnose",
                 never_started=True,
             )
-        outcome = message.replace("the worker ", "", 1)
+        outcome = _how(message)
         return Explained(
             f"{python} is not a Python interpreter, or it never started the probe: it ended ({outcome}) without answering; "
             f"{_printed(lines)}",
@@ -79,12 +84,12 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
             )
         if signal:
             return Explained(
-                f"{where} crashed while loading its shared libraries ({message.replace('the worker ', '', 1)}): this points "
+                f"{where} crashed while loading its shared libraries ({_how(message)}): this points "
                 f"at a damaged install (a truncated or partly written .so, a full disk during pip install){stderr}",
                 f"reinstall torch: {fix}",
             )
         return Explained(
-            f"{where} ended the interpreter while importing ({message.replace('the worker ', '', 1)}){stderr}",
+            f"{where} ended the interpreter while importing ({_how(message)}){stderr}",
             f"run {python} -c 'import torch' to see the import fail on its own, then reinstall torch: {fix}",
         )
     if signal:
