@@ -2,9 +2,13 @@
 
 Speaks: GET /repos/{o}/{r}, GET /repos/{o}/{r}/issues/{n}, GET /user,
 GET/POST /repos/{o}/{r}/issues/{n}/comments (paginated with Link headers),
-PATCH/DELETE /repos/{o}/{r}/issues/comments/{id}. Scripted failures (403,
-422, 5xx, rate limits with Retry-After) are queued per method + path pattern;
-every request is recorded with its decoded JSON body.
+PATCH/DELETE /repos/{o}/{r}/issues/comments/{id}; for the PR delta's baseline:
+GET /repos/{o}/{r}/actions/workflows/{file or id}, .../workflows/{id}/runs
+(filtered by branch and status, newest first), /actions/runs/{id}/artifacts,
+/actions/artifacts/{id}/zip (a 302 to a blob URL on another host name, as GitHub
+does; an expired artifact answers 410) and the blob itself. Scripted failures
+(403, 422, 5xx, rate limits with Retry-After) are queued per method + path
+pattern; every request is recorded with its decoded JSON body.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class State:
     failures: list[Failure] = field(default_factory=list)
     racers: list[tuple[str, str, str]] = field(default_factory=list)  # (when, login, body) on next POST
     next_id: int = 1000
+    workflows: dict[str, int] = field(default_factory=dict)  # file name -> id
+    runs: list[dict[str, Any]] = field(default_factory=list)  # newest last
+    artifacts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> artifacts
+    blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id -> zip bytes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -95,6 +103,61 @@ class FakeGitHub:
         if errors:
             body["errors"] = errors
         self.state.failures.append(Failure(method, re.compile(path_regex), status, body, headers or {}, times))
+
+    def add_run(
+        self,
+        workflow: str = "ci.yml",
+        branch: str = "main",
+        conclusion: str = "success",
+        artifacts: dict[str, bytes] | None = None,
+        expired: tuple[str, ...] = (),
+    ) -> int:
+        """A completed workflow run on ``branch`` with ``artifacts`` (name -> zip bytes); returns its id."""
+        with self.state.lock:
+            state = self.state
+            workflow_id = state.workflows.setdefault(workflow, 100 + len(state.workflows))
+            state.next_id += 1
+            run_id = state.next_id
+            stamp = (EPOCH + timedelta(hours=run_id)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            full = f"{state.owner}/{state.repo}"
+            state.runs.append(
+                {
+                    "id": run_id,
+                    "name": workflow,
+                    "path": f".github/workflows/{workflow}",
+                    "workflow_id": workflow_id,
+                    "head_branch": branch,
+                    "status": "completed",
+                    "conclusion": conclusion,
+                    "event": "push",
+                    "run_number": run_id,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "url": f"{self.url}/repos/{full}/actions/runs/{run_id}",
+                    "html_url": f"https://github.com/{full}/actions/runs/{run_id}",
+                    "artifacts_url": f"{self.url}/repos/{full}/actions/runs/{run_id}/artifacts",
+                }
+            )
+            for name, data in (artifacts or {}).items():
+                state.next_id += 1
+                aid = state.next_id
+                state.blobs[aid] = data
+                state.artifacts.setdefault(run_id, []).append(
+                    {
+                        "id": aid,
+                        "node_id": f"MDg6QXJ0aWZhY3Q{aid}",
+                        "name": name,
+                        "size_in_bytes": len(data),
+                        "url": f"{self.url}/repos/{full}/actions/artifacts/{aid}",
+                        "archive_download_url": f"{self.url}/repos/{full}/actions/artifacts/{aid}/zip",
+                        "expired": name in expired,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                        "expires_at": (EPOCH + timedelta(hours=run_id, days=90)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "workflow_run": {"id": run_id, "head_branch": branch},
+                    }
+                )
+            return run_id
 
     def race(self, when: str, login: str, body: str) -> None:
         """On the next POST of a comment, another job's comment appears ``before`` or ``after`` ours."""
@@ -180,6 +243,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"login": state.token_login, "id": 1, "type": "User"}, {}
         if method == "GET" and path == repo_path:
             return 200, _repo(state, base), {}
+        if method == "GET" and path.startswith(f"{repo_path}/actions/"):
+            return self._actions(path[len(repo_path) :], query)
+        if method == "GET" and (match := re.fullmatch(r"/blob/(\d+)\.zip", path)):
+            data = state.blobs.get(int(match.group(1)))
+            return (200, data, {"Content-Type": "application/zip"}) if data is not None else (404, {"message": "Not Found"}, {})
         if match := re.fullmatch(rf"{repo_path}/issues/(\d+)", path):
             number = int(match.group(1))
             if method == "GET" and number in state.pulls:
@@ -214,6 +282,61 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, {"message": "Not Found"}, {}
         return 404, {"message": f"fake GitHub: no route for {method} {path}"}, {}
 
+    def _actions(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        state, base = self.state, self.base
+        full = f"{state.owner}/{state.repo}"
+        if match := re.fullmatch(r"/actions/workflows/([^/]+)", path):
+            key = match.group(1)
+            found = next(((f, i) for f, i in state.workflows.items() if key in (f, str(i))), None)
+            if found is None:
+                return 404, {"message": "Not Found"}, {}
+            name, wid = found
+            url = f"{base}/repos/{full}/actions/workflows/{wid}"
+            return (
+                200,
+                {
+                    "id": wid,
+                    "node_id": f"W_{wid}",
+                    "name": name,
+                    "path": f".github/workflows/{name}",
+                    "state": "active",
+                    "url": url,
+                    "html_url": f"https://github.com/{full}/actions/workflows/{name}",
+                    "badge_url": f"{url}/badge",
+                    "created_at": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "updated_at": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                {},
+            )
+        if match := re.fullmatch(r"/actions/workflows/(\d+)/runs", path):
+            wid = int(match.group(1))
+            runs = [
+                r
+                for r in reversed(state.runs)
+                if r["workflow_id"] == wid
+                and ("branch" not in query or r["head_branch"] == query["branch"])
+                and ("status" not in query or query["status"] in (r["status"], r["conclusion"]))
+            ]
+            return self._listing(path, query, "workflow_runs", runs)
+        if match := re.fullmatch(r"/actions/runs/(\d+)/artifacts", path):
+            return self._listing(path, query, "artifacts", state.artifacts.get(int(match.group(1)), []))
+        if match := re.fullmatch(r"/actions/artifacts/(\d+)/zip", path):
+            aid = int(match.group(1))
+            artifact = next((a for items in state.artifacts.values() for a in items if a["id"] == aid), None)
+            if artifact is None:
+                return 404, {"message": "Not Found"}, {}
+            if artifact["expired"]:
+                return 410, {"message": "Artifact has expired"}, {}
+            # GitHub answers with a short-lived blob URL on another host: the token must not follow the redirect
+            port = self.server.server_address[1]
+            return 302, None, {"Location": f"http://localhost:{port}/blob/{aid}.zip"}
+        return 404, {"message": f"fake GitHub: no route for GET {path}"}, {}
+
+    def _listing(self, path: str, query: dict[str, str], key: str, items: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
+        full_path = f"/repos/{self.state.owner}/{self.state.repo}{path}"
+        status, chunk, headers = self._page(full_path, query, items)
+        return status, {"total_count": len(items), key: chunk}, headers
+
     def _page(self, path: str, query: dict[str, str], items: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
         per_page = min(100, int(query.get("per_page", 30)))
         page = int(query.get("page", 1))
@@ -229,9 +352,11 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, chunk, ({"Link": ", ".join(links)} if links else {})
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
+        raw = isinstance(payload, bytes)
+        data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        if "Content-Type" not in headers:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight_action import schemas
+from preflight_action import redact, schemas
 from preflight_action.summary.delta import Baseline
 from preflight_action.summary.serialise import KIND, SCHEMA_NAME
 
@@ -92,7 +92,7 @@ def from_github(source: Source) -> Baseline:
     if not source.token:
         return Baseline("github", where, None, "no baseline: no token to read the base branch's artifacts")
     from github import Auth, Github, GithubException
-    from requests import RequestException
+    from requests import HTTPError, RequestException
 
     gh = Github(auth=Auth.Token(source.token), base_url=source.api_url, timeout=source.timeout_s, retry=None, per_page=50)
     try:
@@ -109,16 +109,37 @@ def from_github(source: Source) -> Baseline:
             return Baseline("github", where, None, f"no baseline: the {source.artifact} artifact of run {run.id} has expired")
         if artifact.size_in_bytes > MAX_ARTIFACT_BYTES:
             return Baseline("github", where, None, f"no baseline: the {source.artifact} artifact is {artifact.size_in_bytes} bytes")
-        _status, _headers, chunks = gh.requester.getStream(artifact.archive_download_url, chunk_size=65536)
-        data = b"".join(chunks)
+        data = _download(artifact.archive_download_url, source)
     except GithubException as error:
         message = error.data.get("message") if isinstance(error.data, dict) else None
         return Baseline("github", where, None, f"no baseline: GitHub answered {error.status}: {message or 'no message'}")
+    except HTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        return Baseline("github", where, None, f"no baseline: the artifact download answered {status}")
     except (RequestException, OSError) as error:
-        return Baseline("github", where, None, f"no baseline: {type(error).__name__}: {str(error)[:200]}")
+        return Baseline(
+            "github", where, None, f"no baseline: {type(error).__name__}: {redact.scrub_text(str(error)[:200], [source.token])}"
+        )
     finally:
         gh.close()
     return _from_zip(data, where)
+
+
+def _download(url: str, source: Source) -> bytes:
+    """The artifact zip. GitHub answers with a redirect to short-lived blob storage on another host
+    (PyGithub's own stream refuses hosts outside github.com); requests drops the token on that hop."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {source.token}", "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    with requests.get(url, headers=headers, timeout=source.timeout_s, stream=True) as response:
+        response.raise_for_status()
+        chunks, total = [], 0
+        for chunk in response.iter_content(65536):
+            total += len(chunk)
+            if total > MAX_ARTIFACT_BYTES:
+                raise OSError(f"the artifact is larger than {MAX_ARTIFACT_BYTES} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _from_zip(data: bytes, where: str) -> Baseline:
