@@ -26,7 +26,7 @@ for (const cell of document.querySelectorAll('.cell, .legend span')) {
 }
 document.body.dataset.probed = 'yes';
 </script>"""
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime.now(timezone.utc).replace(microsecond=0)  # ages are relative to the real clock
 
 
 def lane(node: str, backend: str, code: str, simulated: bool = False, age_hours: float = 0.0) -> matrix.Lane:

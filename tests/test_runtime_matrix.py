@@ -56,6 +56,7 @@ def smoke_record(stub: dict[str, Any], node: str, outcome: str, backend: str = "
 
 
 def sweep_summary(status: str = "failed") -> dict[str, Any]:
+    finished = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)  # fresh whatever the date
     counts = {"passed": 3, "failed": 1 if status == "failed" else 0, "timeout": 0, "interrupted": 0, "error": 0, "skipped": 0, "pending": 0}
     point = {
         "id": "p001",
@@ -71,8 +72,8 @@ def sweep_summary(status: str = "failed") -> dict[str, Any]:
         "flow": "dtype_batch_matmul",
         "seed": 0,
         "status": status,
-        "started_utc": "2026-11-23T08:00:00Z",
-        "finished_utc": "2026-11-23T08:01:00Z",
+        "started_utc": matrix.iso(finished - timedelta(minutes=1)).replace(".000Z", "Z"),
+        "finished_utc": matrix.iso(finished).replace(".000Z", "Z"),
         "duration_s": 60.0,
         "shard": None,
         "profile": None,

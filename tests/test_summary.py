@@ -7,7 +7,7 @@ import functools
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from preflight_action.summary import cli as cli_summarize
 from preflight_action.summary import model as summary
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+# "Now" is the real clock (whole seconds), and every fixture timestamp is relative to it: the CLIs judge
+# freshness against the real clock, so a fixed date would rot the suite a day after it was written.
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
 CHECK_IDS = (
     "torch.import",
     "device.resolve",
@@ -41,11 +43,16 @@ def shipped_policy() -> policy_module.SeverityPolicy:
     return policy_module.load()
 
 
+def ago(**delta: float) -> str:
+    """The ISO timestamp `delta` (timedelta keywords) before NOW."""
+    return matrix.iso(NOW - timedelta(**delta))
+
+
 def report_doc(
     node: str = "node-a",
     backend: str = "cuda",
     failures: dict[str, str] | None = None,
-    finished_at: str = "2026-11-23T11:00:00.000Z",
+    finished_at: str | None = None,
     simulated: bool = False,
     os_name: str = "Linux",
     python: str = "3.12.4",
@@ -53,6 +60,7 @@ def report_doc(
     """A schema-valid report built by the real triage code (scores from the shipped policy)."""
     policy = shipped_policy()
     failures = failures or {}
+    finished_at = finished_at or ago(hours=1)
     checks = []
     for check_id in CHECK_IDS:
         if check_id in failures:
@@ -65,7 +73,7 @@ def report_doc(
     scored = triage.score_checks(checks, policy, backend)
     report = Report(
         tool={"name": "preflight-action", "version": "0.1.0"},
-        started_at="2026-11-23T10:59:58.000Z",
+        started_at=matrix.iso(matrix.parse_time(finished_at) - timedelta(seconds=2)),
         finished_at=finished_at,
         duration_ms=2000.0,
         requested_device=backend,
@@ -110,7 +118,7 @@ def matrix_docs() -> list[dict[str, Any]]:
         ),
         report_doc("gpu-1", "cpu"),
         report_doc("mac-1", "mps", {"torchvision.import": "ImportError: torchvision 0.1 wants torch 1.0"}),
-        report_doc("box-9", "cpu", finished_at="2026-11-20T08:00:00.000Z"),
+        report_doc("box-9", "cpu", finished_at=ago(days=3, hours=4)),
     ]
 
 
@@ -171,7 +179,7 @@ def test_matrix_view_is_the_shared_matrix_read_model(tmp_path: Path) -> None:
 
 
 def test_stale_flag_follows_the_freshness_window(tmp_path: Path) -> None:
-    documents = [report_doc("old", "cpu", finished_at="2026-11-22T11:00:00.000Z")]  # 25 h before NOW
+    documents = [report_doc("old", "cpu", finished_at=ago(hours=25))]
     assert summarize(tmp_path / "a", documents).rows[0].stale
     assert not summarize(tmp_path / "b", documents, freshness_hours=48).rows[0].stale
     assert summarize(tmp_path / "c", documents, freshness_hours=48).rows[0].age_hours == 25.0

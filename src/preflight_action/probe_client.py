@@ -61,6 +61,12 @@ def describe_exit(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
+def how_it_ended(returncode: int | None) -> str:
+    """'was killed by SIGSEGV (exit -11)' / 'ended with exit code 3': the rest of a sentence about a worker."""
+    text = describe_exit(returncode)
+    return f"was {text}" if text.startswith("killed") else f"ended with {text}"
+
+
 class ProbeDirectory:
     """A private copy of ``preflight_probe`` so the diagnosed interpreter sees nothing else of ours.
 
@@ -119,7 +125,7 @@ class ProbeWorker:
                 raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self._child.stderr_since(mark)) from None
             if message is None:
                 code = self._child.exit_code(wait_s=5)
-                raise WorkerFailure(f"the worker {describe_exit(code)}", self._child.stderr_since(mark))
+                raise WorkerFailure(f"the worker {how_it_ended(code)}", self._child.stderr_since(mark))
             if message.get("type") == "hello":
                 self.hello = message
                 continue
@@ -130,9 +136,8 @@ class ProbeWorker:
         self._child.kill()
 
     def close(self) -> None:
-        """Stop the worker now: waiting for torch's interpreter teardown would cost a second."""
-        self._child.close_stdin()
-        self._child.kill()
+        """Stop the worker now (waiting for torch's interpreter teardown would cost a second) and release its pipes."""
+        self._child.close()
 
 
 def resolve_python(python: str | None) -> tuple[str, str]:
