@@ -11,6 +11,7 @@ at the top is the standard library or stdlib-only (``preflight_action.errors``).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -57,6 +58,31 @@ def parse_bool(value: str, name: str) -> bool:
     if text in ("true", "false"):
         return text == "true"
     raise ActionInputError(f"input {name}: expected true or false, got {value!r}")
+
+
+LEVELS = ("quick", "standard", "deep")
+
+
+def parse_level(value: str) -> str:
+    """The level input: quick, standard or deep (empty: standard)."""
+    text = value.strip() or "standard"
+    if text not in LEVELS:
+        raise ActionInputError(f"input level: expected one of {', '.join(LEVELS)}, got {value!r}")
+    return text
+
+
+def parse_budget(value: str) -> float | None:
+    """The budget input: a finite number of seconds above 0, or None for an empty input."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ActionInputError(f"input budget: expected a number of seconds above 0 (or empty), got {value!r}")
+    return seconds
 
 
 def split_extra_args(value: str) -> list[str]:
@@ -205,6 +231,8 @@ class RunInputs:
     output_path: Path
     extra_args: tuple[str, ...]
     node_id: str = ""  # the node-id input: empty keeps PREFLIGHT_NODE_ID / the runner name
+    level: str = "standard"
+    budget_s: float | None = None  # the budget input: empty is the level's default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunInputs:
@@ -218,6 +246,8 @@ class RunInputs:
             output_path=Path(output).absolute(),
             extra_args=tuple(split_extra_args(env.get("PREFLIGHT_EXTRA_ARGS", ""))),
             node_id=env.get("PREFLIGHT_INPUT_NODE_ID", "").strip(),
+            level=parse_level(env.get("PREFLIGHT_LEVEL", "")),
+            budget_s=parse_budget(env.get("PREFLIGHT_BUDGET", "")),
         )
 
 
@@ -226,6 +256,7 @@ def preflight_command(orchestrator: str, action_root: Path, inputs: RunInputs) -
     command = [orchestrator, str(action_root / "scripts" / "runtime_preflight.py"), "--device", inputs.device]
     command += ["--check-torchvision"] * inputs.check_torchvision + ["--check-compile"] * inputs.check_compile
     command += ["--strict"] * inputs.strict
+    command += ["--level", inputs.level] + (["--budget", f"{inputs.budget_s:g}"] if inputs.budget_s is not None else [])
     command += ["--python", inputs.python, "--output-path", str(inputs.output_path), *inputs.extra_args]
     return command
 
