@@ -24,8 +24,10 @@ HOSTILE = 'node "17"\n  line [1, 2] %% @team <b>x</b> ]] --> end'
 
 
 def series(title: str = "node-17 perf.matmul bf16: -30% vs median 700", regressed: bool = True, points: int = 12) -> Series:
-    values = tuple(700.0 + (i % 3) for i in range(points - 1)) + (490.0,)
-    return Series(title, "TFLOP/s", tuple(f"03-{i + 1:02d} 02:00" for i in range(points)), values, (700.0,) * points, "baseline (median)", regressed)
+    values = (*tuple(700.0 + i % 3 for i in range(points - 1)), 490.0)
+    return Series(
+        title, "TFLOP/s", tuple(f"03-{i + 1:02d} 02:00" for i in range(points)), values, (700.0,) * points, "baseline (median)", regressed
+    )
 
 
 def test_mermaid_is_one_xychart_with_the_line_and_its_baseline() -> None:
