@@ -32,7 +32,8 @@ def preflight(session: nox.Session) -> None:
     diagnosing_other = any(arg == "--python" or arg.startswith("--python=") for arg in session.posargs)
     _install(session, torch=not diagnosing_other)
     out = "outputs/runtime_preflight"
-    args = session.posargs or ["--device", "auto", "--check-torchvision", "--strict"]
+    # --check-distributed: one rank per local device (2 gloo ranks on a laptop, a few seconds).
+    args = session.posargs or ["--device", "auto", "--check-torchvision", "--check-distributed", "--strict"]
     session.run(
         "python",
         "scripts/runtime_preflight.py",

@@ -243,3 +243,25 @@ def test_expect_gpus_rejects_a_bad_count_with_exit_2(run_preflight: Any, value: 
         run_preflight("--expect-gpus", value)
     assert exited.value.code == 2
     assert "--expect-gpus" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the composite action's inputs
+
+
+def test_action_inputs_become_the_flags(tmp_path: Path) -> None:
+    from preflight_action.github import action_helper
+
+    env = {"PREFLIGHT_CHECK_DISTRIBUTED": "true", "PREFLIGHT_EXPECT_GPUS": " 8 ", "PREFLIGHT_OUTPUT_PATH": str(tmp_path / "r.json")}
+    command = action_helper.preflight_command("py", Path("/action"), action_helper.RunInputs.from_env(env))
+    assert command[command.index("--check-distributed") :][:3] == ["--check-distributed", "--expect-gpus", "8"]
+    plain = action_helper.preflight_command("py", Path("/action"), action_helper.RunInputs.from_env({}))
+    assert "--check-distributed" not in plain
+    assert "--expect-gpus" not in plain
+
+
+@pytest.mark.parametrize("value", ["0", "eight", "-1"])
+def test_action_rejects_a_bad_expect_gpus_by_input_name(value: str) -> None:
+    from preflight_action.github import action_helper
+
+    with pytest.raises(action_helper.ActionInputError, match="input expect-gpus: expected a whole number"):
+        action_helper.RunInputs.from_env({"PREFLIGHT_EXPECT_GPUS": value})

@@ -28,6 +28,8 @@ ACTION_INPUTS = {
     "device",
     "check-torchvision",
     "check-compile",
+    "check-distributed",
+    "expect-gpus",
     "strict",
     "python",
     "output-path",

@@ -60,6 +60,16 @@ def parse_bool(value: str, name: str) -> bool:
     raise ActionInputError(f"input {name}: expected true or false, got {value!r}")
 
 
+def parse_count(value: str, name: str) -> int | None:
+    """A whole number of at least 1, or None for an empty input."""
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ActionInputError(f"input {name}: expected a whole number of at least 1 (or empty), got {value!r}")
+    return int(text)
+
+
 LEVELS = ("quick", "standard", "deep")
 
 
@@ -233,6 +243,8 @@ class RunInputs:
     node_id: str = ""  # the node-id input: empty keeps PREFLIGHT_NODE_ID / the runner name
     level: str = "standard"
     budget_s: float | None = None  # the budget input: empty is the level's default
+    check_distributed: bool = False
+    expect_gpus: int | None = None  # the expect-gpus input: empty is no expectation
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunInputs:
@@ -248,6 +260,8 @@ class RunInputs:
             node_id=env.get("PREFLIGHT_INPUT_NODE_ID", "").strip(),
             level=parse_level(env.get("PREFLIGHT_LEVEL", "")),
             budget_s=parse_budget(env.get("PREFLIGHT_BUDGET", "")),
+            check_distributed=parse_bool(env.get("PREFLIGHT_CHECK_DISTRIBUTED", "false"), "check-distributed"),
+            expect_gpus=parse_count(env.get("PREFLIGHT_EXPECT_GPUS", ""), "expect-gpus"),
         )
 
 
@@ -255,8 +269,11 @@ def preflight_command(orchestrator: str, action_root: Path, inputs: RunInputs) -
     """The exact ``scripts/runtime_preflight.py`` command line the action runs."""
     command = [orchestrator, str(action_root / "scripts" / "runtime_preflight.py"), "--device", inputs.device]
     command += ["--check-torchvision"] * inputs.check_torchvision + ["--check-compile"] * inputs.check_compile
+    command += ["--check-distributed"] * inputs.check_distributed
+    command += ["--expect-gpus", str(inputs.expect_gpus)] if inputs.expect_gpus else []
     command += ["--strict"] * inputs.strict
-    command += ["--level", inputs.level] + (["--budget", f"{inputs.budget_s:g}"] if inputs.budget_s is not None else [])
+    command += ["--level", inputs.level] if inputs.level != "standard" else []  # standard: the command as it always was
+    command += ["--budget", f"{inputs.budget_s:g}"] if inputs.budget_s is not None else []
     command += ["--python", inputs.python, "--output-path", str(inputs.output_path), *inputs.extra_args]
     return command
 
