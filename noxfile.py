@@ -34,6 +34,10 @@ def preflight(session: nox.Session) -> None:
     out = "outputs/runtime_preflight"
     # --check-distributed: one rank per local device (2 gloo ranks on a laptop, a few seconds).
     args = session.posargs or ["--device", "auto", "--check-torchvision", "--check-distributed", "--strict"]
+    # The action's level and budget inputs, by the same names: PREFLIGHT_LEVEL=deep PREFLIGHT_BUDGET=90 nox -s preflight
+    for variable, flag in (("PREFLIGHT_LEVEL", "--level"), ("PREFLIGHT_BUDGET", "--budget")):
+        if os.environ.get(variable, "").strip() and flag not in args:
+            args = [*args, flag, os.environ[variable].strip()]
     session.run(
         "python",
         "scripts/runtime_preflight.py",
