@@ -94,6 +94,24 @@ def second_torch(root: Path, via: str) -> Runtime:
     return Runtime(python, {}, {"other": str(other), "pth": str(site / "00_reach.pth")})
 
 
+def second_copy_of_torch(root: Path, via: str) -> Runtime:
+    """The dev venv's torch installed a second time elsewhere (same version): a site dir whose torch is the
+    real package (a symlink, no 1-4 GB copy) with its own dist-info, ahead of the venv's, by PYTHONPATH or .pth."""
+    other = root / "other-env-site"
+    other.mkdir(parents=True)
+    (other / "torch").symlink_to(SITE / "torch", target_is_directory=True)
+    dist = next(SITE.glob("torch-*.dist-info"), None)
+    if dist is None:
+        raise Unavailable("the dev venv has no torch distribution to install twice")
+    shutil.copytree(dist, other / dist.name)
+    version = dist.name[len("torch-") : -len(".dist-info")]
+    if via == "PYTHONPATH":
+        python, _ = venv_reaching(root / "venv", SITE)
+        return Runtime(python, {"PYTHONPATH": str(other)}, {"other": str(other), "version": version})
+    python, site = venv_reaching(root / "venv", other, SITE)
+    return Runtime(python, {}, {"other": str(other), "version": version, "pth": str(site / "00_reach.pth")})
+
+
 def torchvision_for_another_build(root: Path) -> Runtime:
     """torch 2.13.0+cpu with the dev venv's torchvision 0.29.1: a CUDA 13 build made for torch 2.14."""
     other = torch_213_site()

@@ -67,6 +67,25 @@ def test_a_second_torch_on_the_path_fails_deps_consistency_naming_both(under, tm
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("via", ["PYTHONPATH", ".pth"])
+def test_the_same_torch_installed_twice_fails_deps_consistency_where_it_used_to_pass(under, tmp_path: Path, via: str) -> None:
+    runtime = _build(br.second_copy_of_torch, tmp_path, via)
+    run = under(runtime, "--device", "cpu", "--check-torchvision")
+    check, entry = _failed(run, "deps.consistency")
+    assert entry["band"] == "medium"
+    version = runtime.notes["version"]
+    assert check["error"] == (
+        f"2 torch installs are visible to this interpreter (import takes the first): {version} at {runtime.notes['other']} "
+        f"(from {runtime.notes.get('pth', 'PYTHONPATH')}); {version} at {br.SITE} (from "
+        f"{check['details']['distributions']['torch'][1]['added_by']})"
+    )
+    assert check["remedy"].startswith("keep one torch: ")
+    for check_id in ("torch.import", "tensor.smoke", "dtype.support", "torchvision.import"):
+        assert run.check(check_id)["status"] == "pass"  # the same build twice runs; only the duplicate is wrong
+    assert [t["check_id"] for t in run.report["triage"]["top_failed_checks"]] == ["deps.consistency"]
+
+
+@pytest.mark.integration
 def test_torchvision_built_for_another_torch_and_cuda_names_both_builds_and_the_pair(under, tmp_path: Path) -> None:
     runtime = _build(br.torchvision_for_another_build, tmp_path)
     run = under(runtime, "--device", "cpu", "--check-torchvision")

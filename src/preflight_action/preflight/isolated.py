@@ -35,7 +35,7 @@ def _torch_origin(lines: list[str]) -> tuple[str | None, str | None]:
 
 def _how(message: str) -> str:
     """'killed by SIGBUS (exit -7)' from 'the worker was killed by SIGBUS (exit -7)'."""
-    return re.sub(r"^the worker (was )?", "", message)
+    return re.sub(r"^the worker (was |ended with )?", "", message)
 
 
 def _printed(lines: list[str]) -> str:
