@@ -238,6 +238,8 @@ def collect() -> dict[str, Any]:
     try:
         system = Reader(nvml)
         cuda = system.get("cuda_driver_version", nvml.nvmlSystemGetCudaDriverVersion)
+        gpus = [_gpu(nvml, index) for index in range(nvml.nvmlDeviceGetCount())]
+        _add_p2p(nvml, gpus)
         document = {
             "schema_version": 1,
             "provenance": PROVENANCE,
@@ -246,9 +248,8 @@ def collect() -> dict[str, Any]:
             "driver_version": _text(system.get("driver_version", nvml.nvmlSystemGetDriverVersion) or "") or None,
             "cuda_driver_version": cuda_version_text(cuda),
             "nvml_version": _text(system.get("nvml_version", nvml.nvmlSystemGetNVMLVersion) or "") or None,
-            "gpus": [_gpu(nvml, index) for index in range(nvml.nvmlDeviceGetCount())],
+            "gpus": gpus,
         }
-        _add_p2p(nvml, document["gpus"])
     finally:
         nvml.nvmlShutdown()
     document["elapsed_ms"] = round((time.perf_counter() - started) * 1000.0, 3)

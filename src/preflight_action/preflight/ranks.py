@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,7 @@ def run_ranks(python: str, plan: RankPlan) -> RankRun:
     run = RankRun(plan, [])
     try:
         for index in range(plan.world_size):
-            child = JsonLineProcess(plan.argv(python, str(probe_dir.boot), index), on_line=lambda line, r=index: inbox.put((r, line)))
+            child = JsonLineProcess(plan.argv(python, str(probe_dir.boot), index), on_line=_forward(inbox, index))
             run.ranks.append(Rank(index, child))
         _collect(run, inbox, started + plan.deadline_s)
     finally:
@@ -140,6 +141,11 @@ def run_ranks(python: str, plan: RankPlan) -> RankRun:
         probe_dir.cleanup()
     run.elapsed_s = time.monotonic() - started
     return run
+
+
+def _forward(inbox: queue.Queue[tuple[int, str]], index: int) -> Callable[[str], None]:
+    """Each rank's stdout lines into the one inbox, tagged with the rank."""
+    return lambda line: inbox.put((index, line))
 
 
 def _drain(run: RankRun, inbox: queue.Queue[tuple[int, str]]) -> None:
