@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         import torch.distributed as dist
 
+        if not dist.is_available():
+            raise RuntimeError(f"this torch ({torch.__version__}) was built without torch.distributed")
         stage = "rendezvous"
         store = _store(dist, args, chan)
         stage = "init_process_group"
