@@ -78,7 +78,8 @@ def find(name: str) -> list[dict[str, Any]]:
             if _normal(stem.split("-", 1)[0]) != wanted:
                 continue
             text = _read_text(os.path.join(meta_dir, "METADATA")) or _read_text(os.path.join(meta_dir, "PKG-INFO"))
-            version = (_header(text, "Version") or [None])[0]
+            versions = _header(text, "Version")
+            version = versions[0] if versions else None
             wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
             found.append(
                 {
@@ -161,7 +162,7 @@ def elf_needed(path: str) -> list[str] | None:
 
 def _scan_names(path: str, limit: int = 64 << 20) -> bytes:
     """Accelerator library names mentioned inside a non-ELF binary (a Mach-O dylib, a Windows .pyd)."""
-    hits = []
+    hits: list[bytes] = []
     try:
         with open(path, "rb") as handle:
             tail = b""

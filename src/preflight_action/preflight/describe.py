@@ -9,8 +9,9 @@ from preflight_action.preflight.report import CheckResult
 
 
 def _caps(d: dict[str, Any]) -> str:
+    distro = " ".join(str(x) for x in (d.get("os_distribution"), d.get("os_version")) if x)
     parts = [
-        f"{d.get('os')}{' (WSL2)' if d.get('is_wsl2') else ''}",
+        f"{distro or d.get('os')}{' (WSL2)' if d.get('is_wsl2') else ''}",
         f"Python {d.get('python_version')}",
         f"torch {d.get('torch_version')}",
     ]
@@ -24,6 +25,10 @@ def _caps(d: dict[str, Any]) -> str:
         parts.append(f"{d['device_name']}{cc}{mem}")
     elif d.get("cpu_model"):
         parts.append(str(d["cpu_model"]))
+    if d.get("libc"):
+        parts.append(f"{d['libc']} {d.get('libc_version') or ''}".strip())
+    if d.get("cxx_compiler_version") or d.get("cxx_compiler"):
+        parts.append(f"C++ {d.get('cxx_compiler_version') or d.get('cxx_compiler')}")
     return ", ".join(parts)
 
 
