@@ -19,14 +19,14 @@ from preflight_action import interrupts, schemas
 from .conftest import ROOT
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="delivering SIGINT/SIGTERM to one process as tested here is POSIX-only")
-PATIENCE_S = 240  # a bound for a stuck run, never a speed expectation
+PATIENCE_S = 180  # a bound for a stuck run, never a speed expectation
 
 
 class Running:
     """A CLI started as a user would; its stderr lines arrive on a queue while it runs."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -39,11 +39,12 @@ class Running:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for(self, text: str) -> None:
+    def wait_for(self, *words: str) -> None:
+        """Until a stderr line holds all of ``words``."""
         while True:
             line = self.lines.get(timeout=PATIENCE_S)
-            assert line is not None, f"exited before {text!r}: {''.join(self.stderr)}"
-            if text in line:
+            assert line is not None, f"exited before {words!r}: {''.join(self.stderr)}"
+            if all(word in line.split() for word in words):
                 return
 
     def workers(self) -> list[psutil.Process]:
@@ -52,6 +53,8 @@ class Running:
     def finish(self) -> int:
         code = self.proc.wait(timeout=PATIENCE_S)
         self._reader.join(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
         return code
 
 
@@ -75,7 +78,7 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
     md, page = tmp_path / "report.md", tmp_path / "report.html"
     argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--output-path", str(out)]
     run = Running([*argv, "--output-md", str(md), "--output-html", str(page)], env_with(PREFLIGHT_INJECT_FAULT="tensor.smoke=hang"))
-    run.wait_for("capabilities.detect")  # the next check, tensor.smoke, hangs in the worker
+    run.wait_for("pass", "capabilities.detect")  # the next check, tensor.smoke, hangs in the worker
     workers = run.workers()
     assert workers, "no worker process to stop"
     run.proc.send_signal(sig)
@@ -99,4 +102,31 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
     assert report["fail_count"] == 0  # an interrupted check did not fail
     assert reason in md.read_text(encoding="utf-8")
     assert reason in page.read_text(encoding="utf-8")
+    assert all(gone(worker) for worker in workers), [w.pid for w in workers if not gone(w)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_case_writes_a_partial_smoke_record_and_kills_the_worker(tmp_path: Path, sig: signal.Signals) -> None:
+    argv = [sys.executable, str(ROOT / "scripts" / "smoke.py"), "--output-root", str(tmp_path), "--device", "cpu"]
+    argv += ["--models", "transformer", "--dtypes", "float32,bfloat16,float16", "--iterations", "1"]
+    run = Running(argv, env_with(PREFLIGHT_SMOKE_INJECT_FAULT="hang:transformer:bfloat16"))
+    run.wait_for("transformer", "float32", "pass")  # bfloat16 is in flight, and hangs
+    workers = run.workers()
+    assert workers, "no smoke worker to stop"
+    run.proc.send_signal(sig)
+    code = run.finish()
+
+    assert code == 128 + sig.value
+    [path] = tmp_path.glob("run.*/smoke_run.json")
+    document = schemas.read_json(path, "smoke_run")
+    assert (document["outcome"], document["exit_code"], document["interrupted_by"]) == ("interrupted", code, sig.name)
+    reason = interrupts.not_run_reason(sig.name)
+    assert [(c["dtype"], c["outcome"], c.get("reason")) for c in document["cases"]][1:] == [
+        ("bfloat16", "not_run", reason),
+        ("float16", "not_run", reason),
+    ]
+    assert document["cases"][0]["outcome"] == "pass"
+    said = [line for line in run.stderr if "interrupted" in line]
+    assert said == [f"smoke: interrupted by {sig.name}: partial record written to {path} (2 cases not run)\n"]
+    assert "Traceback" not in "".join(run.stderr)
     assert all(gone(worker) for worker in workers), [w.pid for w in workers if not gone(w)]

@@ -223,7 +223,15 @@ def grid(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], dic
 
 
 # smoke run outcome -> lane code; simulated and skipped runs are never "ok" (never a real pass).
-SMOKE_CODE = {"pass": "ok", "fail": "error", "aborted": "error", "timeout": "degraded", "skipped": "skipped", "simulated": "skipped"}
+SMOKE_CODE = {
+    "pass": "ok",
+    "fail": "error",
+    "aborted": "error",
+    "timeout": "degraded",
+    "interrupted": "degraded",
+    "skipped": "skipped",
+    "simulated": "skipped",
+}
 # sweep run status -> lane code
 SWEEP_CODE = {"passed": "ok", "failed": "error", "interrupted": "degraded", "dry_run": "skipped", "pending": "skipped"}
 

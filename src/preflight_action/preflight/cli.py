@@ -27,6 +27,7 @@ exit codes:
      check reached the strict threshold
   1  --strict and a failed check scored at or above the threshold
   2  bad usage or input (unknown flag, --python not found, invalid --policy)
+  130, 143  interrupted by SIGINT (Ctrl-C) / SIGTERM: a partial report, unfinished checks skipped as not run
 
 The default strict threshold is the policy's (policy/severity.yaml: "medium"):
 critical, high and medium failures block; low ones are reported only.

@@ -40,6 +40,7 @@ exit codes:
   1  a case failed, the timeout guard fired, the guard aborted, or --require-real
      and the run was not a real pass
   2  bad usage or input
+  130, 143  interrupted by SIGINT (Ctrl-C) / SIGTERM: a partial record, unfinished cases not run
 """
 
 
@@ -179,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     except PreflightError as error:
         print(f"smoke: error: {error}", file=sys.stderr)
         return error.exit_code
+    if document.get("interrupted_by"):
+        not_run = document["counts"]["not_run"]
+        print(
+            f"smoke: interrupted by {document['interrupted_by']}: partial record written to {run_dir / record.RECORD_NAME} "
+            f"({not_run} case{'s' if not_run != 1 else ''} not run)",
+            file=sys.stderr,
+        )
+        return int(document["exit_code"])
     counts = ", ".join(f"{v} {k}" for k, v in document["counts"].items() if v)
     real = "" if document["outcome"] == "pass" else " (not a real pass)"
     print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -79,6 +80,11 @@ class SmokeWorker:
             code = self._child.exit_code(wait_s=10)
             raise WorkerGone(f"the smoke worker {how_it_ended(code)}", self.stderr_tail())
         return message
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        """The worker process (what an interruption stops)."""
+        return self._child.proc
 
     def send(self, op: str) -> None:
         self._child.send({"op": op})

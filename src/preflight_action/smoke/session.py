@@ -11,6 +11,7 @@ from typing import Any
 from preflight_action import __version__, ci
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, node_id, utc_now
+from preflight_action.interrupts import Interrupted, exit_code
 from preflight_action.smoke import guard, modes, record, retention
 from preflight_action.smoke.client import Deadline, SmokeWorker, WorkerGone
 from preflight_probe import smoke_models as models
@@ -53,6 +54,7 @@ class _State:
     notes: list[str] = field(default_factory=list)
     timed_out: bool = False
     aborted: bool = False
+    guard: Interrupted = field(default_factory=Interrupted)
 
 
 def run(options: SmokeOptions, say: Say) -> tuple[dict[str, Any], Path]:
@@ -65,15 +67,28 @@ def run(options: SmokeOptions, say: Say) -> tuple[dict[str, Any], Path]:
     deadline = Deadline(options.timeout_s)
     state = _State(mode=options.mode)
     sim = modes.target(options.profile) if options.mode == "simulated" else None
-    try:
-        _execute(options, state, deadline, run_dir, say, sim)
-    finally:
-        document = _assemble(options, state, run_dir, started, t0)
-        record.write(document, run_dir)
-        pruned = retention.prune(options.output_root, options.keep_recent, options.retention_secs, protect=run_dir)
-        if pruned.removed:
-            say(f"smoke: pruned {len(pruned.removed)} old run(s): {', '.join(pruned.removed)}")
+    # Ctrl-C / SIGTERM: the worker is stopped, the cases not finished are recorded as not run, exit 130 / 143.
+    with state.guard:
+        try:
+            _execute(options, state, deadline, run_dir, say, sim)
+        finally:
+            _mark_interrupted(options, state)
+            document = _assemble(options, state, run_dir, started, t0)
+            record.write(document, run_dir)
+            pruned = retention.prune(options.output_root, options.keep_recent, options.retention_secs, protect=run_dir)
+            if pruned.removed:
+                say(f"smoke: pruned {len(pruned.removed)} old run(s): {', '.join(pruned.removed)}")
     return document, run_dir
+
+
+def _mark_interrupted(options: SmokeOptions, state: _State) -> None:
+    """After a signal, every case that did not finish is not run, saying why (the one in flight included)."""
+    if not state.guard.stopped:
+        return
+    done = {(c["model"], c["dtype"]) for c in state.cases if c.get("reason") != state.guard.reason}
+    kept = [c for c in state.cases if (c["model"], c["dtype"]) in done]
+    missing = [(m, d) for m in options.models for d in options.dtypes if (m, d) not in done]
+    state.cases = kept + [{"model": m, "dtype": d, "outcome": "not_run", "reason": state.guard.reason} for m, d in missing]
 
 
 def _execute(options: SmokeOptions, state: _State, deadline: Deadline, run_dir: Path, say: Say, sim: modes.SimulatedTarget | None) -> None:
@@ -89,6 +104,7 @@ def _execute(options: SmokeOptions, state: _State, deadline: Deadline, run_dir: 
         "seed": options.seed,
     }
     worker = SmokeWorker(options.python, spec, run_dir / "worker.log")
+    state.guard.current = worker.process
     in_flight: tuple[str, str] | None = None
     try:
         state.hello = worker.next(deadline)
@@ -121,7 +137,8 @@ def _execute(options: SmokeOptions, state: _State, deadline: Deadline, run_dir: 
             elif message["type"] == "done":
                 break
     except WorkerGone as gone:
-        _worker_gone(options, state, gone, in_flight, say)
+        if not state.guard.stopped:  # an interruption is not a crash: _mark_interrupted records it
+            _worker_gone(options, state, gone, in_flight, say)
     finally:
         worker.close()
 
@@ -228,6 +245,9 @@ def _counts(cases: list[dict[str, Any]]) -> dict[str, int]:
 
 def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str, t0: float) -> dict[str, Any]:
     outcome = record.run_outcome(state.mode, state.cases, state.timed_out, state.aborted)
+    code = record.exit_code(outcome, options.knobs.require_real)
+    if state.guard.signal_name:
+        outcome, code = "interrupted", exit_code(state.guard.signal_name)
     info, sim = state.inspect, state.sim
     if sim is not None:
         device = {
@@ -255,7 +275,7 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
         "simulated": state.mode == "simulated",
         "fallback_reason": state.fallback_reason,
         "outcome": outcome,
-        "exit_code": record.exit_code(outcome, options.knobs.require_real),
+        "exit_code": code,
         "started_at": started,
         "finished_at": utc_now(),
         "duration_ms": round((time.perf_counter() - t0) * 1000.0, 3),
@@ -289,4 +309,5 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
         "counts": _counts(state.cases),
         "notes": state.notes,
         "pinned": retention.is_pinned(run_dir),
+        **({"interrupted_by": state.guard.signal_name} if state.guard.signal_name else {}),
     }
