@@ -6,13 +6,14 @@ import difflib
 import json
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from preflight_action.errors import InputError, SchemaError
 from preflight_action.paths import data_dir
+
+if TYPE_CHECKING:  # jsonschema loads only to explain a rejection: the fast path below accepts without it
+    import jsonschema
+    from referencing import Registry
 
 
 def schema_dir() -> Path:
@@ -20,34 +21,40 @@ def schema_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+def _documents() -> dict[str, dict[str, Any]]:
     by_name: dict[str, dict[str, Any]] = {}
-    resources = []
     for path in sorted(schema_dir().glob("*.schema.json")):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        by_name[path.name.removesuffix(".schema.json")] = schema
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    return Registry().with_resources(resources), by_name
+        by_name[path.name.removesuffix(".schema.json")] = json.loads(path.read_text(encoding="utf-8"))
+    return by_name
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    from referencing import Registry, Resource
+
+    return Registry().with_resources((schema["$id"], Resource.from_contents(schema)) for schema in _documents().values())
 
 
 def names() -> list[str]:
     """Every schema name (file name without ``.schema.json``)."""
-    return sorted(_registry()[1])
+    return sorted(_documents())
 
 
 def load(name: str) -> dict[str, Any]:
     """The schema document called ``name`` (e.g. ``preflight_report``)."""
     try:
-        return _registry()[1][name]
+        return _documents()[name]
     except KeyError:
         raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}") from None
 
 
 @cache
 def validator(name: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = load(name)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, registry=_registry()[0], format_checker=cls.FORMAT_CHECKER)
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
 
 def _pointer(error: jsonschema.ValidationError) -> str:
