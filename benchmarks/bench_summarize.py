@@ -7,9 +7,11 @@ written to a temp dir in the project's JSON format.
 
 Goals: reading the reports with schema validation on (glob, read, parse,
 validate, typed records) takes at most 3x the CPU time of json.load-ing the
-same files, and the whole summarize's cost per report at 10k is within 1.5x of
-that at 1k (linear). The whole summarize (also merge, render, write Markdown +
-JSON) is timed and shown beside it. CPU time (process_time), best of N
+same files, the whole summarize with the PR delta on (--baseline: a previous
+summary of the same fleet) takes at most 3x json.load at the largest size, and
+the whole summarize's cost per report at 10k is within 1.5x of that at 1k
+(linear). The whole summarize (also merge, render, write Markdown + JSON) is
+timed without and with the delta, side by side. CPU time (process_time), best of N
 interleaved runs, because the machine is shared.
 Run: python benchmarks/bench_summarize.py [--sizes 1000 10000] [--repeat 5]
 """
@@ -32,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from preflight_action import atomic, schemas, triage  # noqa: E402
+from preflight_action import atomic, schemas  # noqa: E402
 from preflight_action.preflight import severity as policy_module  # noqa: E402
+from preflight_action.preflight import triage  # noqa: E402
 from preflight_action.preflight.report import Report  # noqa: E402
 from preflight_action.summary import cli as cli_summarize  # noqa: E402
 from preflight_action.summary import model as summary  # noqa: E402
@@ -119,8 +122,10 @@ def time_load_reports(pattern: str) -> float:
     return time.process_time() - started
 
 
-def time_summarize(pattern: str, out: Path) -> float:
+def time_summarize(pattern: str, out: Path, baseline: Path | None = None) -> float:
     argv = ["--input-glob", pattern, "--output-md", str(out / "summary.md"), "--output-json", str(out / "summary.json"), "--quiet"]
+    if baseline is not None:
+        argv += ["--baseline", str(baseline)]
     started = time.process_time()
     code = cli_summarize.main(argv)
     elapsed = time.process_time() - started
@@ -158,34 +163,43 @@ def main(argv: list[str] | None = None) -> int:
             pattern = str(folder / "*.json")
             time_json_load(pattern)  # warm the page cache
             time_summarize(pattern, work / f"out{size}")  # and our caches (compiled validator, template)
-            times: dict[str, list[float]] = {"load": [], "validated": [], "summarize": []}
+            baseline = work / f"baseline{size}.json"
+            baseline.write_bytes((work / f"out{size}" / "summary.json").read_bytes())
+            times: dict[str, list[float]] = {"load": [], "validated": [], "summarize": [], "delta": []}
             for _ in range(args.repeat):  # interleaved, best of N: the machine is shared, noise hits all alike
                 times["load"].append(time_json_load(pattern))
                 times["validated"].append(time_load_reports(pattern))
                 times["summarize"].append(time_summarize(pattern, work / f"out{size}"))
+                times["delta"].append(time_summarize(pattern, work / f"out{size}", baseline))
             if not reference_ms:
                 reference_ms = time_reference_validation(pattern, 200) * 1000
-            rows.append((size, min(times["load"]), min(times["validated"]), min(times["summarize"])))
+            rows.append((size, min(times["load"]), min(times["validated"]), min(times["summarize"]), min(times["delta"])))
             print(f"  {size} reports measured", flush=True)
     print()
     print("CPU seconds (process_time), best of", args.repeat)
     print(
-        f"{'reports':>8} | {'json.load':>9} | {'read+validate':>13} | {'ratio':>5} | {'summarize':>9} | {'ratio':>5} | {'summarize ms/report':>19}"
+        f"{'reports':>8} | {'json.load':>9} | {'read+validate':>13} | {'ratio':>5} | {'summarize':>9} | {'ratio':>5} "
+        f"| {'+delta':>7} | {'ratio':>5} | {'summarize ms/report':>19}"
     )
-    print(f"{'-' * 8}-+-{'-' * 9}-+-{'-' * 13}-+-{'-' * 5}-+-{'-' * 9}-+-{'-' * 5}-+-{'-' * 19}")
-    for size, load, validated, summ in rows:
+    print(f"{'-' * 8}-+-{'-' * 9}-+-{'-' * 13}-+-{'-' * 5}-+-{'-' * 9}-+-{'-' * 5}-+-{'-' * 7}-+-{'-' * 5}-+-{'-' * 19}")
+    for size, load, validated, summ, delta in rows:
         print(
-            f"{size:>8} | {load:>9.3f} | {validated:>13.3f} | {validated / load:>5.2f} | {summ:>9.3f} | {summ / load:>5.2f} | {summ / size * 1000:>19.3f}"
+            f"{size:>8} | {load:>9.3f} | {validated:>13.3f} | {validated / load:>5.2f} | {summ:>9.3f} | {summ / load:>5.2f} "
+            f"| {delta:>7.3f} | {delta / load:>5.2f} | {summ / size * 1000:>19.3f}"
         )
     print("read+validate: glob, read, parse, validate each report against the schema, build the typed records")
     print("summarize: the whole CLI (read+validate, merge, matrix view, render Markdown, write Markdown + JSON)")
+    print("+delta: the same with --baseline (a previous summary JSON of the same fleet: read, validate, compare)")
     print(f"reference: pure-Python jsonschema validation alone costs {reference_ms:.3f} ms/report")
     failures = []
-    worst = max(validated / load for _, load, validated, _ in rows)
+    worst = max(validated / load for _, load, validated, _, _ in rows)
     if worst > RATIO_GOAL:
         failures.append(f"reading with schema validation took {worst:.2f}x json.load (goal <= {RATIO_GOAL}x)")
+    size, load, _, _, delta = rows[-1]
+    if delta / load > RATIO_GOAL:
+        failures.append(f"summarize with the delta took {delta / load:.2f}x json.load at {size} reports (goal <= {RATIO_GOAL}x)")
     if len(rows) > 1:
-        (small, _, _, s_small), (big, _, _, s_big) = rows[0], rows[-1]
+        (small, _, _, s_small, _), (big, _, _, s_big, _) = rows[0], rows[-1]
         growth = (s_big / big) / (s_small / small)
         print(f"summarize cost per report at {big} vs {small}: {growth:.2f}x (goal <= {LINEAR_GOAL}x: linear)")
         if growth > LINEAR_GOAL:

@@ -481,3 +481,20 @@ def test_run_names_the_node_in_the_report(tmp_path: Path, github_output: Path, m
     assert action_helper.main(["run", "--action-root", str(ROOT)], env=env) == 0
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["host"]["node_id"] == "windows"
+
+
+def test_summarize_forwards_baseline_fail_on_and_history() -> None:
+    env = {"PREFLIGHT_BASELINE": "github", "PREFLIGHT_FAIL_ON": "regression", "PREFLIGHT_HISTORY": "outputs/history.jsonl"}
+    command = action_helper.summarize_command("/py", Path("/act"), SummarizeInputs.from_env(env))
+    assert command[command.index("--baseline") + 1] == "github"
+    assert command[command.index("--fail-on") + 1] == "regression"
+    assert command[command.index("--history") + 1] == "outputs/history.jsonl"
+    assert "--history-from" not in command
+    carried = SummarizeInputs.from_env({**env, "PREFLIGHT_HISTORY_FROM": "github"})
+    command = action_helper.summarize_command("/py", Path("/act"), carried)
+    assert command[command.index("--history-from") :][:4] == ["--history-from", "github", "--history-artifact", "runtime-preflight-history"]
+    assert not {"--baseline", "--fail-on", "--history"} & set(
+        action_helper.summarize_command("/py", Path("/act"), SummarizeInputs.from_env({}))
+    )
+    with pytest.raises(ActionInputError, match="input fail-on"):
+        SummarizeInputs.from_env({"PREFLIGHT_FAIL_ON": "regressions"})

@@ -133,4 +133,46 @@ def test_outside_actions_it_says_what_is_missing(tmp_path: Path, monkeypatch: py
     out = tmp_path / "s.json"
     assert cli.main(["--input-glob", pattern, "--output-json", str(out), "--baseline", "github", "--quiet"]) == 0
     note = json.loads(out.read_text(encoding="utf-8"))["delta"]["note"]
-    assert note.startswith("no baseline: unknown repository, base branch, workflow")
+    assert note.startswith("no baseline: unknown repository, branch, workflow")
+
+
+def test_history_from_github_fetches_last_nights_history_and_appends_tonight(
+    tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = tmp_path / "night1" / "history.jsonl"
+    pattern = write(tmp_path / "in", [report_doc("n1", figures={"bf16": 700.0})])
+    assert cli.main(["--input-glob", pattern, "--history", str(first), "--quiet"]) == 0
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(first, "history.jsonl")
+    fake.add_run(workflow="nightly.yml", branch="main", artifacts={"runtime-preflight-history": buffer.getvalue()})
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/demo")
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    monkeypatch.delenv("GITHUB_BASE_REF", raising=False)
+    monkeypatch.setenv("GITHUB_WORKFLOW_REF", "octo/demo/.github/workflows/nightly.yml@refs/heads/main")
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    tonight = tmp_path / "night2" / "history.jsonl"
+    out = tmp_path / "s.json"
+    code = cli.main(["--input-glob", pattern, "--history", str(tonight), "--history-from", "github", "--output-json", str(out), "--quiet"])
+    assert code == 0
+    assert len(tonight.read_text(encoding="utf-8").splitlines()) == 2  # last night's record, then tonight's
+    assert summary.read(out)["history"]["records_read"] == 1
+
+
+def test_history_from_github_without_an_artifact_starts_a_new_history(
+    tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_run(
+        workflow="nightly.yml", branch="main", artifacts={"runtime-preflight-history": b"x"}, expired=("runtime-preflight-history",)
+    )
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/demo")
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    monkeypatch.setenv("GITHUB_WORKFLOW_REF", "octo/demo/.github/workflows/nightly.yml@refs/heads/main")
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    history = tmp_path / "history.jsonl"
+    pattern = write(tmp_path / "in", [report_doc("n1")])
+    assert cli.main(["--input-glob", pattern, "--history", str(history), "--history-from", "github", "--quiet"]) == 0
+    assert "has expired; a new history starts" in capsys.readouterr().err
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 1

@@ -434,3 +434,18 @@ def test_nightly_sweep_caps_what_it_appends_to_the_job_summary(tmp_path: Path) -
 def test_nightly_sweep_appends_a_small_report_whole(tmp_path: Path) -> None:
     small = b"# Sweep\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
     assert _publish_sweep_report(tmp_path, small) == small
+
+
+def test_ci_gates_pull_requests_on_regressions_against_the_base_branch_and_nightly_carries_the_history() -> None:
+    summary = load(WORKFLOW_DIR / "ci.yml")["jobs"]["summary"]
+    assert summary["permissions"]["actions"] == "read"
+    step = next(s for s in summary["steps"] if s.get("uses") == "./.github/actions/summarize")["with"]
+    assert step["baseline"] == "${{ github.event_name == 'pull_request' && 'github' || '' }}"
+    assert step["fail-on"] == "${{ github.event_name == 'pull_request' && 'regression' || 'never' }}"
+    (nightly,) = load(WORKFLOW_DIR / "nightly.yml")["jobs"].values()
+    assert nightly["permissions"] == {"contents": "read", "actions": "read"}
+    step = next(s for s in nightly["steps"] if s.get("uses") == "./.github/actions/summarize")["with"]
+    assert (step["history"], step["history-from"], step["step-summary"]) == ("${{ env.OUT }}/history.jsonl", "github", "true")
+    action = load(ROOT / ".github" / "actions" / "summarize" / "action.yml")
+    upload = next(s for s in action["runs"]["steps"] if s.get("name") == "Upload the history")
+    assert upload["with"]["name"] == "${{ inputs.history-artifact }}"

@@ -347,12 +347,20 @@ class SummarizeInputs:
     artifact_url: str = ""
     comment_author: str = ""
     allow_invalid: bool = False
+    baseline: str = ""  # a summary JSON path, or github (the base branch's last successful run)
+    fail_on: str = "never"
+    history: str = ""
+    history_from: str = ""  # github: fetch the history from the workflow's last successful run when it is not here
+    history_artifact: str = "runtime-preflight-history"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SummarizeInputs:
         pr = env.get("PREFLIGHT_PR", "").strip()
         if pr and not pr.isdigit():
             raise ActionInputError(f"input pr: expected a pull request number, got {pr!r}")
+        fail_on = env.get("PREFLIGHT_FAIL_ON", "").strip() or "never"
+        if fail_on not in ("failure", "regression", "never"):
+            raise ActionInputError(f"input fail-on: expected failure, regression or never, got {fail_on!r}")
         return cls(
             input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or DEFAULT_SUMMARY_GLOB,
             output_md=env.get("PREFLIGHT_OUTPUT_MD", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.md",
@@ -367,6 +375,11 @@ class SummarizeInputs:
             artifact_url=env.get("PREFLIGHT_ARTIFACT_URL", "").strip(),
             comment_author=env.get("PREFLIGHT_COMMENT_AUTHOR", "").strip(),
             allow_invalid=parse_bool(env.get("PREFLIGHT_ALLOW_INVALID", "false"), "allow-invalid"),
+            baseline=env.get("PREFLIGHT_BASELINE", "").strip(),
+            fail_on=fail_on,
+            history=env.get("PREFLIGHT_HISTORY", "").strip(),
+            history_from=env.get("PREFLIGHT_HISTORY_FROM", "").strip(),
+            history_artifact=env.get("PREFLIGHT_HISTORY_ARTIFACT", "").strip() or "runtime-preflight-history",
         )
 
 
@@ -378,6 +391,10 @@ def summarize_command(orchestrator: str, action_root: Path, inputs: SummarizeInp
     command += ["--artifact-url", inputs.artifact_url] * bool(inputs.artifact_url)
     command += ["--allow-invalid"] * inputs.allow_invalid
     command += ["--comment-author", inputs.comment_author] * bool(inputs.comment_author)
+    command += ["--baseline", inputs.baseline] * bool(inputs.baseline) + ["--fail-on", inputs.fail_on] * (inputs.fail_on != "never")
+    command += ["--history", inputs.history] * bool(inputs.history)
+    if inputs.history and inputs.history_from == "github":
+        command += ["--history-from", "github", "--history-artifact", inputs.history_artifact]
     if inputs.post_comment:
         command += ["--post-comment", "--comment-key", inputs.comment_key, "--token-env", "GITHUB_TOKEN"]
         command += ["--require-comment"] * inputs.require_comment

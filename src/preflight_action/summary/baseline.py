@@ -83,14 +83,39 @@ def workflow_file(workflow_ref: str | None) -> str | None:
 
 def from_github(source: Source) -> Baseline:
     """The base branch's last successful summary artifact, or a Baseline that says why not."""
+    data, where, note = fetch(source, "baseline")
+    if data is None:
+        return Baseline("github", where, None, note)
+    return _from_zip(data, where)
+
+
+def fetch_history(source: Source, path: str | Path, max_bytes: int = 1 << 30) -> str | None:
+    """The previous run's history artifact unpacked to ``path``; a note (and no file) when there is none."""
+    from preflight_action import atomic
+
+    data, where, note = fetch(source, "history", max_bytes)
+    if data is None:
+        return note
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            name = next((n for n in sorted(archive.namelist()) if n.endswith(".jsonl")), None)
+            if name is None:
+                return f"no history: the {source.artifact} artifact of {where} holds no .jsonl file"
+            text = archive.read(name).decode("utf-8")
+    except (zipfile.BadZipFile, UnicodeDecodeError):
+        return f"no history: the {source.artifact} artifact of {where} is not a zip of a JSON-lines file"
+    atomic.write_text(path, text)
+    return None
+
+
+def fetch(source: Source, what: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> tuple[bytes | None, str, str]:
+    """(zip bytes, where they came from, "") of ``source.artifact`` from the latest successful run, or (None, where, why not)."""
     where = f"{source.repo or '?'} {source.branch or '?'}"
-    missing = [
-        name for name, value in (("repository", source.repo), ("base branch", source.branch), ("workflow", source.workflow)) if not value
-    ]
+    missing = [name for name, value in (("repository", source.repo), ("branch", source.branch), ("workflow", source.workflow)) if not value]
     if missing:
-        return Baseline("github", where, None, f"no baseline: unknown {', '.join(missing)} (not in GitHub Actions? pass --baseline PATH)")
+        return None, where, f"no {what}: unknown {', '.join(missing)} (not in GitHub Actions? pass a file)"
     if not source.token:
-        return Baseline("github", where, None, "no baseline: no token to read the base branch's artifacts")
+        return None, where, f"no {what}: no token to read earlier runs' artifacts"
     from github import Auth, Github, GithubException
     from requests import HTTPError, RequestException
 
@@ -100,32 +125,29 @@ def from_github(source: Source) -> Baseline:
         runs = repo.get_workflow(str(source.workflow)).get_runs(branch=str(source.branch), status="success")
         run = next(iter(runs), None)
         if run is None:
-            return Baseline("github", where, None, f"no baseline: no successful {source.workflow} run on {source.branch}")
+            return None, where, f"no {what}: no successful {source.workflow} run on {source.branch}"
         where = run.html_url or where
         artifact = next((a for a in run.get_artifacts() if a.name == source.artifact), None)
         if artifact is None:
-            return Baseline("github", where, None, f"no baseline: run {run.id} on {source.branch} has no {source.artifact} artifact")
+            return None, where, f"no {what}: run {run.id} on {source.branch} has no {source.artifact} artifact"
         if artifact.expired:
-            return Baseline("github", where, None, f"no baseline: the {source.artifact} artifact of run {run.id} has expired")
-        if artifact.size_in_bytes > MAX_ARTIFACT_BYTES:
-            return Baseline("github", where, None, f"no baseline: the {source.artifact} artifact is {artifact.size_in_bytes} bytes")
-        data = _download(artifact.archive_download_url, source)
+            return None, where, f"no {what}: the {source.artifact} artifact of run {run.id} has expired"
+        if artifact.size_in_bytes > max_bytes:
+            return None, where, f"no {what}: the {source.artifact} artifact is {artifact.size_in_bytes} bytes"
+        return _download(artifact.archive_download_url, source, max_bytes), where, ""
     except GithubException as error:
         message = error.data.get("message") if isinstance(error.data, dict) else None
-        return Baseline("github", where, None, f"no baseline: GitHub answered {error.status}: {message or 'no message'}")
+        return None, where, f"no {what}: GitHub answered {error.status}: {message or 'no message'}"
     except HTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
-        return Baseline("github", where, None, f"no baseline: the artifact download answered {status}")
+        return None, where, f"no {what}: the artifact download answered {status}"
     except (RequestException, OSError) as error:
-        return Baseline(
-            "github", where, None, f"no baseline: {type(error).__name__}: {redact.scrub_text(str(error)[:200], [source.token])}"
-        )
+        return None, where, f"no {what}: {type(error).__name__}: {redact.scrub_text(str(error)[:200], [source.token])}"
     finally:
         gh.close()
-    return _from_zip(data, where)
 
 
-def _download(url: str, source: Source) -> bytes:
+def _download(url: str, source: Source, max_bytes: int) -> bytes:
     """The artifact zip. GitHub answers with a redirect to short-lived blob storage on another host
     (PyGithub's own stream refuses hosts outside github.com); requests drops the token on that hop."""
     import requests
@@ -136,8 +158,8 @@ def _download(url: str, source: Source) -> bytes:
         chunks, total = [], 0
         for chunk in response.iter_content(65536):
             total += len(chunk)
-            if total > MAX_ARTIFACT_BYTES:
-                raise OSError(f"the artifact is larger than {MAX_ARTIFACT_BYTES} bytes")
+            if total > max_bytes:
+                raise OSError(f"the artifact is larger than {max_bytes} bytes")
             chunks.append(chunk)
     return b"".join(chunks)
 

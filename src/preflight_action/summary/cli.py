@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__
+from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 
 _RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
@@ -54,9 +54,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--input-glob", action="append", required=True, metavar="GLOB", help="report files to merge (repeatable; ** recurses); quote it"
     )
-    parser.add_argument("--output-md", default=None, metavar="PATH", help="write the Markdown summary here")
     parser.add_argument(
-        "--output-json", default=None, metavar="PATH", help="write the JSON summary here (schemas/preflight_summary.schema.json)"
+        "--output-md",
+        type=cli_args.output_file,
+        default=None,
+        metavar="PATH",
+        help="write the Markdown summary here (with no output flag and no step summary target it goes to stdout)",
+    )
+    parser.add_argument(
+        "--output-json",
+        type=cli_args.output_file,
+        default=None,
+        metavar="PATH",
+        help="write the JSON summary here (schemas/preflight_summary.schema.json)",
     )
     parser.add_argument("--step-summary", action="store_true", help="append the Markdown to $GITHUB_STEP_SUMMARY (kept under 1 MiB)")
     parser.add_argument("--post-comment", action="store_true", help="create or update the sticky PR comment (kept under 65,536 characters)")
@@ -74,7 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--require-comment", action="store_true", help="exit 1 when the PR comment cannot be posted (default: a warning)")
     parser.add_argument("--repo", default=None, metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
     parser.add_argument(
-        "--pr", type=int, default=None, metavar="NUMBER", help="pull request number (default: from the event in $GITHUB_EVENT_PATH)"
+        "--pr",
+        type=cli_args.positive_int,
+        default=None,
+        metavar="NUMBER",
+        help="pull request number (default: from the event in $GITHUB_EVENT_PATH)",
     )
     parser.add_argument(
         "--token-env", default="GITHUB_TOKEN", metavar="NAME", help="environment variable holding the token (default: GITHUB_TOKEN)"
@@ -83,7 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-url", default=None, metavar="URL", help="GitHub REST API root (default: $GITHUB_API_URL or https://api.github.com)"
     )
     parser.add_argument(
-        "--freshness-hours", type=float, default=24.0, metavar="HOURS", help="reports finished longer ago are flagged stale (default: 24)"
+        "--freshness-hours",
+        type=cli_args.positive_hours,
+        default=24.0,
+        metavar="HOURS",
+        help="reports finished longer ago are flagged stale (default: 24)",
     )
     parser.add_argument(
         "--annotations", action="store_true", help="print ::error::/::warning:: lines for failed checks (GitHub caps 10 of each per step)"
@@ -145,6 +163,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(regressions, flaky checks, trend charts), then append it (created when missing)",
     )
     parser.add_argument(
+        "--history-from",
+        choices=("github",),
+        default=None,
+        help="when the --history file is not here, fetch it from this workflow's last successful run on this branch "
+        "(the --history-artifact artifact); none there is a note and a new history",
+    )
+    parser.add_argument("--history-artifact", default="runtime-preflight-history", metavar="NAME", help="--history-from: the artifact name")
+    parser.add_argument(
         "--history-policy", default=None, metavar="PATH", help="retention and regression thresholds (default: policy/history.yaml)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -186,6 +212,7 @@ def _run(args: argparse.Namespace) -> int:
     from preflight_action.summary import model as summary
 
     outputs = [p for p in (args.output_md, args.output_json) if p]
+    step_summary = _step_summary_target(args)
     paths = summary.expand(args.input_glob, exclude=outputs)
     if not paths:
         raise UsageError(f"--input-glob {' '.join(args.input_glob)}: no file matches (did the report artifacts download?)")
@@ -207,10 +234,20 @@ def _run(args: argparse.Namespace) -> int:
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
 
+    files = []  # one that fails to be written anyway is one line and exit 2; the others are still written
     if args.output_json:
-        atomic.write_text(args.output_json, scrub(summary.dumps(merged)))
+        files.append(("--output-json", args.output_json, lambda: atomic.write_text(args.output_json, scrub(summary.dumps(merged)))))
     if args.output_md:
-        atomic.write_text(args.output_md, summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
+        markdown = summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text
+        files.append(("--output-md", args.output_md, lambda: atomic.write_text(args.output_md, markdown)))
+    if step_summary:
+        files.append(("--step-summary", step_summary, lambda: _append_step_summary(args, merged, hint, scrub)))
+    unwritten = cli_args.write_outputs("summarize", files)
+    if not files and not args.post_comment:
+        if args.annotations:  # stdout carries the workflow commands
+            print("summarize: warning: no --output-md, --output-json or --step-summary target: no summary written", file=sys.stderr)
+        else:
+            sys.stdout.write(summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
     for item in merged.invalid:  # printed even with --quiet: one line per bad file, file and pointer
         print(scrub(f"summarize: invalid input {item.path}: {item.reason}"), file=sys.stderr, flush=True)
     c = merged.counts
@@ -223,9 +260,7 @@ def _run(args: argparse.Namespace) -> int:
 
         for line in annotations.lines(merged):
             print(scrub(line), flush=True)
-    if args.step_summary:
-        _append_step_summary(args, merged, hint, scrub)
-    code = 2 if merged.invalid and not args.allow_invalid else 0
+    code = 2 if (merged.invalid and not args.allow_invalid) or unwritten else 0
     if history_failed or (merged.delta is not None and merged.delta.invalid):
         code = 2  # a bad baseline or history is bad input, like a bad report
     gated, why = compare.gate(args.fail_on, merged)
@@ -263,6 +298,10 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
         d = merged.delta
         _say(args, f"summarize: delta: {len(d.new_failures)} new failures, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
     if args.history:
+        if args.history_from:
+            note = compare.carry_history(args.history, args.history_artifact, args.repo, args.token_env, args.api_url)
+            if note:
+                print(f"summarize: {note}", file=sys.stderr, flush=True)
         try:
             merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
         except PreflightError as error:  # the summary is still written (without trends); the history file is left as it was
@@ -273,14 +312,24 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
     return merged, False
 
 
-def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
-    from preflight_action.summary import markdown as summary_render
-
+def _step_summary_target(args: argparse.Namespace) -> str | None:
+    """$GITHUB_STEP_SUMMARY for --step-summary, checked before any work: an unwritable one is a usage error."""
+    if not args.step_summary:
+        return None
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         _say(args, "summarize: --step-summary: GITHUB_STEP_SUMMARY is not set (not in GitHub Actions?); skipped")
-        return
-    path = Path(target)
+        return None
+    problem = cli_args.append_problem(target)
+    if problem:
+        raise UsageError(f"--step-summary: $GITHUB_STEP_SUMMARY {target}: {problem}")
+    return target
+
+
+def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
+    from preflight_action.summary import markdown as summary_render
+
+    path = Path(os.environ["GITHUB_STEP_SUMMARY"])
     used = path.stat().st_size if path.is_file() else 0
     room = summary_render.STEP_SUMMARY.size - used - 2
     if room < 1024:

@@ -49,6 +49,24 @@ def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path:
     return replace(merged, trends=found)
 
 
+def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: str, api_url: str | None) -> str | None:
+    """Fetch the history ``path`` from this workflow's last successful run on this branch when it is not here yet.
+
+    Returns a note when there is none to fetch (a first night starts a new history).
+    """
+    import os
+
+    from preflight_action.summary import baseline as summary_baseline
+
+    if Path(path).exists():
+        return None
+    source = summary_baseline.Source.from_environment(
+        repo=repo, branch=os.environ.get("GITHUB_REF_NAME") or None, token_env=token_env, api_url=api_url, artifact=artifact
+    )
+    note = summary_baseline.fetch_history(source, path)
+    return f"{note}; a new history starts" if note else None
+
+
 def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
     """--fail-on: (1, why) when the run failed (failure) or has a failure the baseline did not (regression)."""
     if fail_on == "failure" and merged.status == "fail":
