@@ -172,14 +172,17 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         return "\n".join(tails)
 
     def state(self) -> str:
-        """The node's long state as sinfo prints it (idle, drained, draining, mixed, ...)."""
-        return self.run("sinfo", "-h", "-N", "-n", self.node, "-o", "%T").stdout.strip()
+        """The node's long state as sinfo prints it (idle, drained, draining, mixed, ...), less the not-responding ``*``.
+
+        A one-node cluster flags its node not responding for a moment after some state changes.
+        """
+        return self.run("sinfo", "-h", "-N", "-n", self.node, "-o", "%T").stdout.strip().rstrip("*")
 
     def reason(self) -> str:
         return self.run("sinfo", "-h", "-N", "-n", self.node, "-o", "%E").stdout.strip()
 
     def wait_state(self, want: str, timeout: float = START_TIMEOUT_S) -> None:
-        self._wait(lambda: self.state().rstrip("*") == want, f"node {self.node} to be {want} (now {self.state()!r})", timeout)
+        self._wait(lambda: self.state() == want, f"node {self.node} to be {want} (now {self.state()!r})", timeout)
 
     # ------------------------------------------------------------------ stop
 

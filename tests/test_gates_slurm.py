@@ -8,6 +8,8 @@ The broken runtime is a real interpreter without torch (a fresh venv).
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 import time
@@ -34,13 +36,16 @@ def broken_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin" / "python"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """A fresh cluster per test (it starts in seconds): no test sees another's node state or jobs."""
     hooks = tmp_path_factory.mktemp("hooks")
     hooks.chmod(0o755)
     # slurmd runs the prolog with its own environment: the wrapper points the deploy script at the test's settings.
     wrapper = hooks / "prolog.sh"
-    wrapper.write_text(f"#!/bin/bash\nexport PREFLIGHT_GATE_CONFIG={hooks / 'gate.conf'}\nexec {DEPLOY / 'preflight-prolog.sh'}\n")
+    # slurmd builds the prolog's environment itself; carry PYTHONPATH so it imports the package under test.
+    carried = f"export PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])}\n" if os.environ.get("PYTHONPATH") else ""
+    wrapper.write_text(f"#!/bin/bash\n{carried}export PREFLIGHT_GATE_CONFIG={hooks / 'gate.conf'}\nexec {DEPLOY / 'preflight-prolog.sh'}\n")
     wrapper.chmod(0o755)
     with cluster(tmp_path_factory, f"Prolog={wrapper}\nPrologFlags=Alloc") as running:
         running.hooks = hooks
@@ -68,14 +73,7 @@ def healthcheck(slurm: SlurmCluster) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(DEPLOY / "preflight-healthcheck.sh")], capture_output=True, text=True, timeout=180, env=env, check=False)
 
 
-def reset(slurm: SlurmCluster) -> None:
-    if "drain" in slurm.state():
-        slurm.run("scontrol", "update", f"NodeName={slurm.node}", "State=RESUME")
-    slurm.wait_state("idle")
-
-
 def test_broken_runtime_drains_the_node_and_a_healthy_run_resumes_it(slurm: SlurmCluster, broken_python: Path) -> None:
-    reset(slurm)
     configure(slurm, broken_python)
     done = healthcheck(slurm)
     assert done.returncode == 0, done.stderr  # slurmd ignores it; the gate changed the node itself
@@ -94,26 +92,21 @@ def test_broken_runtime_drains_the_node_and_a_healthy_run_resumes_it(slurm: Slur
 
 
 def test_a_node_drained_by_someone_else_is_left_alone(slurm: SlurmCluster, broken_python: Path) -> None:
-    reset(slurm)
     report = configure(slurm)
     slurm.run("scontrol", "update", f"NodeName={slurm.node}", "State=DRAIN", "Reason=DIMM swap ticket 4711")
-    try:
-        done = healthcheck(slurm)
-        assert "drained by someone else ('DIMM swap ticket 4711'): left drained" in done.stderr
-        assert (slurm.state(), slurm.reason()) == ("drained", "DIMM swap ticket 4711")
-        assert json.loads(report.read_text())["triage"]["blocking"] is False
+    done = healthcheck(slurm)
+    assert "drained by someone else ('DIMM swap ticket 4711'): left drained" in done.stderr
+    assert (slurm.state(), slurm.reason()) == ("drained", "DIMM swap ticket 4711")
+    assert json.loads(report.read_text())["triage"]["blocking"] is False
 
-        configure(slurm, broken_python)  # a blocking finding does not overwrite the admin's reason either
-        done = healthcheck(slurm)
-        assert "already" in done.stderr
-        assert "by someone else" in done.stderr
-        assert (slurm.state(), slurm.reason()) == ("drained", "DIMM swap ticket 4711")
-    finally:
-        reset(slurm)
+    configure(slurm, broken_python)  # a blocking finding does not overwrite the admin's reason either
+    done = healthcheck(slurm)
+    assert "already" in done.stderr
+    assert "by someone else" in done.stderr
+    assert (slurm.state(), slurm.reason()) == ("drained", "DIMM swap ticket 4711")
 
 
 def test_could_not_run_neither_drains_nor_resumes(slurm: SlurmCluster, tmp_path: Path) -> None:
-    reset(slurm)
     configure(slurm, tmp_path / "no-such-python")
     done = healthcheck(slurm)
     assert "could not run" in done.stderr
@@ -127,7 +120,6 @@ def test_could_not_run_neither_drains_nor_resumes(slurm: SlurmCluster, tmp_path:
     assert done.returncode == 2
     assert "could not run" in done.stderr
     assert (slurm.state(), slurm.reason()) == ("drained", "preflight: gpu.ecc critical: earlier run")
-    reset(slurm)
 
 
 def _wait_for(predicate: object, timeout: float = 120.0) -> bool:
@@ -139,23 +131,7 @@ def _wait_for(predicate: object, timeout: float = 120.0) -> bool:
     return False
 
 
-def test_prolog_on_a_bad_node_holds_the_job_and_drains_the_node(slurm: SlurmCluster, broken_python: Path) -> None:
-    reset(slurm)
-    configure(slurm, broken_python)
-    job = slurm.run("sbatch", "--parsable", f"--chdir={slurm.root}", "--wrap", "true").stdout.strip().split(";")[0]
-    try:
-        assert _wait_for(lambda: slurm.state() == "drained"), slurm.logs()
-        assert slurm.reason().startswith("preflight: torch.import critical")
-        assert _wait_for(lambda: slurm.run("squeue", "-h", "-j", job, "-o", "%T").stdout.strip() == "PENDING")
-        held = slurm.run("squeue", "-h", "-j", job, "-o", "%r").stdout.strip()
-        assert "held" in held  # requeued and held: the job never ran on the bad node
-    finally:
-        slurm.run("scancel", job, check=False)
-        reset(slurm)
-
-
 def test_fleet_sbatch_preflights_every_node_into_a_matrix(slurm: SlurmCluster, tmp_path: Path) -> None:
-    reset(slurm)
     configure(slurm)  # the prolog runs before the fleet job too: a healthy node lets it start
     shared = tmp_path / "fleet"
     env = slurm.env(
@@ -182,3 +158,16 @@ def test_fleet_sbatch_preflights_every_node_into_a_matrix(slurm: SlurmCluster, t
     assert "cpu" in nodes
     assert (shared / "matrix.html").exists()
     assert "1 reports, matrix in" in log.read_text()
+
+
+def test_prolog_on_a_bad_node_holds_the_job_and_drains_the_node(slurm: SlurmCluster, broken_python: Path) -> None:
+    configure(slurm, broken_python)
+    job = slurm.run("sbatch", "--parsable", f"--chdir={slurm.root}", "--wrap", "true").stdout.strip().split(";")[0]
+    try:
+        assert _wait_for(lambda: slurm.state() == "drained"), slurm.logs()
+        assert slurm.reason().startswith("preflight: torch.import critical")
+        assert _wait_for(lambda: slurm.run("squeue", "-h", "-j", job, "-o", "%T").stdout.strip() == "PENDING")
+        held = slurm.run("squeue", "-h", "-j", job, "-o", "%r").stdout.strip()
+        assert "held" in held  # requeued and held: the job never ran on the bad node
+    finally:
+        slurm.run("scancel", job, check=False)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from preflight_action.gates import verdict as gate_verdict
 from preflight_action.gates.verdict import COULD_NOT_RUN, GateVerdict
@@ -45,6 +47,28 @@ def _with_default_level(argv: list[str], parse_preflight: ParsePreflight) -> lis
     return argv
 
 
+class _ErrorLines(io.TextIOBase):
+    """Passes everything to ``stream`` and keeps the preflight's last ``error:`` line for the gate's verdict."""
+
+    MARK = "runtime_preflight: error: "
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last: str | None = None
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.startswith(self.MARK):
+                self.last = line[len(self.MARK) :]
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
 def _run_preflight(argv: list[str], run_preflight: RunPreflight, parse_preflight: ParsePreflight) -> tuple[GateVerdict, str | None]:
     from preflight_action.preflight import report as report_module
 
@@ -52,10 +76,11 @@ def _run_preflight(argv: list[str], run_preflight: RunPreflight, parse_preflight
     output = Path(parse_preflight(argv).output_path)
     before = output.stat().st_mtime_ns if output.exists() else None
     # The gate's stdout is the engine's (NPD reads it as the condition message): the table goes to stderr.
-    with contextlib.redirect_stdout(sys.stderr):
+    errors = _ErrorLines(sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr), contextlib.redirect_stderr(errors):
         code = run_preflight(argv)
     if code == COULD_NOT_RUN:
-        return gate_verdict.could_not_run("the preflight exited 2 (bad usage or input, named above)"), None
+        return gate_verdict.could_not_run(errors.last or "the preflight exited 2 (bad usage or input)"), None
     if code not in (0, 1):  # 130/143: interrupted, the report is partial
         return gate_verdict.could_not_run(f"the preflight exited {code} before finishing"), None
     if not output.exists() or output.stat().st_mtime_ns == before:

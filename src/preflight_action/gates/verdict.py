@@ -22,6 +22,10 @@ def first_line(text: str, limit: int = LINE_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _cap(line: str) -> str:
+    return line if len(line) <= LINE_LIMIT else line[: LINE_LIMIT - 1] + "…"
+
+
 @dataclass(frozen=True)
 class GateVerdict:
     code: int
@@ -36,7 +40,7 @@ class GateVerdict:
 
 
 def could_not_run(reason: str) -> GateVerdict:
-    return GateVerdict(COULD_NOT_RUN, f"preflight: could not run: {first_line(reason)}; the node was not judged")
+    return GateVerdict(COULD_NOT_RUN, _cap(f"preflight: could not run: {first_line(reason)}; the node was not judged"))
 
 
 def from_report(report: Report) -> GateVerdict:
@@ -46,10 +50,10 @@ def from_report(report: Report) -> GateVerdict:
     if report.triage.blocking:
         worst = next(entry for entry in entries if entry.blocking)
         line = f"preflight: {worst.check_id} {worst.band} (score {worst.score}): {first_line(worst.error) or 'failed'}"
-        return GateVerdict(BLOCKING, line, report, worst, [e for e in entries if not e.blocking])
+        return GateVerdict(BLOCKING, _cap(line), report, worst, [e for e in entries if not e.blocking])
     passed = report.count("pass")
     if entries:
         worst = entries[0]
         line = f"preflight: no blocking failure; {len(entries)} below the threshold, worst {worst.check_id} {worst.band}"
-        return GateVerdict(PASS, line, report, None, entries)
+        return GateVerdict(PASS, _cap(line), report, None, entries)
     return GateVerdict(PASS, f"preflight: healthy, {passed} checks passed", report)
