@@ -238,9 +238,19 @@ def test_the_summarizer_calls_keep_working(artifacts: dict[str, Any]) -> None:
     assert matrix.status_block("ok", "fine", [])["aria_hint"] == "Runtime status Ready - fine. fine"
 
 
-def test_a_bad_ttl_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_matrix.main(["status", "--ttl-seconds", "0"]) == 2
-    assert "--ttl-seconds must be positive" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0", "must be at least 1, got 0"),
+        ("nan", "'nan' is not a whole number of seconds"),
+        ("99999999999", "must be at most 31622400, got 99999999999"),
+    ],
+)
+def test_a_bad_ttl_is_a_usage_error(value: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli_matrix.main(["status", "--ttl-seconds", value])
+    assert exited.value.code == 2
+    assert f"runtime_matrix status: error: argument --ttl-seconds: {why}" in capsys.readouterr().err
 
 
 def test_snapshot_schema_rejects_a_status_without_its_accessible_strings(artifacts: dict[str, Any]) -> None:

@@ -92,6 +92,30 @@ def test_same_version_extra_fields_and_a_new_major_are_rejected(valid_report):
         schemas.validate(newer, "preflight_report", "newer.json")
 
 
+def test_a_newer_major_says_upgrade_instead_of_a_pattern_mismatch(valid_report, tmp_path):
+    doc = copy.deepcopy(valid_report)
+    doc["schema_version"] = "2.0"
+    doc["renamed_everything"] = True
+    path = tmp_path / "from-the-future.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SchemaError) as info:
+        report.read(path)
+    assert str(info.value) == (f"{path}: /schema_version: report schema 2.0 is newer than this tool (1.x): upgrade preflight-action")
+
+
+@pytest.mark.parametrize("name", [n for n in schemas.names() if schemas._our_major(n) is not None])
+def test_every_versioned_artifact_names_a_newer_major(name):
+    ours = schemas._our_major(name)
+    const = (schemas.load(name).get("properties") or {}).get("schema_version", {}).get("const")
+    later = ours + 1 if isinstance(const, int) else f"{ours + 1}.0"
+    found = schemas.problems({"schema_version": later}, name)
+    assert found == [
+        f"/schema_version: {schemas.LABELS.get(name, name.replace('_', ' '))} schema {later} is newer than this tool "
+        f"({ours}.x): upgrade preflight-action"
+    ]
+    assert schemas.newer_major({"schema_version": ours}, name) is None
+
+
 def test_read_json_reports_malformed_json_with_line_and_column(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"status": "pass",\n "checks": [}')

@@ -215,7 +215,11 @@ def test_retention_keeps_the_newest_runs(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--dtypes", "float8"], "--dtypes must be a comma list"),
-        (["--timeout", "-1"], "--timeout must not be negative"),
+        (["--timeout", "-1"], "argument --timeout: must be at least 0 s, got -1"),
+        (["--timeout", "nan"], "argument --timeout: must be a finite number of seconds, got 'nan'"),
+        (["--mem-factor", "nan"], "argument --mem-factor: must be a finite multiplier, got 'nan'"),
+        (["--mem-factor", "0"], "argument --mem-factor: must be above 0, got 0"),
+        (["--retention-secs", "inf"], "argument --retention-secs: must be a finite number of seconds, got 'inf'"),
         (["--mode", "simulated", "--profile", "h100-linx"], "did you mean 'h100-linux'"),
         (["--python", "/no/such/python"], "no such interpreter"),
     ],

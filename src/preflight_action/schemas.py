@@ -91,6 +91,42 @@ def newer_minor(document: Any, name: str) -> bool:
     return bool(ours and theirs and theirs[0] == ours[0] and theirs[1] > ours[1])
 
 
+def _major(version: Any) -> int | None:
+    """1 from ``1``, ``"1.0"`` or ``"1.3"``; None for anything else (bool, "x", a float)."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    head = version.split(".", 1)[0] if isinstance(version, str) else ""
+    return int(head) if head.isdigit() else None
+
+
+@cache
+def _our_major(name: str) -> int | None:
+    """The major version schema ``name`` accepts: ``x-schema-version``, else its schema_version const or ^N. pattern."""
+    schema = load(name)
+    declared = _major(schema.get("x-schema-version"))
+    if declared is not None:
+        return declared
+    field = (schema.get("properties") or {}).get("schema_version") or {}
+    if "const" in field:
+        return _major(field["const"])
+    pattern = str(field.get("pattern", ""))
+    digits = pattern.removeprefix("^").split("\\.", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+LABELS = {"preflight_report": "report"}  # what a user calls the artifact; others read as their schema name
+
+
+def newer_major(document: Any, name: str) -> str | None:
+    """'report schema 2.0 is newer than this tool (1.x): upgrade preflight-action' for a later major, else None."""
+    theirs = _major(document.get("schema_version")) if isinstance(document, dict) else None
+    ours = _our_major(name)
+    if theirs is None or ours is None or theirs <= ours:
+        return None
+    label = LABELS.get(name, name.replace("_", " "))
+    return f"{label} schema {document['schema_version']} is newer than this tool ({ours}.x): upgrade preflight-action"
+
+
 @cache
 def _fast(name: str) -> Any:
     """A compiled jsonschema-rs validator for ``name``, or None where it cannot serve.
@@ -129,6 +165,9 @@ def problems(document: Any, name: str) -> list[str]:
     """Every violation as ``/json/pointer: message``, sorted by location (empty when valid)."""
     if _fast_accepts(document, name):
         return []
+    newer = newer_major(document, name)
+    if newer:  # its other fields may differ in any way: the version is the one thing worth saying
+        return [f"/schema_version: {newer}"]
     errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors and newer_minor(document, name):
         errors = [e for e in errors if e.validator != "additionalProperties"]

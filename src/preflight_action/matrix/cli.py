@@ -1,8 +1,9 @@
 """``runtime_matrix status``: one snapshot from the preflight, smoke and sweep artifacts of many nodes.
 
-Exit codes: 0 the snapshot was built from every input; 2 bad usage, or some
-input was malformed or failed its schema (each named on one line; the snapshot
-of the other inputs is still printed and written).
+Exit codes: 0 the snapshot was built from every input; 2 bad usage, no file
+matching the globs, an output that cannot be written, or some input was malformed
+or failed its schema (each named on one line; the snapshot of the other inputs is
+still printed and written).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight_action import __version__, schemas
+from preflight_action import __version__, cli_args, schemas
 from preflight_action.errors import InputError, PreflightError, UsageError
 from preflight_action.matrix import model as matrix
 
@@ -25,6 +26,16 @@ DEFAULT_GLOBS = (
     "outputs/sweeps/*/summary.json",
 )
 SNAPSHOT_SCHEMA = "runtime_matrix"
+STATUS_DESCRIPTION = """\
+Build one snapshot from the preflight, smoke and sweep artifacts of many nodes
+and print it (a compact grid, or --json).
+
+exit codes:
+  0  the snapshot was built from every input
+  2  bad usage, no file matches the globs, an output cannot be written, or an
+     input is malformed or fails its schema (each named on one line; the
+     snapshot of the other inputs is still printed and written)
+"""
 
 
 @dataclass
@@ -109,18 +120,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     status = commands.add_parser(
         "status",
         help="build the snapshot and print it (compact grid, or --json)",
-        description=__doc__,
+        description=STATUS_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON (schemas/runtime_matrix.schema.json)")
     status.add_argument(
         "--ttl-seconds",
-        type=int,
+        type=cli_args.bounded_int(1, int(cli_args.MAX_SECONDS), what="a whole number of seconds"),
         default=matrix.DEFAULT_TTL_SECONDS,
         help=f"lanes older than this show as stale (default: {matrix.DEFAULT_TTL_SECONDS})",
     )
-    status.add_argument("--html", default=None, metavar="PATH", help="also write the static accessible dashboard here")
-    status.add_argument("--output-json", default=None, metavar="PATH", help="also write the snapshot JSON here")
+    status.add_argument(
+        "--html", type=cli_args.output_file, default=None, metavar="PATH", help="also write the static accessible dashboard here"
+    )
+    status.add_argument(
+        "--history", default=None, metavar="PATH", help="add trend charts of this run history (summarize --history) to the --html dashboard"
+    )
+    status.add_argument("--output-json", type=cli_args.output_file, default=None, metavar="PATH", help="also write the snapshot JSON here")
     status.add_argument(
         "--input-glob",
         action="append",
@@ -138,7 +154,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[str, Any], Inputs]:
     """Read the artifacts and build the schema-checked snapshot."""
-    inputs = load(expand(patterns), local_node)
+    paths = expand(patterns)
+    if not any(path.is_file() for path in paths):
+        raise UsageError(f"--input-glob {' '.join(patterns)}: no file matches (did the artifacts download?)")
+    inputs = load(paths, local_node)
     snapshot = matrix.build_snapshot(inputs.lanes, ttl_seconds=ttl_seconds, inputs=inputs.summary())
     schemas.validate(snapshot, SNAPSHOT_SCHEMA, "runtime matrix snapshot")
     return snapshot, inputs
@@ -147,25 +166,31 @@ def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.ttl_seconds <= 0:
-            raise UsageError(f"--ttl-seconds must be positive, got {args.ttl_seconds}")
         from preflight_action.host import node_id
 
         snapshot, inputs = build(args.input_glob or list(DEFAULT_GLOBS), args.ttl_seconds, args.node_id or node_id())
         from preflight_action import atomic
         from preflight_action.matrix import view as matrix_view
 
+        outputs = []  # one that fails to be written anyway is one line and exit 2; the others are still written
         if args.output_json:
-            atomic.write_json(args.output_json, snapshot)
+            outputs.append(("--output-json", args.output_json, lambda: atomic.write_json(args.output_json, snapshot)))
+        trends = None
+        if args.history:
+            from preflight_action.history import policy as history_policy
+            from preflight_action.history import update as history
+
+            trends = history.latest(args.history, history_policy.load())
         if args.html:
-            atomic.write_text(args.html, matrix_view.html(snapshot))
+            outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends))))
+        unwritten = cli_args.write_outputs("runtime_matrix", outputs)
         print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot), end="")
     except PreflightError as error:
         print(f"runtime_matrix: error: {error}", file=sys.stderr)
         return error.exit_code
     for bad in inputs.invalid:
         print(f"runtime_matrix: error: {bad['error']}", file=sys.stderr)
-    return 2 if inputs.invalid else 0
+    return 2 if inputs.invalid or unwritten else 0
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ failed (always 0 without --strict); 1 with --strict when something did;
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight_action import __version__
+from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
 from preflight_action.preflight.report import CheckResult
@@ -32,27 +31,6 @@ exit codes:
 The default strict threshold is the policy's (policy/severity.yaml: "medium"):
 critical, high and medium failures block; low ones are reported only.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _budget_seconds(text: str) -> float:
-    """--budget: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {text!r}")
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="all-reduce across one rank per local device (CPU: 2 gloo ranks; GPUs: NCCL/RCCL): exact results, then bus bandwidth",
     )
     parser.add_argument(
-        "--expect-gpus", type=_positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible"
+        "--expect-gpus", type=cli_args.positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible"
     )
     parser.add_argument(
         "--level",
@@ -97,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--budget",
-        type=_budget_seconds,
+        type=cli_args.positive_seconds,
         default=None,
         metavar="SECONDS",
         help="hard cap on the whole run: each check gets a share, the run ends within it plus 10%%, a check cut short says so "
@@ -111,16 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="lowest band that fails a --strict run (default: the policy's, medium)",
     )
     parser.add_argument(
-        "--output-path", default=DEFAULT_OUTPUT_PATH, help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})"
+        "--output-path",
+        type=cli_args.output_file,
+        default=DEFAULT_OUTPUT_PATH,
+        help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})",
     )
-    parser.add_argument("--output-md", default=None, help="also write the report as Markdown here")
-    parser.add_argument("--output-html", default=None, help="also write the report as an HTML page here")
+    parser.add_argument("--output-md", type=cli_args.output_file, default=None, help="also write the report as Markdown here")
+    parser.add_argument("--output-html", type=cli_args.output_file, default=None, help="also write the report as an HTML page here")
     parser.add_argument(
         "--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)"
     )
     parser.add_argument(
         "--check-timeout",
-        type=float,
+        type=cli_args.positive_seconds,
         default=DEFAULT_CHECK_TIMEOUT_S,
         metavar="SECONDS",
         help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
@@ -197,16 +178,19 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
 
     extras = session.extras()
     document = finalize({**report_obj.to_dict(), **extras})
-    report_module.write(document, args.output_path)
+    # An output that fails to be written anyway (a full disk) is one line and exit 2; the others are still written.
+    unwritten = cli_args.write_outputs(
+        "runtime_preflight", [("--output-path", args.output_path, lambda: report_module.write(document, args.output_path))]
+    )
     final = report_module.Report.from_dict(document)
     exit_code = 1 if options.strict and final.triage.blocking else 0
-    _write_renderings(final, args)
+    unwritten = max(unwritten, _write_renderings(final, args))
     if extras.get("interrupted_by"):
         return _interrupted(extras["interrupted_by"], document, args.output_path)
     if not args.quiet:
         render_terminal.show(final, exit_code)
         print(f"report: {args.output_path}", file=sys.stderr)
-    return exit_code
+    return unwritten or exit_code
 
 
 def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
@@ -217,15 +201,18 @@ def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
     return interrupts.exit_code(signal_name)
 
 
-def _write_renderings(final: object, args: argparse.Namespace) -> None:
+def _write_renderings(final: object, args: argparse.Namespace) -> int:
     if not (args.output_md or args.output_html):
-        return
+        return 0
     from preflight_action import atomic, templating
     from preflight_action.preflight import describe
 
-    for path, template in ((args.output_md, "report.md.j2"), (args.output_html, "report.html.j2")):
+    outputs = []
+    for flag, path, template in (("--output-md", args.output_md, "report.md.j2"), ("--output-html", args.output_html, "report.html.j2")):
         if path:
-            atomic.write_text(Path(path), templating.render(template, filters={"words": describe.words}, report=final))
+            text = templating.render(template, filters={"words": describe.words}, report=final)
+            outputs.append((flag, path, lambda path=path, text=text: atomic.write_text(Path(path), text)))
+    return cli_args.write_outputs("runtime_preflight", outputs)
 
 
 if __name__ == "__main__":

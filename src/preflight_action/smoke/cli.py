@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from preflight_action import __version__
+from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 from preflight_action.smoke import guard, modes, record
 from preflight_action.smoke.session import SmokeOptions, run
@@ -60,9 +60,19 @@ def _env_number(name: str, default: float) -> float:
     if not raw:
         return default
     try:
-        return float(raw)
-    except ValueError:
-        raise UsageError(f"{guard.ENV_PREFIX}{name}={raw!r}: not a number") from None
+        return cli_args.non_negative_seconds(raw) if name.endswith("SECS") else float(cli_args.non_negative_int(raw))
+    except argparse.ArgumentTypeError as why:
+        raise UsageError(f"{guard.ENV_PREFIX}{name}={raw!r}: {why}") from None
+
+
+def _output_root(flag: str | None) -> Path:
+    """--output-root (checked when parsed), else $PREFLIGHT_SMOKE_ROOT, else the default; checked before any run."""
+    root = flag or os.environ.get(guard.ENV_PREFIX + "ROOT") or DEFAULT_ROOT
+    problem = None if flag else cli_args.dir_problem(root)
+    if problem:
+        source = f"{guard.ENV_PREFIX}ROOT" if os.environ.get(guard.ENV_PREFIX + "ROOT") else "--output-root (default)"
+        raise UsageError(f"{source} {root}: {problem}")
+    return Path(root)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,36 +89,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", type=_csv(models.MODELS, "--models"), default=models.MODELS, help="comma list (default: resnet18,transformer)"
     )
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: 2 on CPU, 32 on an accelerator)")
-    parser.add_argument("--image-size", type=int, default=None, help="resnet18 input size (default: 64 on CPU, 224 on an accelerator)")
-    parser.add_argument("--iterations", type=int, default=3, help="timed forward iterations per case (default: 3)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default: 0)")
+    parser.add_argument(
+        "--batch-size", type=cli_args.positive_int, default=None, help="batch size (default: 2 on CPU, 32 on an accelerator)"
+    )
+    parser.add_argument(
+        "--image-size", type=cli_args.positive_int, default=None, help="resnet18 input size (default: 64 on CPU, 224 on an accelerator)"
+    )
+    parser.add_argument("--iterations", type=cli_args.positive_int, default=3, help="timed forward iterations per case (default: 3)")
+    parser.add_argument("--seed", type=cli_args.non_negative_int, default=0, help="seed for weights and inputs (default: 0)")
     parser.add_argument("--profile", default=modes.DEFAULT_PROFILE, help=f"simulated capability profile (default: {modes.DEFAULT_PROFILE})")
     parser.add_argument("--python", default=None, metavar="PATH", help="interpreter whose torch runs the models (default: this one)")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=cli_args.non_negative_seconds,
         default=None,
         metavar="SECONDS",
         help="end the whole smoke after this long, recording what finished; 0 disables (default: 600)",
     )
     parser.add_argument(
-        "--output-root", default=None, metavar="DIR", help=f"where run.<time>-<id> directories go (default: {DEFAULT_ROOT})"
+        "--output-root",
+        type=cli_args.output_dir,
+        default=None,
+        metavar="DIR",
+        help=f"where run.<time>-<id> directories go (default: {DEFAULT_ROOT})",
     )
-    parser.add_argument("--keep-recent", type=int, default=None, help="keep the newest N unpinned runs (default: 6)")
+    parser.add_argument("--keep-recent", type=cli_args.non_negative_int, default=None, help="keep the newest N unpinned runs (default: 6)")
     parser.add_argument(
-        "--retention-secs", type=float, default=None, help="also prune unpinned runs older than this; 0 disables (default: 0)"
+        "--retention-secs",
+        type=cli_args.non_negative_seconds,
+        default=None,
+        help="also prune unpinned runs older than this; 0 disables (default: 0)",
     )
     parser.add_argument("--keep", action="store_true", help="pin this run: retention never removes it")
     parser.add_argument(
-        "--mem-factor", type=float, default=None, help=f"guard: multiplier on the weights' bytes (default: {guard.DEFAULT_FACTOR:g})"
+        "--mem-factor",
+        type=cli_args.finite_float(0.0, 1000.0, above=True, what="a multiplier"),
+        default=None,
+        help=f"guard: multiplier on the weights' bytes (default: {guard.DEFAULT_FACTOR:g})",
     )
     parser.add_argument(
-        "--mem-overhead-gb", type=float, default=None, help=f"guard: fixed extra need in GiB (default: {guard.DEFAULT_OVERHEAD_GB:g})"
+        "--mem-overhead-gb",
+        type=cli_args.finite_float(0.0, 1e6, what="a number of GiB", unit="GiB"),
+        default=None,
+        help=f"guard: fixed extra need in GiB (default: {guard.DEFAULT_OVERHEAD_GB:g})",
     )
     parser.add_argument(
         "--mem-reserve-gb",
-        type=float,
+        type=cli_args.finite_float(0.0, 1e6, what="a number of GiB", unit="GiB"),
         default=None,
         help=f"guard: GiB left for the rest of the machine (default: {guard.DEFAULT_RESERVE_GB:g})",
     )
@@ -155,7 +182,7 @@ def options_from(args: argparse.Namespace) -> SmokeOptions:
         python_source=source,
         timeout_s=timeout,
         knobs=knobs,
-        output_root=Path(args.output_root or os.environ.get(guard.ENV_PREFIX + "ROOT") or DEFAULT_ROOT),
+        output_root=_output_root(args.output_root),
         keep_recent=keep_recent,
         retention_secs=retention_secs,
         keep=args.keep,

@@ -7,6 +7,7 @@ on CPU) minus MEM_RESERVE. Knobs come from flags, else PREFLIGHT_SMOKE_* variabl
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -71,8 +72,8 @@ def _env_float(environ: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise UsageError(f"{ENV_PREFIX}{name}={raw!r}: not a number") from None
-    if value < 0:
-        raise UsageError(f"{ENV_PREFIX}{name}={raw!r}: must not be negative")
+    if not math.isfinite(value) or value < 0:  # nan passes "< 0" and would disable the guard
+        raise UsageError(f"{ENV_PREFIX}{name}={raw!r}: must be a finite number, not negative")
     return value
 
 

@@ -1,0 +1,179 @@
+"""Argument types shared by every CLI: numbers that mean something, output paths that can be written.
+
+argparse turns an ``ArgumentTypeError`` raised here into ``usage: ...`` plus
+``prog: error: argument --flag: <what is wrong>`` and exit 2, so each message says
+what is wrong with the value; argparse names the flag. Output paths are checked when
+the flags are parsed, before any work starts: a run must not spend minutes and
+then fail to write its report. ``write_outputs`` writes several outputs so that
+one failing at write time anyway (a full disk) does not stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+# Past these the code cannot represent the value (a timeout past threading.TIMEOUT_MAX or a
+# cutoff before year 1 is an OverflowError); a year of seconds or a century of days is plenty.
+MAX_SECONDS = 366 * 24 * 3600.0
+MAX_DAYS = 36525.0
+MAX_INT = 2**31 - 1
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not math.isfinite(value):  # nan, inf, -inf: a timeout, a factor or an age that means nothing
+        finite = what.replace("a ", "a finite ", 1) if what.startswith("a ") else f"finite ({what})"
+        raise argparse.ArgumentTypeError(f"must be {finite}, got {text!r}")
+    return value
+
+
+def finite_float(
+    low: float | None = None, high: float | None = None, *, above: bool = False, what: str = "a number", unit: str = ""
+) -> Callable[[str], float]:
+    """A type for a finite float in [low, high] (``above``: strictly greater than ``low``)."""
+    suffix = f" {unit}" if unit else ""
+
+    def parse(text: str) -> float:
+        value = _number(text, what)
+        if low is not None and (value <= low if above else value < low):
+            bound = f"above {low:g}{suffix}" if above else f"at least {low:g}{suffix}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}{suffix}, got {text}")
+        return value
+
+    parse.__name__ = what  # argparse's fallback message ("invalid <name> value")
+    return parse
+
+
+def bounded_int(low: int, high: int = MAX_INT, *, what: str = "a whole number") -> Callable[[str], int]:
+    """A type for a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_seconds = finite_float(0.0, MAX_SECONDS, above=True, what="a number of seconds", unit="s")
+non_negative_seconds = finite_float(0.0, MAX_SECONDS, what="a number of seconds", unit="s")
+non_negative_days = finite_float(0.0, MAX_DAYS, what="a number of days", unit="days")
+positive_hours = finite_float(0.0, MAX_DAYS * 24, above=True, what="a number of hours", unit="h")
+non_negative_float = finite_float(0.0, what="a number")
+positive_float = finite_float(0.0, above=True, what="a number")
+positive_int = bounded_int(1)
+non_negative_int = bounded_int(0)
+
+
+def _probe_dir(directory: Path) -> str | None:
+    """Why no file can be created in ``directory`` (an existing directory), or None when one can."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".preflight-write-check.", dir=directory)
+    except OSError as exc:
+        return f"no file can be created in {directory} ({exc.strerror or exc})"
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in path.parents:
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(path.anchor or ".")
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be written as a file (its missing parents created), or None."""
+    target = Path(path)
+    if str(path) == "" or target.name in ("", ".", ".."):
+        return "not a file name"
+    if target.is_dir():
+        return "is a directory"
+    parent = target.parent
+    if parent.is_dir():
+        return _probe_dir(parent)
+    base = _nearest_existing(target)
+    if not base.is_dir():
+        return f"{base} is not a directory" + ("" if base == parent else f", so {parent} cannot be created")
+    reason = _probe_dir(base)
+    return f"{parent} cannot be created: {reason}" if reason else None
+
+
+def dir_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be used as an output directory (created if missing), or None."""
+    target = Path(path)
+    if target.is_dir():
+        return _probe_dir(target)
+    if os.path.lexists(target):
+        return "exists and is not a directory"
+    base = _nearest_existing(target)
+    if not base.is_dir():
+        return f"{base} is not a directory" + ("" if base == target.parent else f", so {target.parent} cannot be created")
+    reason = _probe_dir(base)
+    return f"cannot be created: {reason}" if reason else None
+
+
+def append_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be appended to ($GITHUB_STEP_SUMMARY), or None; an existing file is left as it was."""
+    target = Path(path)
+    if target.is_dir():
+        return "is a directory"
+    try:
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return f"cannot append to it ({exc.strerror or exc})"
+    return None
+
+
+def _type(check: Callable[[str], str | None]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        reason = check(text)
+        if reason:
+            raise argparse.ArgumentTypeError(f"{text}: {reason}")
+        return text
+
+    parse.__name__ = "path"
+    return parse
+
+
+output_file = _type(file_problem)
+"""argparse type: a file path we can write (checked at parse time, before the work starts)."""
+output_dir = _type(dir_problem)
+"""argparse type: a directory we can create or write into."""
+
+
+def write_outputs(prog: str, outputs: Sequence[tuple[str, str | os.PathLike[str], Callable[[], object]]]) -> int:
+    """Run each ``(flag, path, write)``; one that fails is one line on stderr and the others still run.
+
+    Returns 0 when all were written, else 2 (a usage/input problem, never 1: 1 means strict blocked).
+    """
+    failed = 0
+    for flag, path, write in outputs:
+        try:
+            write()
+        except OSError as exc:
+            failed += 1
+            print(f"{prog}: error: {flag} {path}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+    return 2 if failed else 0
