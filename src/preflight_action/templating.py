@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from preflight_action.paths import templates_dir
+
+if TYPE_CHECKING:  # Jinja2 loads when a template is rendered: the filters below serve the terminal without it
+    import jinja2
 
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _HTML = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
@@ -45,6 +46,8 @@ def duration(ms: float) -> str:
 
 def environment(extra_dirs: list[Path] | None = None, html: bool = False, filters: dict[str, Any] | None = None) -> jinja2.Environment:
     """Templates from ``extra_dirs`` (user overrides) first, then ours; ``filters`` adds a renderer's own."""
+    import jinja2
+
     loader = jinja2.FileSystemLoader([str(p) for p in (extra_dirs or [])] + [str(templates_dir())])
     env = jinja2.Environment(
         loader=loader,
