@@ -102,3 +102,36 @@ def test_the_charts_summarize_emits_parse_and_render_in_mermaid(tmp_path: Path) 
     lines = result.group(1).strip().splitlines()
     assert lines[:3] == ["ok 0 svg", "ok 1 svg", "ok 2 svg"], lines
     assert lines[3].startswith("error 3"), lines
+
+
+def test_the_matrix_dashboard_draws_the_historys_charts_as_inline_svg(tmp_path: Path) -> None:
+    import random
+
+    from preflight_action.matrix import cli as matrix_cli
+    from tests.test_history import fleet, night
+
+    rng = random.Random(5)
+    for day in range(5):
+        night(tmp_path, day, fleet(day, rng, drop_node_today=day == 4))
+    page_path = tmp_path / "matrix.html"
+    code = matrix_cli.main(
+        ["status", "--input-glob", str(tmp_path / "in" / "*.json"), "--html", str(page_path), "--history", str(tmp_path / "h.jsonl")]
+    )
+    assert code == 0
+    html = page_path.read_text(encoding="utf-8")
+    assert "1 regression in the history's last run" in html
+    figures = re.findall(r'<figure class="trend-chart( regressed)?"><svg [^>]*role="img"', html)
+    assert len(figures) >= 3
+    assert figures[0] == " regressed"
+    assert "<title>node-17 perf.matmul bf16: -" in html
+    assert "&lt;svg" not in html  # the SVG is markup, not escaped text
+
+
+@pytest.mark.integration
+@headless_chromium.requires_chromium
+def test_the_inline_svg_is_drawn_by_a_browser(tmp_path: Path) -> None:
+    path = tmp_path / "svg.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{charts.svg(series())}</body></html>", encoding="utf-8")
+    done = headless_chromium.run(path, tmp_path / "profile", "--dump-dom")
+    assert done.stdout.count("<polyline") == 2
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="img"' in done.stdout

@@ -65,12 +65,23 @@ def text(snapshot: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html(snapshot: dict[str, Any]) -> str:
-    """The static dashboard (templates/matrix.html.j2): every cell labelled, severity as colour and word."""
+def html(snapshot: dict[str, Any], trends: Any = None) -> str:
+    """The static dashboard (templates/matrix.html.j2): every cell labelled, severity as colour and word.
+
+    ``trends`` (``history.trends.Trends``, from ``--history``) adds its charts as inline SVG.
+    """
+    from markupsafe import Markup
+
     from preflight_action import templating
 
     nodes, backends, grid = cells(snapshot)
+    charts = []
+    if trends is not None:
+        from preflight_action.history import charts as history_charts
+
+        # the SVG is built from escaped, reduced-alphabet text only (history.charts), so it is safe markup
+        charts = [(series, Markup(history_charts.svg(series))) for series in trends.charts]  # noqa: S704
     env = templating.environment(html=True)
     return env.get_template("matrix.html.j2").render(
-        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL
+        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL, trends=trends, charts=charts
     )
