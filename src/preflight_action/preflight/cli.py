@@ -19,6 +19,9 @@ from preflight_action.preflight.report import CheckResult
 
 if TYPE_CHECKING:
     from preflight_action.interrupts import Interrupted
+    from preflight_action.preflight.report import Report
+    from preflight_action.preflight.session import Session
+    from preflight_action.preflight.severity import SeverityPolicy
 
 EPILOG = """\
 exit codes:
@@ -148,29 +151,8 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
         from preflight_action.preflight import severity as policy_module
 
         policy = policy_module.load(options.policy_path)
-        from preflight_action.preflight import terminal as render_terminal
-
-        progress_out = render_terminal.console(stderr=True)
-        # On a terminal a spinner names the check in flight (compile takes tens of
-        # seconds); CI logs get one plain line per finished check.
-        status = progress_out.status("") if progress_out.is_terminal and not args.quiet else None
-
-        def starting(check_id: str, index: int, total: int) -> None:
-            if status is not None:
-                status.update(f"[{index}/{total}] running {check_id}")
-                status.start()
-
-        def progress(result: CheckResult, index: int, total: int) -> None:
-            if status is not None:
-                status.stop()
-            if not args.quiet:
-                progress_out.print(render_terminal.progress_line(result, index, total))
-
-        try:
-            report_obj = session.run(policy, progress, starting)
-        finally:
-            if status is not None:
-                status.stop()
+        # --quiet (a gate's prolog): no terminal library at all; rich costs more start-up than the quick level's checks.
+        report_obj = session.run(policy) if args.quiet else _run_shown(session, policy)
     finally:
         session.close()
 
@@ -188,9 +170,36 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
     if extras.get("interrupted_by"):
         return _interrupted(extras["interrupted_by"], document, args.output_path)
     if not args.quiet:
+        from preflight_action.preflight import terminal as render_terminal
+
         render_terminal.show(final, exit_code)
         print(f"report: {args.output_path}", file=sys.stderr)
     return unwritten or exit_code
+
+
+def _run_shown(session: Session, policy: SeverityPolicy) -> Report:
+    """``session.run`` with progress on stderr: on a terminal a spinner names the check in flight (compile takes
+    tens of seconds); CI logs get one plain line per finished check."""
+    from preflight_action.preflight import terminal as render_terminal
+
+    progress_out = render_terminal.console(stderr=True)
+    status = progress_out.status("") if progress_out.is_terminal else None
+
+    def starting(check_id: str, index: int, total: int) -> None:
+        if status is not None:
+            status.update(f"[{index}/{total}] running {check_id}")
+            status.start()
+
+    def progress(result: CheckResult, index: int, total: int) -> None:
+        if status is not None:
+            status.stop()
+        progress_out.print(render_terminal.progress_line(result, index, total))
+
+    try:
+        return session.run(policy, progress, starting)
+    finally:
+        if status is not None:
+            status.stop()
 
 
 def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
