@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError
+from preflight_action.exports.write import textfile_path, write_requested
+from preflight_action.gates.run import GATES
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
 from preflight_action.preflight.report import CheckResult
 
@@ -100,6 +102,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-md", type=cli_args.output_file, default=None, help="also write the report as Markdown here")
     parser.add_argument("--output-html", type=cli_args.output_file, default=None, help="also write the report as an HTML page here")
     parser.add_argument(
+        "--output-junit", type=cli_args.output_file, default=None, metavar="PATH", help="also write JUnit XML here: one testcase per check"
+    )
+    parser.add_argument(
+        "--output-prom", type=textfile_path, default=None, metavar="PATH", help="also write a node_exporter textfile here (*.prom, atomic)"
+    )
+    parser.add_argument(
+        "--gate",
+        choices=GATES,
+        default=None,
+        help="answer a scheduler's or runner's gate contract, quick level by default: exit 0 pass, 1 blocking, 2 could not run "
+        "(preflight-gate --help)",
+    )
+    parser.add_argument(
         "--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)"
     )
     parser.add_argument(
@@ -116,6 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(arg == "--gate" or arg.startswith("--gate=") for arg in argv):
+        from preflight_action.gates.run import gate_main
+
+        return gate_main(argv, main, parse_args, prog="runtime_preflight --gate")  # runs main without --gate
     args = parse_args(argv)
     options = Options(
         device=args.device,
@@ -167,6 +187,7 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
     final = report_module.Report.from_dict(document)
     exit_code = 1 if options.strict and final.triage.blocking else 0
     unwritten = max(unwritten, _write_renderings(final, args))
+    unwritten = max(unwritten, write_requested(final, args.output_junit, args.output_prom, "runtime_preflight"))
     if extras.get("interrupted_by"):
         return _interrupted(extras["interrupted_by"], document, args.output_path)
     if not args.quiet:
