@@ -177,3 +177,13 @@ def test_a_python_that_is_not_python_is_said_once_with_its_earliest_lines(under,
         deps = run.check("deps.consistency")
         assert deps["status"] == "skip"
         assert deps["skip_reason"] == f"{runtime.python} never started the probe (torch.import failed)"
+
+
+def test_a_check_that_outlives_its_timeout_is_told_to_raise_check_timeout(run_preflight, monkeypatch) -> None:
+    monkeypatch.setenv("PREFLIGHT_INJECT_FAULT", "torch.import=hang")  # hangs whatever the machine's speed
+    run = run_preflight("--device", "cpu", "--quiet", "--check-timeout", "3")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    assert check["error"].startswith("timed out after 3 s")
+    assert "raise --check-timeout above 3 s" in check["remedy"]
+    assert run.check("deps.consistency")["status"] == "pass"  # a fresh worker took over
