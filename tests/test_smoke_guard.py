@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from preflight_action.errors import UsageError
@@ -70,3 +74,65 @@ def test_environment_knobs_apply_and_flags_win() -> None:
 def test_a_bad_environment_knob_is_a_usage_error_naming_the_variable(value: str) -> None:
     with pytest.raises(UsageError, match="PREFLIGHT_SMOKE_MEM_FACTOR"):
         guard.knobs_from(environ={"PREFLIGHT_SMOKE_MEM_FACTOR": value})
+
+
+# -- batch and input size (issue 11) ------------------------------------------------------------
+
+
+def test_the_need_grows_with_the_batch_and_the_image_area() -> None:
+    knobs = guard.GuardKnobs()
+    params = {"resnet18": 11_181_642}
+    small = guard.check(params, ["float32"], 64 * GIB, "host RAM", knobs, batch_size=2, image_size=64)
+    batch = guard.check(params, ["float32"], 64 * GIB, "host RAM", knobs, batch_size=200, image_size=64)
+    image = guard.check(params, ["float32"], 64 * GIB, "host RAM", knobs, batch_size=2, image_size=640)
+    weights_only = guard.check(params, ["float32"], 64 * GIB, "host RAM", knobs)
+    assert weights_only.activation_bytes == 0
+    assert weights_only.need_bytes < small.need_bytes < batch.need_bytes
+    assert batch.activation_bytes == 100 * small.activation_bytes
+    assert image.activation_bytes > 90 * small.activation_bytes  # 10x the side, 100x the area (the input share grows alike)
+    assert batch.need_bytes - batch.activation_bytes == weights_only.need_bytes
+    assert "batch 200" in batch.describe()
+    half = guard.check(params, ["bfloat16"], 64 * GIB, "cuda free memory", knobs, batch_size=200, image_size=64, on_host=False)
+    assert half.activation_bytes == guard.activation_bytes("resnet18", "float32", 200, 64, on_host=False) // 2
+
+
+def test_a_batch_that_does_not_fit_now_is_the_guards_to_judge() -> None:
+    verdict = guard.check({"resnet18": 11_181_642}, ["float32"], 4 * GIB, "host RAM", guard.GuardKnobs(), batch_size=2000, image_size=64)
+    assert not verdict.fits
+    assert verdict.shortfall_bytes > 0
+
+
+@pytest.mark.parametrize(
+    ("batch", "image", "flag"),
+    [(100_000_000, None, "--batch-size 100000000"), (None, 100_000, "--image-size 100000"), (2**62, 224, "--batch-size")],
+)
+def test_an_absurd_size_is_refused_naming_the_flag(batch: int | None, image: int | None, flag: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        guard.refuse_absurd(["resnet18", "transformer"], batch, image, 64 * GIB, "this machine's RAM")
+    message = str(caught.value)
+    assert message.startswith(flag)
+    assert message.endswith(f"use a smaller {flag.split(maxsplit=1)[0]}")
+    assert "\n" not in message
+
+
+def test_ordinary_sizes_and_the_defaults_are_not_refused() -> None:
+    guard.refuse_absurd(["resnet18", "transformer"], None, None, GIB, "host")
+    guard.refuse_absurd(["resnet18", "transformer"], 32, 224, 8 * GIB, "host")
+    guard.refuse_absurd(["resnet18"], 256, 224, 80 * GIB, "the cuda device", device="cuda")
+
+
+def test_the_cli_refuses_an_absurd_batch_before_anything_is_allocated_or_written(tmp_path: Path) -> None:
+    root = tmp_path / "smoke"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "smoke.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--output-root", str(root), "--device", "cpu", "--batch-size", "100000000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("smoke: error: --batch-size 100000000: a resnet18 batch of 100000000 at 64x64 needs ")
+    assert line.endswith("; use a smaller --batch-size")
+    assert not root.exists()  # refused before the run directory, the worker or any tensor

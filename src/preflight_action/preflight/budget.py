@@ -39,6 +39,10 @@ class Allotment:
     def left(self, now: float | None = None) -> float:
         return max(self.deadline - (time.monotonic() if now is None else now), 0.0)
 
+    def wait_s(self) -> float:
+        """How long to wait for an answer now: --check-timeout as always, or what the budget has left of this allotment."""
+        return round(self.left(), 2) if self.by_budget else self.limit_s
+
     def probe_limit(self) -> float:
         """The seconds a timed probe check is told it has: its allotment less a margin to answer in."""
         left = self.left()

@@ -108,7 +108,7 @@ class Session:
         entry: dict[str, Any] = {"after_check": after, "before_check": spec.id, "cause": why, "torch_imported": False}
         if ctx.passed("torch.import"):
             try:
-                worker.result("torch.import", self._allotment.left(), worker.request("torch.import", {}))
+                worker.result("torch.import", self._allotment.wait_s(), worker.request("torch.import", {}))
                 entry["torch_imported"] = True
             except WorkerFailure as failure:
                 worker.close()
@@ -134,7 +134,7 @@ class Session:
             mark = worker.request(spec.id, self._params(spec, ctx))
         watch = self._start_monitor(spec, ctx)
         try:
-            record = worker.result(spec.id, self._allotment.left(), mark)
+            record = worker.result(spec.id, self._allotment.wait_s(), mark)
         except WorkerFailure as failure:
             self._stop_monitor(watch)
             self._hello = worker.hello or self._hello

@@ -54,11 +54,14 @@ class _State:
     notes: list[str] = field(default_factory=list)
     timed_out: bool = False
     aborted: bool = False
+    refused: str | None = None  # a size the device could never hold (exit 2)
     guard: Interrupted = field(default_factory=Interrupted)
 
 
 def run(options: SmokeOptions, say: Say) -> tuple[dict[str, Any], Path]:
     """Run the smoke and write its record; returns (record, run directory)."""
+    if options.mode == "real":  # an absurd size is refused before anything (the run directory included) exists
+        guard.refuse_absurd(list(options.models), options.batch_size, options.image_size, guard.host_total_bytes(), "this machine's RAM")
     started, t0 = utc_now(), time.perf_counter()
     run_dir = retention.new_run_dir(options.output_root)
     if options.keep:
@@ -161,7 +164,18 @@ def _guard_allows(options: SmokeOptions, state: _State, params: dict[str, int], 
         available, source = guard.host_available_bytes(), "host RAM available"
     else:
         available, source = None, f"{info['device']} free memory is not reported"
-    verdict = guard.check(params, list(options.dtypes), available, source, options.knobs)
+    device = info.get("device")
+    batch, image = guard.sizes(device, options.batch_size, options.image_size)
+    total = info.get("device_total_bytes") or (guard.host_total_bytes() if device in ("cpu", "mps") else None)
+    if total is not None and options.mode == "real":
+        try:
+            guard.refuse_absurd(list(options.models), options.batch_size, options.image_size, int(total), f"the {device} device", device)
+        except UsageError as error:
+            state.refused = str(error)
+            _all(options, state, "not_run", f"refused: {error}")
+            raise
+    on_host = device in ("cpu", "mps", None)
+    verdict = guard.check(params, list(options.dtypes), available, source, options.knobs, batch, image, on_host)
     state.verdict = verdict
     say(f"smoke: {verdict.describe()}")
     if verdict.proceed or options.mode == "stub":
@@ -248,6 +262,8 @@ def _assemble(options: SmokeOptions, state: _State, run_dir: Path, started: str,
     code = record.exit_code(outcome, options.knobs.require_real)
     if state.guard.signal_name:
         outcome, code = "interrupted", exit_code(state.guard.signal_name)
+    elif state.refused:
+        outcome, code = "aborted", 2
     info, sim = state.inspect, state.sim
     if sim is not None:
         device = {
