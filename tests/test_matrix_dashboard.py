@@ -88,8 +88,9 @@ def test_dashboard_cells_have_labels_colours_and_words(tmp_path: Path) -> None:
     by_severity: dict[str, set[str]] = {}
     for cell in data_cells:
         by_severity.setdefault(cell["data-severity"], set()).add(cell["data-bg"])
-        word = {"info": "Info", "warning": "Warning", "error": "Error", "critical": "Critical", "none": "No data"}[cell["data-severity"]]
-        assert word in cell["text"], f"severity {cell['data-severity']} without its word: {cell['text']!r}"
+        word = {**matrix.CODE_WORD, "none": "No data"}[cell["data-code"]]
+        assert cell["text"].split()[0] == word.split()[0], f"status {cell['data-code']} without its headline word: {cell['text']!r}"
+        assert "Info" not in cell["text"]  # a healthy cell says Ready; colour and word carry the severity
     assert set(by_severity) == {"info", "warning", "error", "critical", "none"}
     colours = [next(iter(v)) for v in by_severity.values()]
     assert all(len(v) == 1 for v in by_severity.values()), by_severity
@@ -101,3 +102,12 @@ def test_dashboard_cells_have_labels_colours_and_words(tmp_path: Path) -> None:
     assert "simulated" in simulated["text"]
     empty = next(c for c in data_cells if c["data-severity"] == "none")
     assert "no report" in empty["aria-label"]
+    ready = next(c for c in data_cells if "node-a, cpu" in c["aria-label"])
+    assert ready["text"].split()[0] == "Ready"
+    assert "just now" in ready["text"]
+    assert "Updated just now." in ready["aria-label"]
+    old = next(c for c in data_cells if "node-b, cpu" in c["aria-label"])
+    assert "1 d ago" in old["text"]  # 30 h before the snapshot's own time
+    row = next(c for c in parser.cells if c["tag"] == "th" and c["text"].strip().startswith("node-b"))
+    assert row["text"].split()[1:4] == ["Down", "cuda", "smoke:"]  # the word once, then what it is about: no "Critical Down - ..."
+    assert "Critical" not in row["text"]

@@ -166,7 +166,10 @@ def test_status_text_prints_a_grid_and_the_ttl(artifacts: dict[str, Any], tmp_pa
     assert lines[3].split() == ["node-ok", "Ready", "No", "data"]
     assert lines[4].split() == ["node-sim", "No", "data", "Skipped*"]
     assert "* simulated only" in out
-    assert "Info: node-sim: Skipped - cuda smoke: simulated on h100-linux" in out
+    [attention] = [line for line in lines if line.startswith("node-sim: ")]
+    assert attention.startswith("node-sim: Skipped - cuda smoke: simulated on h100-linux")  # the word once, no severity prefix
+    assert attention.endswith(", just now)")  # the age beside the ISO time, as of the snapshot's generation
+    assert "Info" not in out
     assert (tmp_path / "m.html").read_text().count("aria-label=") >= 4
 
 

@@ -65,7 +65,9 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
     else:
         code = BAND_CODE.get(band or "low", "degraded")
         top = report.triage.top_failed_checks[0] if report.triage.top_failed_checks else None
-        summary = f"{top.check_id} failed ({top.band})" if top else f"{report.count('fail')} checks failed"
+        # the code already says critical (Down) or high (Failing); only Degraded spans two bands
+        which = f" ({top.band})" if top and code == "degraded" else ""
+        summary = f"{top.check_id} failed{which}" if top else f"{report.count('fail')} checks failed"
     detail = [f"{t.check_id}: {t.error.splitlines()[0][:160] if t.error else 'failed'}" for t in report.triage.top_failed_checks[:3]]
     if not detail:
         detail = [f"{report.count('pass')} passed, {report.count('skip')} skipped on {report.resolved_device or backend}"]

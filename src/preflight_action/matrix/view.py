@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from preflight_action.matrix import model as matrix
@@ -9,6 +10,34 @@ from preflight_action.matrix.snapshot import Snapshot
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
+
+
+def age(updated: str, now: str | datetime) -> str:
+    """How old ``updated`` is at ``now`` (the snapshot's generation time, never the clock): '6 min ago'."""
+    moment = now if isinstance(now, datetime) else matrix.parse_time(now)
+    seconds = (moment - matrix.parse_time(updated)).total_seconds()
+    if seconds < -60:
+        return "in the future (clock skew)"
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def headline(status: dict[str, Any]) -> tuple[str, str]:
+    """(word, summary) of a status label 'Down - tensor.smoke failed': the word once, then what it is about."""
+    word, _, summary = status["label"].partition(" - ")
+    return word, summary
+
+
+def legend() -> list[tuple[str, str]]:
+    """(severity slug, the status words it colours), worst last: 'Ready / Skipped', ..., 'Down'."""
+    words: dict[str, list[str]] = {}
+    for code, (slug, _rank) in sorted(matrix.CODES.items(), key=lambda kv: kv[1][1]):
+        words.setdefault(slug, []).append(matrix.CODE_WORD[code])
+    return [(slug, " / ".join(sorted(set(names), key=names.index))) for slug, names in words.items()]
 
 
 def cells(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
@@ -24,8 +53,13 @@ def cells(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], di
                 cell = found.status.to_dict()
                 cell["simulated"] = found.simulated
                 cell["sources"] = list(found.sources)
+                item = record.item(node)
+                lanes = [ln for ln in item.lanes if ln.backend == backend] if item else []
+                cell["updated"] = max((ln.updated for ln in lanes), default=None)
+                cell["age"] = age(cell["updated"], record.generated_at) if cell["updated"] else None
             else:
                 cell = {**NO_DATA, "aria_hint": f"Runtime status on {node}, {backend}: no report", "simulated": False, "sources": []}
+                cell["updated"] = cell["age"] = None
             cell["word"] = matrix.CODE_WORD[cell["code"]] if cell["code"] else "No data"
             out[(node, backend)] = cell
     return nodes, backends, out
@@ -55,7 +89,8 @@ def text(snapshot: dict[str, Any]) -> str:
     attention = [(node, snapshot["items"][node]["status"]) for node in nodes if snapshot["items"][node]["status"]["code"] != "ok"]
     attention.sort(key=lambda item: (-matrix.CODES[item[1]["code"]][1], item[0]))
     for node, status in attention[:ATTENTION_LINES]:
-        lines.append(f"{status['severity_label']}: {node}: {status['label']}")
+        updated = snapshot["items"][node]["runtime"]["updated"]
+        lines.append(f"{node}: {status['label']} (updated {updated}, {age(updated, snapshot['generated_at'])})")
     if len(attention) > ATTENTION_LINES:
         lines.append(f"... and {len(attention) - ATTENTION_LINES} more nodes need attention (--json for all)")
     inputs = snapshot.get("inputs")
@@ -82,6 +117,13 @@ def html(snapshot: dict[str, Any], trends: Any = None) -> str:
         # the SVG is built from escaped, reduced-alphabet text only (history.charts), so it is safe markup
         charts = [(series, Markup(history_charts.svg(series))) for series in trends.charts]  # noqa: S704
     env = templating.environment(html=True)
+    rows = {
+        node: {
+            **dict(zip(("word", "summary"), headline(item["status"]), strict=True)),
+            "age": age(item["runtime"]["updated"], snapshot["generated_at"]),
+        }
+        for node, item in snapshot["items"].items()
+    }
     return env.get_template("matrix.html.j2").render(
-        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, severity_labels=matrix.SEVERITY_LABEL, trends=trends, charts=charts
+        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, rows=rows, legend=legend(), trends=trends, charts=charts
     )
