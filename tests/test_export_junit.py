@@ -111,3 +111,13 @@ def test_a_bad_report_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith(f"preflight-export: error: {bad}")
     assert not (tmp_path / "j.xml").exists()
+
+
+def test_the_preflight_writes_both_exports_after_its_report(tmp_path: Path) -> None:
+    junit_path, prom_path = tmp_path / "out" / "junit.xml", tmp_path / "textfile" / "preflight.prom"
+    report = report_module.read(run_preflight(tmp_path / "report.json", "--output-junit", str(junit_path), "--output-prom", str(prom_path)))
+    [suite] = list(JUnitXml.fromfile(str(junit_path)))
+    assert [case.name for case in suite] == [check.id for check in report.checks]
+    assert suite.failures == report.count("fail")
+    text = prom_path.read_text()
+    assert f'preflight_report_blocking{{device="{report.resolved_device}",level=' in text

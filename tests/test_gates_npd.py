@@ -95,3 +95,26 @@ def test_from_report_judges_an_existing_report_without_running(tmp_path: Path) -
     )
     assert done.returncode == 2
     assert done.stdout.startswith(f"preflight: could not run: {report}")
+
+
+def test_runtime_preflight_gate_flag_is_the_same_gate(tmp_path: Path, broken_python: Path) -> None:
+    report = tmp_path / "preflight.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "runtime_preflight.py"),
+            "--gate",
+            "npd",
+            "--python",
+            str(broken_python),
+            "--output-path",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert _one_line(done.stdout) == "preflight: torch.import critical (score 100): ModuleNotFoundError: No module named 'torch'"
+    assert json.loads(report.read_text())["options"]["level"] == "quick"
