@@ -71,16 +71,16 @@ def build(report: Report) -> JUnitXml:
         elif report.simulated:
             case.result = [Skipped("simulated run: not a real pass")]
         suite.add_testcase(case)
-    suite.update_statistics()
+    suite.update_statistics()  # type: ignore[no-untyped-call]
     xml = JUnitXml("runtime-preflight")
     xml.add_testsuite(suite)
-    xml.update_statistics()
+    xml.update_statistics()  # type: ignore[no-untyped-call]
     return xml
 
 
 def render(report: Report) -> str:
     xml = build(report)
-    body = xml.tostring()
+    body = xml.tostring()  # type: ignore[no-untyped-call]
     text = body.decode("utf-8") if isinstance(body, bytes) else str(body)
     if not text.startswith("<?xml"):
         text = '<?xml version="1.0" encoding="utf-8"?>\n' + text

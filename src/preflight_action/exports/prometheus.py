@@ -153,7 +153,7 @@ class ReportCollector:
 def render(report: Report) -> str:
     """The textfile: prometheus-client's text exposition of a private registry (escaped label values, HELP and TYPE)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReportCollector(report))  # type: ignore[arg-type]
+    registry.register(ReportCollector(report))
     return generate_latest(registry).decode("utf-8")
 
 
