@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # code -> (severity slug, rank); higher rank is worse and wins a rollup. A skipped lane (stub,
@@ -142,7 +143,7 @@ class Snapshot:
     def item(self, node: str) -> NodeItem | None:
         return next((i for i in self.items if i.node == node), None)
 
-    @property
+    @cached_property
     def cells(self) -> tuple[Cell, ...]:
         """Every occupied cell, sorted by (node, backend); the worst lane's status wins a cell."""
         out: list[Cell] = []
@@ -160,7 +161,11 @@ class Snapshot:
         return tuple(out)
 
     def cell(self, node: str, backend: str) -> Cell | None:
-        return next((c for c in self.cells if c.node == node and c.backend == backend), None)
+        return self._by_key.get((node, backend))
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], Cell]:
+        return {(c.node, c.backend): c for c in self.cells}
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {

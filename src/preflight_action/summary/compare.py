@@ -30,11 +30,7 @@ def baseline(spec: str, github_source: Callable[[], object] | None = None) -> su
 
 
 def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
-    rows = (
-        {"node_id": r.node_id, "backend": r.backend, "failed_checks": r.failed_checks, "failed_bands": r.failed_bands, "path": r.path}
-        for r in merged.rows
-    )
-    return replace(merged, delta=summary_delta.compare(rows, base))
+    return replace(merged, delta=summary_delta.compare(merged.rows, base))
 
 
 def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:

@@ -67,35 +67,42 @@ def _item(item: DeltaItem) -> dict[str, Any]:
     return {"node_id": item.node_id, "backend": item.backend, "check_id": item.check_id, "band": item.band, "report": item.report}
 
 
+_RANK = {band: index for index, band in enumerate(BAND_ORDER)}
+
+
 def _rank(band: str | None) -> int:
-    return BAND_ORDER.index(band) if band in BAND_ORDER else len(BAND_ORDER)
+    return _RANK.get(band or "", len(BAND_ORDER))
 
 
-def failures(
-    rows: Iterable[dict[str, Any]], fallback_bands: dict[str, str] | None = None
-) -> tuple[dict[Key, DeltaItem], set[tuple[str, str]]]:
+def failures(rows: Iterable[Any], fallback_bands: dict[str, str] | None = None) -> tuple[dict[Key, DeltaItem], set[tuple[str, str]]]:
     """Failing checks per (node, backend, check), worst band wins; and every lane the rows cover.
 
-    ``rows`` are summary JSON report rows; rows written before ``failed_bands``
-    existed take each check's worst band across the matrix from ``fallback_bands``.
+    ``rows`` are summary JSON report rows (dicts) or ``ReportRow`` records; rows written
+    before ``failed_bands`` existed take each check's worst band across the matrix
+    from ``fallback_bands``.
     """
     out: dict[Key, DeltaItem] = {}
     lanes: set[tuple[str, str]] = set()
     fallback = fallback_bands or {}
     for row in rows:
-        node, backend = row["node_id"], row["backend"]
+        if isinstance(row, dict):
+            node, backend, checks, bands, path = row["node_id"], row["backend"], row["failed_checks"], row.get("failed_bands"), row["path"]
+        else:
+            node, backend, checks, bands, path = row.node_id, row.backend, row.failed_checks, row.failed_bands, row.path
         lanes.add((node, backend))
-        checks = row["failed_checks"]
-        bands = row.get("failed_bands") or [fallback.get(c) for c in checks]
+        if not checks:
+            continue
+        if not bands:
+            bands = [fallback.get(c) for c in checks]
         for check_id, band in zip(checks, bands, strict=False):
             key = (node, backend, check_id)
             known = out.get(key)
             if known is None or _rank(band) < _rank(known.band):
-                out[key] = DeltaItem(node, backend, check_id, band, row["path"])
+                out[key] = DeltaItem(node, backend, check_id, band, path)
     return out, lanes
 
 
-def compare(current_rows: Iterable[dict[str, Any]], baseline: Baseline) -> Delta:
+def compare(current_rows: Iterable[Any], baseline: Baseline) -> Delta:
     """The delta of this run's rows against ``baseline`` (all failures new when it has no document)."""
     now, now_lanes = failures(current_rows)
     document = baseline.document

@@ -26,6 +26,7 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]\"'`]+$")
 
 AFFECTED_CAP = 20  # lanes named under each failed check's error
+DELTA_ROWS = 100  # rows per delta / regression table; the summary JSON lists them all
 STATUS_ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 BAND_ICON = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
 CODE_ICON = {"ok": "✅", "skipped": "⏭️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
@@ -201,7 +202,7 @@ def _context(
         "where": _where(summary.artifact_url, artifact_hint),
         "delta": summary.delta,
         "trends": summary.trends,
-        "delta_cap": len(summary.rows) + 1 if detail.rows is None else detail.rows,
+        "delta_cap": DELTA_ROWS if detail.rows is None else min(DELTA_ROWS, detail.rows),
         "charts": _charts(summary) if detail.errors else [],
     }
 
