@@ -150,17 +150,22 @@ def patched_matmul(root: Path, factor: float = 1.01) -> Runtime:
     return Runtime(python, {}, {"sitecustomize": str(site / "sitecustomize.py")})
 
 
-def shadowing_torch(root: Path) -> Runtime:
-    """A project's own ``torch/`` package on PYTHONPATH, in front of the real PyTorch."""
+def shadowing_torch(root: Path, kind: str = "package") -> Runtime:
+    """A project's own ``torch/`` package (or ``torch.py`` module) on PYTHONPATH, in front of the real PyTorch."""
     project = root / "project"
-    (project / "torch").mkdir(parents=True)
-    (project / "torch" / "__init__.py").write_text(
-        '"""Our project\'s torch helpers (not PyTorch)."""\n\nHELPERS = True\n', encoding="utf-8"
-    )
-    return Runtime(Path(sys.executable), {"PYTHONPATH": str(project)}, {"shadow": str(project / "torch")})
+    project.mkdir(parents=True)
+    text = '"""Our project\'s torch helpers (not PyTorch)."""\n\nHELPERS = True\n'
+    if kind == "package":
+        (project / "torch").mkdir()
+        (project / "torch" / "__init__.py").write_text(text, encoding="utf-8")
+        shadow = project / "torch"
+    else:
+        shadow = project / "torch.py"
+        shadow.write_text(text, encoding="utf-8")
+    return Runtime(Path(sys.executable), {"PYTHONPATH": str(project)}, {"shadow": str(shadow)})
 
 
-def damaged_torch(root: Path) -> Runtime:
+def damaged_torch(root: Path, keep_bytes: int | None = None) -> Runtime:
     """A torch whose shared library was partly written: its import dies with SIGBUS, printing nothing.
 
     Copying the whole 1-4 GB torch is too slow for a test, so this torch is a package whose
@@ -174,7 +179,9 @@ def damaged_torch(root: Path) -> Runtime:
     lib = site / "torch" / "lib"
     lib.mkdir(parents=True)
     data = real.read_bytes()
-    (lib / "libc10.so").write_bytes(data[: len(data) // 3])  # an interrupted copy: headers intact, the rest missing
+    # by default a third: an interrupted copy, headers intact and the rest missing (SIGBUS when mapped);
+    # a few bytes: a copy that barely started (the loader refuses it: "file too short")
+    (lib / "libc10.so").write_bytes(data[: len(data) // 3 if keep_bytes is None else keep_bytes])
     (site / "torch" / "__init__.py").write_text(
         "import ctypes, os\nctypes.CDLL(os.path.join(os.path.dirname(__file__), 'lib', 'libc10.so'))\n__version__ = '2.14.1'\n",
         encoding="utf-8",

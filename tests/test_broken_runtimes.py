@@ -121,8 +121,9 @@ def test_matmul_wrong_everywhere_fails_tensor_smoke_against_an_independent_refer
 
 
 @pytest.mark.integration
-def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, tmp_path: Path) -> None:
-    runtime = _build(br.shadowing_torch, tmp_path)
+@pytest.mark.parametrize("kind", ["package", "module"])
+def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, tmp_path: Path, kind: str) -> None:
+    runtime = _build(br.shadowing_torch, tmp_path, kind)
     run = under(runtime, "--device", "cpu")
     check, entry = _failed(run, "torch.import")
     assert entry["band"] == "critical"
@@ -144,6 +145,18 @@ def test_a_damaged_torch_library_crash_is_named_a_damaged_install_with_a_reinsta
     assert check["error"].startswith(f"torch at {runtime.notes['torch']} crashed while loading its shared libraries (killed by SIGBUS")
     assert "this points at a damaged install" in check["error"]
     assert check["remedy"].startswith("reinstall torch: ")
+    assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(sys.platform != "linux", reason="the truncated library is an ELF file")
+def test_a_torch_library_the_loader_refuses_is_named_a_damaged_install(under, tmp_path: Path) -> None:
+    runtime = _build(br.damaged_torch, tmp_path, 64)  # its first 64 bytes
+    run = under(runtime, "--device", "cpu")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    assert check["error"].startswith(f"import torch from {runtime.notes['torch']} failed: OSError: ")
+    assert check["error"].endswith("its shared libraries cannot be loaded: this points at a damaged or mixed install")
     assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
 
 

@@ -22,6 +22,15 @@ def torch_module() -> Any:
     return importlib.import_module("torch")
 
 
+# What the dynamic loader says about a truncated, overwritten or half-upgraded library.
+DAMAGED_LIBRARY_SIGNS = (
+    "file too short",
+    "cannot read file data",
+    "invalid elf header",
+    "wrong elf class",
+    "undefined symbol",
+    "cannot open shared object",
+)
 PYTORCH_MARKERS = ("__version__", "Tensor", "tensor", "version", "cuda", "backends")
 
 
@@ -46,8 +55,10 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
             if origin is None:
                 return Outcome.fail(text, remedy=remedies.pip_install("torch"), interpreter=sys.executable)
+            damaged = any(sign in text.lower() for sign in DAMAGED_LIBRARY_SIGNS)
             return Outcome.fail(
-                f"import torch from {origin} failed: {text}",
+                f"import torch from {origin} failed: {text}"
+                + ("; its shared libraries cannot be loaded: this points at a damaged or mixed install" if damaged else ""),
                 remedy=remedies.reinstall("torch", version),
                 path=origin,
                 interpreter=sys.executable,
