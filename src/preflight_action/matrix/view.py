@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from preflight_action.matrix import model as matrix
-from preflight_action.matrix.snapshot import Snapshot
+from preflight_action.matrix.snapshot import CODES, Snapshot
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
@@ -35,7 +35,7 @@ def headline(status: dict[str, Any]) -> tuple[str, str]:
 def legend() -> list[tuple[str, str]]:
     """(severity slug, the status words it colours), worst last: 'Ready / Skipped', ..., 'Down'."""
     words: dict[str, list[str]] = {}
-    for code, (slug, _rank) in sorted(matrix.CODES.items(), key=lambda kv: kv[1][1]):
+    for code, (slug, _rank) in sorted(CODES.items(), key=lambda kv: kv[1][1]):
         words.setdefault(slug, []).append(matrix.CODE_WORD[code])
     return [(slug, " / ".join(sorted(set(names), key=names.index))) for slug, names in words.items()]
 
@@ -87,7 +87,7 @@ def text(snapshot: dict[str, Any]) -> str:
     if any(cell["simulated"] for cell in grid.values()):
         lines.append("* simulated only: never counted as a real pass")
     attention = [(node, snapshot["items"][node]["status"]) for node in nodes if snapshot["items"][node]["status"]["code"] != "ok"]
-    attention.sort(key=lambda item: (-matrix.CODES[item[1]["code"]][1], item[0]))
+    attention.sort(key=lambda item: (-CODES[item[1]["code"]][1], item[0]))
     for node, status in attention[:ATTENTION_LINES]:
         updated = snapshot["items"][node]["runtime"]["updated"]
         lines.append(f"{node}: {status['label']} (updated {updated}, {age(updated, snapshot['generated_at'])})")
