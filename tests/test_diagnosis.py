@@ -158,3 +158,15 @@ def test_every_failed_check_gets_a_remedy_its_own_first():
     assert for_failure(CheckResult("gpu.ecc", "fail", error="x")) == BY_CHECK["gpu.ecc"]
     assert for_failure(CheckResult("gpu.ecc", "fail", error="x", remedy="drain gpu-3")) == "drain gpu-3"
     assert for_failure(CheckResult("some.new_check", "fail", error="x")) == GENERAL
+
+
+def test_a_torchvision_reaching_cuda_only_through_torchs_libraries_is_a_cuda_build(tmp_path: Path):
+    package = tmp_path / "torchvision"
+    package.mkdir()
+    (package / "_C.pyd").write_bytes(b"MZ" + b"\x00" * 64 + b"c10_cuda.dll\x00torch_cuda.dll\x00")
+    build = distributions.extension_build(str(package))
+    assert build["build"] == "cuda"
+    assert pairing.pair_problem("2.14.1", CUDA13, "0.29.1", build) is None  # no false alarm on a healthy CUDA runner
+    problem, _ = pairing.pair_problem("2.14.1+cpu", CPU, "0.29.1", build)
+    assert "its extension is a CUDA cuda build" not in problem
+    assert "but torch is a CPU build" in problem

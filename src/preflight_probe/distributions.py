@@ -20,6 +20,7 @@ from typing import Any
 
 _CUDART = re.compile(rb"(?:lib)?cudart(?:64_|\.so\.|[.-][0-9a-f]{8}\.so\.)(\d+)")
 _HIP = re.compile(rb"libamdhip64\.so(?:\.(\d+))?")
+_TORCH_ACCEL = re.compile(rb"(?:lib)?(?:c10|torch)_(cuda|hip)\.(?:so|dll|dylib)")
 
 
 def _normal(name: str) -> str:
@@ -70,9 +71,10 @@ def find(name: str) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for index, entry in enumerate(sys.path):
         base = os.path.abspath(entry or ".")
-        if base in seen or not os.path.isdir(base):
+        real = os.path.realpath(base)  # one directory reached twice (a symlinked prefix) is one install
+        if real in seen or not os.path.isdir(base):
             continue
-        seen.add(base)
+        seen.add(real)
         for meta_dir in sorted(glob.glob(os.path.join(base, "*.dist-info")) + glob.glob(os.path.join(base, "*.egg-info"))):
             stem = os.path.basename(meta_dir).rsplit(".", 1)[0]
             if _normal(stem.split("-", 1)[0]) != wanted:
@@ -175,6 +177,7 @@ def _scan_names(path: str, limit: int = 64 << 20) -> bytes:
                 block = tail + chunk
                 hits.extend(m.group(0) for m in _CUDART.finditer(block))
                 hits.extend(m.group(0) for m in _HIP.finditer(block))
+                hits.extend(m.group(0) for m in _TORCH_ACCEL.finditer(block))
                 tail = block[-64:]
     except OSError:
         return b""
@@ -201,6 +204,10 @@ def extension_build(package_dir: str | None, stems: tuple[str, ...] = ("_C",)) -
         hip = _HIP.search(names)
         if hip:
             return {"build": "rocm", "extension": path, "links": hip.group(0).decode(), "source": source}
+        family = _TORCH_ACCEL.search(names)  # CUDA/ROCm reached only through torch's own libraries
+        if family:
+            build = "rocm" if family.group(1) == b"hip" else "cuda"
+            return {"build": build, "extension": path, "links": family.group(0).decode(), "source": source}
     return {"build": "cpu", "extension": files[0], "links": None, "source": "no CUDA/ROCm runtime among the linked libraries"}
 
 

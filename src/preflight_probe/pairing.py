@@ -57,16 +57,19 @@ def describe_build(build: dict[str, Any]) -> str:
     if name == "cpu":
         return "CPU build"
     if name.startswith("cuda"):
-        detail = build.get("cuda") or name.split()[-1]
+        detail = build.get("cuda") or (name.split()[-1] if " " in name else "")
         links = f", links {build['links']}" if build.get("links") else ""
-        return f"CUDA {detail} build{links}"
+        return f"CUDA {detail} build{links}".replace("  ", " ")
     return f"ROCm{' ' + build['hip'] if build.get('hip') else ''} build"
 
 
 def _same_build(a: str | None, b: str | None) -> bool | None:
+    """None when either build is unknown; a build known only as "cuda" matches any "cuda N"."""
     if a is None or b is None:
         return None
-    return a == b
+    if a == b:
+        return True
+    return a.split()[0] == b.split()[0] and (a in ("cuda", "rocm") or b in ("cuda", "rocm"))
 
 
 def stack(torch: Any = None) -> dict[str, Any]:
