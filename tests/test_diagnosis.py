@@ -170,3 +170,31 @@ def test_a_torchvision_reaching_cuda_only_through_torchs_libraries_is_a_cuda_bui
     problem, _ = pairing.pair_problem("2.14.1+cpu", CPU, "0.29.1", build)
     assert "its extension is a CUDA cuda build" not in problem
     assert "but torch is a CPU build" in problem
+
+
+def test_device_remedies_name_the_build_and_the_minimum_driver(monkeypatch):
+    monkeypatch.setattr(remedies.platform, "system", lambda: "Linux")
+    cpu_only = remedies.device_remedy("cuda", "2.14.1+cpu", None, None)
+    assert cpu_only.startswith("this torch (2.14.1+cpu) is a CPU-only build: reinstall torch 2.14.1 from the CUDA index")
+    assert "--index-url https://download.pytorch.org/whl/cu126" in cpu_only
+    assert remedies.device_remedy("cuda", "2.14.1+cu130", "13.0", None) == (
+        "install the NVIDIA driver (at least 580.65.06 for CUDA 13.x, this torch's build); then nvidia-smi must list the GPU"
+    )
+    old = remedies.device_remedy("cuda", "2.5.1+cu124", "12.4", "11.8")
+    assert (
+        old
+        == "the driver supports CUDA 11.8 but this torch needs CUDA 12.4: update the NVIDIA driver (at least 525.60.13 for CUDA 12.x, this torch's build)"
+    )
+    assert "CUDA_VISIBLE_DEVICES" in remedies.device_remedy("cuda", "2.5.1+cu124", "12.4", "12.8")
+
+
+def test_a_missing_cuda_on_this_cpu_machine_gets_the_real_build_remedy(run_preflight):
+    import torch
+
+    run = run_preflight("--device", "cuda", "--quiet")
+    resolve = run.check("device.resolve")
+    if torch.version.cuda:
+        assert resolve["remedy"].startswith(("install the NVIDIA driver", "the driver"))
+    else:
+        assert resolve["remedy"].startswith("this torch (")
+    assert run.report["triage"]["top_failed_checks"][0]["remedy"] == resolve["remedy"]

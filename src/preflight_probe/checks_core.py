@@ -149,7 +149,11 @@ def check_device_resolve(params: dict[str, Any]) -> Outcome:
     else:
         ok, why = backends[requested]
         if not ok:
-            return Outcome.fail(f"--device {requested} was requested but is not available: {why}", backends=considered)
+            return Outcome.fail(
+                f"--device {requested} was requested but is not available: {why}",
+                remedy=remedies.device_remedy(requested, torch.__version__, torch.version.cuda, capabilities.cuda_driver_version()[0]),
+                backends=considered,
+            )
         backend, reason = requested, f"explicitly requested, {why}"
     device = device_string(backend)
     torch.empty(1, device=device)  # the device must accept an allocation, not only report itself

@@ -84,3 +84,40 @@ def cxx_compiler_install(release: dict[str, str] | None = None) -> str:
     if os.path.exists("/usr/bin/dnf"):
         return "sudo dnf install -y gcc-c++"
     return "install g++ or clang++ with this system's package manager"
+
+
+# The oldest driver each CUDA major runs on (NVIDIA's minor-version compatibility: Linux / Windows).
+MIN_DRIVER = {11: ("450.80.02", "452.39"), 12: ("525.60.13", "527.41"), 13: ("580.65.06", "580.88")}
+
+
+def min_driver(cuda: str | None) -> str | None:
+    """'>= 525.60.13' for a CUDA 12.x build on Linux; None when the major is not in the table."""
+    major = int(cuda.split(".")[0]) if cuda and cuda.split(".")[0].isdigit() else None
+    pair = MIN_DRIVER.get(major) if major is not None else None
+    if pair is None:
+        return None
+    return pair[1] if platform.system() == "Windows" else pair[0]
+
+
+def device_remedy(requested: str, torch_version: str, cuda: str | None, driver_cuda: str | None) -> str:
+    """What makes ``--device requested`` available: a build that has it, a new enough driver, or the device visible."""
+    if requested == "cuda" and not cuda:
+        base = torch_version.split("+", maxsplit=1)[0]
+        return (
+            f"this torch ({torch_version}) is a CPU-only build: reinstall torch {base} from the CUDA index your driver "
+            f"supports (nvidia-smi shows its CUDA version), e.g. {pip_install(f'torch=={base}', 'cu126', extra='--force-reinstall ')}"
+        )
+    if requested == "cuda" and cuda:
+        need = min_driver(cuda)
+        floor = f" (at least {need} for CUDA {cuda.split('.')[0]}.x, this torch's build)" if need else ""
+        if driver_cuda is None:
+            return f"install the NVIDIA driver{floor}; then nvidia-smi must list the GPU"
+        have, want = driver_cuda.split(".")[0], cuda.split(".")[0]
+        if have.isdigit() and want.isdigit() and int(have) < int(want):
+            return f"the driver supports CUDA {driver_cuda} but this torch needs CUDA {cuda}: update the NVIDIA driver{floor}"
+        return "the driver loads but no GPU is visible: check CUDA_VISIBLE_DEVICES, the container's GPU request and nvidia-smi"
+    if requested == "mps":
+        return "MPS needs macOS 12.3+ on Apple silicon and a torch built with MPS (the macOS arm64 wheels are)"
+    if requested == "xpu":
+        return "XPU needs an Intel GPU driver and a torch built for XPU (the download.pytorch.org/whl/xpu index)"
+    return f"pass --device for a backend this machine has, or install a torch build for {requested}"
