@@ -23,6 +23,7 @@ class JsonLineProcess:
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=stderr_keep)
         self._stderr_seen = 0
+        self._stderr_lock = threading.Lock()  # two readers append to the one tail; its count must not lose a line
         self._on_line = on_line
         self.proc = subprocess.Popen(
             argv,
@@ -54,17 +55,20 @@ class JsonLineProcess:
                         raise json.JSONDecodeError("not an object", line, 0)
                     self._messages.put(message)
                 except json.JSONDecodeError:
-                    self._stderr.append(f"[unparsable worker output] {line.rstrip()[:300]}")
-                    self._stderr_seen += 1  # counted like a stderr line: stderr_since slices the shared tail by this count
+                    self._note(f"[unparsable worker output] {line.rstrip()[:300]}")  # counted like a stderr line
         _close_quietly(stream)  # also after a read error: the fd is ours to release
         self._messages.put(None)
 
     def _pump_stderr(self, stream: IO[str]) -> None:
         with contextlib.suppress(ValueError, OSError):
             for line in stream:
-                self._stderr.append(line.rstrip("\n")[:1000])
-                self._stderr_seen += 1
+                self._note(line.rstrip("\n")[:1000])
         _close_quietly(stream)
+
+    def _note(self, line: str) -> None:
+        with self._stderr_lock:
+            self._stderr.append(line)
+            self._stderr_seen += 1
 
     @property
     def alive(self) -> bool:
@@ -75,8 +79,9 @@ class JsonLineProcess:
         return self._stderr_seen
 
     def stderr_since(self, mark: int) -> list[str]:
-        new = self._stderr_seen - mark
-        lines = list(self._stderr)
+        with self._stderr_lock:
+            new = self._stderr_seen - mark
+            lines = list(self._stderr)
         return lines[-new:] if new > 0 else []
 
     def stderr_tail(self, lines: int) -> list[str]:
