@@ -87,7 +87,8 @@ def test_the_first_run_says_it_has_no_baseline_and_the_file_is_valid_json_lines(
         record = json.loads(line)
         schemas.validate(record, "history_record", "history line")
         assert list(record)[:3] == ["at", "node", "backend"]
-        assert record["checks"]["perf.matmul"] == ["pass", 3.0]
+        assert record["checks"]["pass"]["perf.matmul"] == 3.0
+        assert record["checks"]["fail"] == {}
         assert record["torch"] == "2.14.1+cu130"
         assert record["driver"] == "575.51.03"
 

@@ -28,8 +28,8 @@ class HistoryPolicy:
 
     @property
     def window_runs(self) -> int:
-        """How many recent runs any judgement needs (the tail of the file that is read and validated)."""
-        return max(self.regression_window, self.flaky_window, self.chart_points) + 1
+        """How many past runs any judgement needs (the tail of the file that is read and validated); this run is one more."""
+        return max(self.regression_window, self.flaky_window - 1, self.chart_points - 1)
 
 
 def from_document(document: dict[str, Any], source: str) -> HistoryPolicy:

@@ -43,10 +43,23 @@ def from_report(report: Report, at: str, backend: str, run_url: str | None) -> d
         "python": report.interpreter.get("version"),
         "status": report.status,
         "run_url": (report.ci or {}).get("run_url") or run_url,
-        "checks": {c.id: [c.status, round(max(0.0, c.duration_ms), 1)] for c in report.checks},
+        "checks": _checks(report),
         "figures": figures,
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def _checks(report: Report) -> dict[str, dict[str, float]]:
+    """Durations (ms) by status, then check id: compact on disk, and a status flip is a key changing group."""
+    out: dict[str, dict[str, float]] = {"pass": {}, "fail": {}, "skip": {}}
+    for check in report.checks:
+        out[check.status][check.id] = round(max(0.0, check.duration_ms), 1)
+    return out
+
+
+def statuses(record: dict[str, Any]) -> dict[str, str]:
+    """check id -> pass | fail | skip of one record."""
+    return {check_id: status for status, checks in record["checks"].items() for check_id in checks}
 
 
 def _text(value: Any) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight_action.history.policy import HistoryPolicy
-from preflight_action.history.records import SeriesKey, series_key
+from preflight_action.history.records import SeriesKey, series_key, statuses
 
 MAD_SCALE = 1.4826
 
@@ -174,12 +174,11 @@ def flaky(past: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]], pol
             runs.setdefault(key, []).append(record)
     found: list[Flaky] = []
     judged = 0
-    for (node, backend), records in runs.items():
-        recent = records[-policy.flaky_window :]
-        check_ids = sorted({c for r in recent for c in r["checks"]})
+    for (node, backend), lane_records in runs.items():
+        recent = [statuses(r) for r in lane_records[-policy.flaky_window :]]
+        check_ids = sorted({c for r in recent for c in r})
         for check_id in check_ids:
-            statuses = [r["checks"][check_id][0] for r in recent if check_id in r["checks"]]
-            seen = "".join("P" if s == "pass" else "F" for s in statuses if s != "skip")
+            seen = "".join("P" if r[check_id] == "pass" else "F" for r in recent if r.get(check_id, "skip") != "skip")
             if len(seen) < 2:
                 continue
             judged += 1
