@@ -132,6 +132,7 @@ def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, 
     assert f"it hides the installed PyTorch 2.14.1 at {br.SITE}" in check["error"]
     assert "AttributeError" not in check["error"]
     assert check["remedy"].startswith(f"rename or remove {shadow}, or take {Path(shadow).parent} off PYTHONPATH")
+    assert [t["check_id"] for t in run.report["triage"]["top_failed_checks"]] == ["torch.import"]  # one cause, one failure
 
 
 @pytest.mark.integration

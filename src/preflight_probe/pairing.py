@@ -131,7 +131,14 @@ def duplicate_problems(found: dict[str, Any], torch: Any = None) -> tuple[list[s
             fixes.append(f"keep one {name}: " + ", or ".join(_removal(d) for d in added))
     first = found["torch"][0] if found["torch"] else None
     where = found["torch_imported_from"]
-    if first and where and first.get("package_dir") and os.path.realpath(where) != os.path.realpath(first["package_dir"]):
+    # Only for an imported torch: one that failed to import (a shadow, a crash) is torch.import's one failure.
+    if (
+        torch is not None
+        and first
+        and where
+        and first.get("package_dir")
+        and os.path.realpath(where) != os.path.realpath(first["package_dir"])
+    ):
         problems.append(
             f"the torch imported comes from {where}, which is not the first installed torch "
             f"({first['version']} at {first['location']}): something earlier on sys.path shadows it"
