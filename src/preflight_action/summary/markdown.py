@@ -226,7 +226,7 @@ def _row_status(row: ReportRow) -> str:
 
 
 def _worst_nodes(summary: Summary, count: int) -> tuple[str, ...]:
-    from preflight_action.matrix.model import CODES
+    from preflight_action.matrix.snapshot import CODES
 
     worst: dict[str, int] = {}
     for cell in summary.matrix.cells:
