@@ -33,7 +33,9 @@ def preflight(session: nox.Session) -> None:
     _install(session, torch=not diagnosing_other)
     out = "outputs/runtime_preflight"
     # --check-distributed: one rank per local device (2 gloo ranks on a laptop, a few seconds).
-    args = session.posargs or ["--device", "auto", "--check-torchvision", "--check-distributed", "--strict"]
+    # Arguments after -- are appended to these defaults, never replace them: `-- --quiet` keeps --strict, and a
+    # flag given again overrides its default (argparse keeps the last value): `-- --device cpu`.
+    args = ["--device", "auto", "--check-torchvision", "--check-distributed", "--strict", *session.posargs]
     # The action's level and budget inputs, by the same names: PREFLIGHT_LEVEL=deep PREFLIGHT_BUDGET=90 nox -s preflight
     for variable, flag in (("PREFLIGHT_LEVEL", "--level"), ("PREFLIGHT_BUDGET", "--budget")):
         if os.environ.get(variable, "").strip() and flag not in args:

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=30)  # relative: any date
 
 
 @dataclass

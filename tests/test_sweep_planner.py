@@ -14,6 +14,7 @@ from preflight_action.paths import repo_root
 from preflight_action.sweep import config, planner
 from preflight_action.sweep.adapters import load_adapters
 from preflight_action.sweep.cli import main
+from preflight_action.sweep.records import SweepPlan
 
 ROOT = repo_root()
 assert ROOT is not None
@@ -40,7 +41,7 @@ steps:
 """
 
 
-def _plan(path: Path, seed: int, shards: int = 1) -> dict:
+def _plan(path: Path, seed: int, shards: int = 1) -> SweepPlan:
     flow = config.load_flow(path)
     adapters = load_adapters(config.adapters_dir(ROOT), ROOT)
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -60,33 +61,35 @@ def _plan(path: Path, seed: int, shards: int = 1) -> dict:
 
 def test_expansion_is_the_cartesian_product_with_typed_values_and_step_sweeps(tmp_path: Path) -> None:
     plan = _plan(_flow(tmp_path, GRID), seed=7)
-    assert [p["axes"] for p in plan["points"]][:3] == [
+    assert [p.axes for p in plan.points][:3] == [
         {"dtype": "float32", "batch": 1},
         {"dtype": "float32", "batch": 8},
         {"dtype": "float32", "batch": 32},
     ]
-    assert len(plan["points"]) == 6
-    steps = plan["points"][4]["steps"]
-    assert [s["name"] for s in steps] == ["matmul", "idle[sleep_ms=0]", "idle[sleep_ms=1]"]
+    assert len(plan.points) == 6
+    steps = plan.points[4].steps
+    assert [s.name for s in steps] == ["matmul", "idle[sleep_ms=0]", "idle[sleep_ms=1]"]
     matmul = steps[0]
-    assert matmul["params"]["batch"] == 8
-    assert matmul["params"]["dtype"] == "bfloat16"
-    assert matmul["params"]["device"] == "cpu"
-    argv = matmul["argv"]
+    assert matmul.params["batch"] == 8
+    assert matmul.params["dtype"] == "bfloat16"
+    assert matmul.params["device"] == "cpu"
+    argv = matmul.argv
     assert argv[0] == "/usr/bin/python3"
     assert argv[1].endswith("flows/adapters/bin/matmul_bench.py")
     assert argv[argv.index("--batch") + 1] == "8"
-    assert argv[argv.index("--seed") + 1] == str(matmul["seed"])
-    schemas.validate(plan, "sweep_plan", "plan")
+    assert argv[argv.index("--seed") + 1] == str(matmul.seed)
+    document = plan.to_dict()
+    schemas.validate(document, "sweep_plan", "plan")
+    assert SweepPlan.from_dict(document) == plan, "the record round-trips through its schema-valid document"
 
 
 def test_same_seed_gives_the_same_plan_and_another_seed_other_point_seeds(tmp_path: Path) -> None:
     path = _flow(tmp_path, GRID)
     first, again, other = _plan(path, 7), _plan(path, 7), _plan(path, 8)
     assert first == again
-    assert [p["seed"] for p in first["points"]] != [p["seed"] for p in other["points"]]
-    assert len({p["seed"] for p in first["points"]}) == 6
-    assert first["run_id"] == "sw-20260102T030405Z-s7-grid"
+    assert [p.seed for p in first.points] != [p.seed for p in other.points]
+    assert len({p.seed for p in first.points}) == 6
+    assert first.run_id == "sw-20260102T030405Z-s7-grid"
 
 
 def test_chosen_seed_is_recorded_and_flow_seed_wins_over_choice(tmp_path: Path) -> None:
@@ -107,7 +110,8 @@ def test_unknown_axis_reference_names_the_pointer_and_suggests(tmp_path: Path) -
 
 def test_shards_split_points_round_robin_and_matrix_lists_them(tmp_path: Path) -> None:
     plan = _plan(_flow(tmp_path, GRID), seed=3, shards=4)
-    assert [p["shard"] for p in plan["points"]] == [1, 2, 3, 4, 1, 2]
+    assert [p.shard for p in plan.points] == [1, 2, 3, 4, 1, 2]
+    assert [p.id for p in plan.shard_points({"index": 2, "count": 4})] == ["p001", "p005"]
     matrix = planner.matrix(plan, "grid")
     assert matrix["include"] == [
         {"shard": "1/4", "seed": 3, "flow": "grid", "points": 2},

@@ -139,14 +139,28 @@ def test_clean_removes_only_old_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_default_chart_uses_the_first_declared_metric_and_the_first_two_axes() -> None:
+    from dataclasses import replace
+
+    from preflight_action.sweep.records import FlowRef, PlannedPoint, PlannedStep, SweepPlan
     from preflight_action.sweep.reporting import build_chart, chart_choice
 
-    plan = {
-        "report": {},
-        "axis_names": ["dtype", "batch"],
-        "axes": {"dtype": ["float32", "bfloat16"], "batch": [1, 8]},
-        "points": [{"steps": [{"name": "mm", "metrics": ["ms_per_iter", "tflops"]}]}],
-    }
+    step = PlannedStep(0, "mm", "matmul_bench", {}, ("python",), 60.0, 1, ("ms_per_iter", "tflops"))
+    plan = SweepPlan(
+        run_id="r",
+        created_utc="2000-01-01T00:00:00.000Z",  # never compared with the clock
+        flow=FlowRef("f", "f.yaml", "0" * 64),
+        policy="p",
+        profile=None,
+        seed=1,
+        seed_source="--seed",
+        python="python",
+        device="cpu",
+        shard_count=1,
+        axes={"dtype": ("float32", "bfloat16"), "batch": (1, 8)},
+        axis_names=("dtype", "batch"),
+        report={},
+        points=(PlannedPoint("p000", 0, 1, {"dtype": "float32", "batch": 1}, 1, (step,)),),
+    )
     summary = {
         "points": [
             {"axes": {"dtype": d, "batch": b}, "metrics": {"mm": {"batch": b, "ms_per_iter": 1.0 + b, "tflops": 2.0}}}
@@ -159,6 +173,6 @@ def test_default_chart_uses_the_first_declared_metric_and_the_first_two_axes() -
     assert chart is not None
     assert [line["name"] for line in chart["lines"]] == ["batch=1", "batch=8"]
     assert chart["lines"][1]["dots"][0]["title"] == "dtype=float32, batch=8: 9"
-    plan["report"] = {"metric": "tflops", "x": "batch"}
+    plan = replace(plan, report={"metric": "tflops", "x": "batch"})
     assert chart_choice(plan, summary)["metric"] == "tflops"
     assert chart_choice(plan, summary)["series"] == "dtype"

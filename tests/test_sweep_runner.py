@@ -16,6 +16,7 @@ import pytest
 from preflight_action import schemas
 from preflight_action.paths import repo_root
 from preflight_action.sweep.cli import main
+from preflight_action.sweep.records import PlannedPoint, PlannedStep
 
 ROOT = repo_root()
 assert ROOT is not None
@@ -136,6 +137,7 @@ def _interrupt(tmp_path: Path, sig: signal.Signals) -> tuple[int, Path]:
     _rest, err = proc.communicate(timeout=30)
     assert "interrupted by" in err, err
     (run,) = list(out.iterdir())
+    assert f"finish with `sweep.py run --resume {run.name}`" in err, "the hint names the real run id"
     return proc.returncode, run
 
 
@@ -201,6 +203,11 @@ def test_resume_after_a_crash_mid_write_reruns_only_the_cut_step(tmp_path: Path,
     assert schemas.read_json(run / "summary.json", "sweep_summary")["counts"]["passed"] == 3
 
 
+def _point(step: PlannedStep) -> PlannedPoint:
+    """A one-step point, as the planner makes them."""
+    return PlannedPoint("p000", 0, 0, {}, 1, (step,))
+
+
 def _alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper counts as dead)."""
     try:
@@ -223,8 +230,8 @@ def test_processes_a_step_leaves_behind_are_killed(tmp_path: Path) -> None:
         f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); open({str(marker)!r}, 'w').write(str(p.pid)); "
         "print('{\"ok\": true}')"
     )
-    step = {"index": 0, "name": "leaky", "adapter": "inline", "argv": [sys.executable, "-c", code], "timeout_s": 30.0}
-    record = run_step(RunDir(tmp_path / "run"), {"id": "p000"}, step, dict(os.environ), Interrupted(), [])
+    step = PlannedStep(0, "leaky", "inline", {}, (sys.executable, "-c", code), 30.0, 0)
+    record = run_step(RunDir(tmp_path / "run"), _point(step), step, dict(os.environ), Interrupted(), [])
     assert record["status"] == "passed"
     assert record["metrics"] == {"ok": True}
     pid = int(marker.read_text(encoding="utf-8"))
@@ -248,8 +255,8 @@ def test_a_timed_out_step_loses_descendants_outside_its_process_group_too(tmp_pa
         f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], {detach}); "
         f"open({str(marker)!r}, 'w').write(str(p.pid)); time.sleep(60)"
     )
-    step = {"index": 0, "name": "wedged", "adapter": "inline", "argv": [sys.executable, "-c", code], "timeout_s": 2.0}
-    record = run_step(RunDir(tmp_path / "run"), {"id": "p000"}, step, dict(os.environ), Interrupted(), [])
+    step = PlannedStep(0, "wedged", "inline", {}, (sys.executable, "-c", code), 2.0, 0)
+    record = run_step(RunDir(tmp_path / "run"), _point(step), step, dict(os.environ), Interrupted(), [])
     assert record["status"] == "timeout"
     escaped = psutil.Process(int(marker.read_text(encoding="utf-8")))
     deadline = time.monotonic() + 5

@@ -11,13 +11,34 @@ from preflight_action.paths import repo_root
 from preflight_action.sweep import bounds as safety
 from preflight_action.sweep import config
 from preflight_action.sweep.cli import main
-from preflight_action.sweep.records import Hardware
+from preflight_action.sweep.records import FlowRef, Hardware, PlannedPoint, PlannedStep, Scalar, SweepPlan
 
 ROOT = repo_root()
 assert ROOT is not None
 H100 = Hardware(backend="cuda", device_name="NVIDIA H100 80GB HBM3", memory_mb=81_000, os="Linux")
 SMALL_GPU = Hardware(backend="cuda", device_name="NVIDIA GeForce RTX 3060", memory_mb=12_000, os="Linux")
 CPU = Hardware(backend="cpu", device_name="AMD EPYC", memory_mb=24_000, os="Linux")
+
+
+def _plan(point_id: str, step: str, timeout_s: float, params: dict[str, Scalar]) -> SweepPlan:
+    """A one-point, one-step plan: what the bounds look at (values, timeouts, counts)."""
+    planned = PlannedStep(0, step, "matmul_bench", params, ("python",), timeout_s, 0)
+    return SweepPlan(
+        run_id="r",
+        created_utc="2000-01-01T00:00:00.000Z",  # never compared with the clock
+        flow=FlowRef("f", "f.yaml", "0" * 64),
+        policy="p",
+        profile=None,
+        seed=0,
+        seed_source="--seed",
+        python="python",
+        device="cpu",
+        shard_count=1,
+        axes={},
+        axis_names=(),
+        report={},
+        points=(PlannedPoint(point_id, 0, 0, {}, 1, (planned,)),),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +69,7 @@ def test_profile_bounds_override_the_policy_and_name_their_file(profiles: list) 
     assert merged.bounds["dtype"].choices == ("float32", "float16", "bfloat16")
     assert merged.sources["dtype"] == str(h100.path)
     assert merged.sources["iters"] == str(policy.path)
-    plan = {"points": [{"id": "p000", "steps": [{"name": "mm", "timeout_s": 10.0, "params": {"dtype": "float64", "batch": 8}}]}]}
+    plan = _plan("p000", "mm", 10.0, {"dtype": "float64", "batch": 8})
     found = safety.violations(merged, plan)
     assert found == [
         f"point p000 step mm: dtype='float64' is not among the allowed ['float32', 'float16', 'bfloat16'] ({h100.path} /bounds/dtype)"
@@ -85,7 +106,7 @@ def test_the_selected_profile_tightens_bounds_at_run_time(tmp_path: Path, capsys
 
 def test_step_timeout_above_the_limit_is_a_violation(tmp_path: Path) -> None:
     policy = config.load_policy(config.policy_file(ROOT))
-    plan = {"points": [{"id": "p001", "steps": [{"name": "slow", "timeout_s": 7200.0, "params": {}}]}]}
+    plan = _plan("p001", "slow", 7200.0, {})
     (message,) = safety.violations(policy, plan)
     assert "timeout_s=7200 exceeds max_step_timeout_s 1800" in message
     assert "/limits/max_step_timeout_s" in message

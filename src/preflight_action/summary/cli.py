@@ -234,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
 
-    files = []  # one that fails to be written anyway is one line and exit 2; the others are still written
+    files: list[tuple[str, str, Callable[[], object]]] = []  # one failing at write time: one line, exit 2, the others written
     if args.output_json:
         files.append(("--output-json", args.output_json, lambda: atomic.write_text(args.output_json, scrub(summary.dumps(merged)))))
     if args.output_md:

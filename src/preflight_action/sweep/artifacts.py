@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from preflight_action import atomic, redact, schemas
 from preflight_action.errors import InputError
 from preflight_action.sweep.planner import step_file_stem
+from preflight_action.sweep.records import SweepPlan
 
 DEFAULT_OUTPUT_ROOT = Path("outputs/sweeps")
 
@@ -56,15 +60,70 @@ class RunDir:
 
 
 def find_run(output_root: Path, run_id: str) -> RunDir:
-    """A run directory by id (or a path to one)."""
+    """A run directory by id (or a path to one); an unknown id lists the run ids there are."""
     given = Path(run_id)
     for candidate in (given, output_root / run_id):
         if (candidate / "plan.json").is_file():
             return RunDir(candidate)
-    known = sorted(p.name for p in output_root.glob("*/plan.json")) if output_root.is_dir() else []
-    raise InputError(
-        f"{output_root / run_id}: no sweep run with that id (plan.json missing){' ; runs: ' + ', '.join(known[-5:]) if known else ''}"
-    )
+    known = [run.run_id for run in list_runs(output_root)]
+    if not known:
+        raise InputError(f"--run-id {run_id}: no sweep run with that id; {output_root} holds no runs yet")
+    shown = ", ".join(known[-10:]) + (f" (and {len(known) - 10} older)" if len(known) > 10 else "")
+    close = difflib.get_close_matches(run_id, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(f"--run-id {run_id}: no sweep run with that id under {output_root}; {hint}runs: {shown}")
+
+
+def new_run_dir(output_root: Path, run_id: str) -> RunDir:
+    """A fresh directory for ``run_id``: ``-2``, ``-3`` ... when a run of that id already exists."""
+    candidate, n = output_root / run_id, 1
+    while candidate.exists():
+        n += 1
+        candidate = output_root / f"{run_id}-{n}"
+    return RunDir(candidate)
+
+
+def planned_at(run: RunDir) -> datetime:
+    """When the run was planned (plan.json's created_utc; its mtime when that cannot be read)."""
+    from preflight_action.sweep.planner import read_plan
+
+    try:
+        return datetime.fromisoformat(read_plan(run.plan).created_utc.replace("Z", "+00:00"))
+    except InputError:
+        return datetime.fromtimestamp(run.plan.stat().st_mtime, timezone.utc)
+
+
+def clean(output_root: Path, older_than_days: float, dry_run: bool) -> list[str]:
+    """Delete (or, dry, only list) the runs planned more than ``older_than_days`` ago; one line per run and a total."""
+    cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
+    lines, removed = [], 0
+    for run in list_runs(output_root):
+        created = planned_at(run)
+        if created < cutoff:
+            lines.append(f"{'would remove' if dry_run else 'removing'} {run.path} (planned {created:%Y-%m-%d %H:%M} UTC)")
+            if not dry_run:
+                shutil.rmtree(run.path)
+            removed += 1
+    lines.append(f"clean: {removed} run(s) older than {older_than_days:g} day(s){' (dry run)' if dry_run else ''}")
+    return lines
+
+
+def last_passed(output_root: Path) -> tuple[SweepPlan, RunDir]:
+    """The plan and directory of the most recently planned whole (unsharded, unmerged) run that passed."""
+    from preflight_action.sweep.planner import read_plan
+
+    last = None
+    for run in list_runs(output_root):
+        if not run.summary.is_file():
+            continue
+        summary = read_doc(run.summary, "sweep_summary")
+        if summary["status"] == "passed" and summary["shard"] is None and not summary["sources"]:
+            plan = read_plan(run.plan)
+            if last is None or plan.created_utc > last[0].created_utc:
+                last = (plan, run)
+    if last is None:
+        raise InputError(f"{output_root}: no passed run to repeat")
+    return last
 
 
 def list_runs(output_root: Path) -> list[RunDir]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from preflight_action.errors import PolicyViolation
-from preflight_action.sweep.records import Bound, Hardware, HardwareProfile, Limits, SafetyPolicy, Scalar
+from preflight_action.sweep.records import Bound, Hardware, HardwareProfile, Limits, ProfileRef, SafetyPolicy, Scalar, SweepPlan
 
 
 def profile_matches(profile: HardwareProfile, hardware: Hardware) -> tuple[bool, str]:
@@ -59,29 +58,29 @@ def bound_violation(name: str, value: Scalar, bound: Bound) -> str | None:
     return None
 
 
-def violations(policy: SafetyPolicy, plan: dict[str, Any]) -> list[str]:
+def violations(policy: SafetyPolicy, plan: SweepPlan) -> list[str]:
     """Every planned value outside the bounds, each naming value, bound and the file that sets it."""
     found: list[str] = []
     limits: Limits = policy.limits
-    points = plan["points"]
-    steps = sum(len(p["steps"]) for p in points)
+    points = plan.points
+    steps = plan.step_count
     if limits.max_points is not None and len(points) > limits.max_points:
         found.append(f"{len(points)} points exceed max_points {limits.max_points} ({policy.sources['max_points']} /limits/max_points)")
     if limits.max_steps is not None and steps > limits.max_steps:
         found.append(f"{steps} steps exceed max_steps {limits.max_steps} ({policy.sources['max_steps']} /limits/max_steps)")
     seen: set[str] = set()
     for point in points:
-        for step in point["steps"]:
-            where = f"point {point['id']} step {step['name']}"
-            if limits.max_step_timeout_s is not None and step["timeout_s"] > limits.max_step_timeout_s:
+        for step in point.steps:
+            where = f"point {point.id} step {step.name}"
+            if limits.max_step_timeout_s is not None and step.timeout_s > limits.max_step_timeout_s:
                 message = (
-                    f"timeout_s={step['timeout_s']:g} exceeds max_step_timeout_s {limits.max_step_timeout_s:g} "
+                    f"timeout_s={step.timeout_s:g} exceeds max_step_timeout_s {limits.max_step_timeout_s:g} "
                     f"({policy.sources['max_step_timeout_s']} /limits/max_step_timeout_s)"
                 )
                 if message not in seen:
                     seen.add(message)
                     found.append(f"{where}: {message}")
-            for name, value in step["params"].items():
+            for name, value in step.params.items():
                 bound = policy.bounds.get(name)
                 problem = bound_violation(name, value, bound) if bound else None
                 if problem:
@@ -92,8 +91,61 @@ def violations(policy: SafetyPolicy, plan: dict[str, Any]) -> list[str]:
     return found
 
 
-def enforce(policy: SafetyPolicy, plan: dict[str, Any], flow_path: str) -> None:
+def enforce(policy: SafetyPolicy, plan: SweepPlan, flow_path: str) -> None:
     found = violations(policy, plan)
     if found:
         more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
         raise PolicyViolation(f"{flow_path}: outside the safety bounds: {'; '.join(found[:3])}{more}")
+
+
+def profile_ref(policy: SafetyPolicy) -> ProfileRef | None:
+    """The selected profile as the plan records it."""
+    if policy.profile is None:
+        return None
+    return ProfileRef(policy.profile.name, str(policy.profile.path), policy.profile.priority)
+
+
+def describe(policy: SafetyPolicy) -> list[str]:
+    """One line per bound and limit in force, each with the file that sets it."""
+    lines = []
+    for name, bound in sorted(policy.bounds.items()):
+        parts = []
+        if bound.choices is not None:
+            parts.append(f"one of {list(bound.choices)}")
+        if bound.minimum is not None:
+            parts.append(f">= {bound.minimum:g}")
+        if bound.maximum is not None:
+            parts.append(f"<= {bound.maximum:g}")
+        lines.append(f"    {name}: {', '.join(parts)}  [{policy.sources[name]}]")
+    for name, value in vars(policy.limits).items():
+        if value is not None:
+            lines.append(f"    {name}: {value:g}  [{policy.sources[name]}]")
+    return lines
+
+
+def confirm(policy: SafetyPolicy, hardware_line: str, steps: int, assume_yes: bool, dry_run: bool) -> None:
+    """Show the selected profile and its bounds; ask on a terminal, require --yes elsewhere."""
+    import sys
+
+    from preflight_action.errors import UsageError
+
+    profile = policy.profile
+    print(f"hardware: {hardware_line}")
+    if profile is not None:
+        print(
+            f"profile:  {profile.name} (priority {profile.priority}, {profile.path})"
+            + (f": {profile.description.strip()}" if profile.description else "")
+        )
+    else:
+        print(f"profile:  none matched; bounds from {policy.path} only")
+    print("bounds in force:")
+    print("\n".join(describe(policy)))
+    if assume_yes or dry_run:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"stdin is not a terminal: pass --yes to accept profile {profile.name if profile else 'none'} and run {steps} step(s)"
+        )
+    answer = input(f"Run {steps} step(s) under these bounds? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("declined at the profile confirmation; nothing ran")

@@ -42,6 +42,8 @@ def resolve_flow_path(flow: str, root: Path) -> Path:
     given = Path(flow)
     if given.is_file():
         return given
+    if given.is_dir():
+        raise InputError(f"--flow {flow}: is a directory, not a flow file (a name from `list-flows` or a path to a .yaml)")
     named = flows_dir(root) / (flow if flow.endswith(".yaml") else f"{flow}.yaml")
     if named.is_file():
         return named
@@ -127,3 +129,23 @@ def load_profile(path: Path) -> HardwareProfile:
 
 def load_profiles(directory: Path) -> list[HardwareProfile]:
     return [load_profile(p) for p in sorted(directory.glob("*.yaml"))]
+
+
+def flow_listing(root: Path) -> list[str]:
+    """One line per flow in flows/: points, steps, axes and description (an invalid one says why)."""
+    files = flow_files(root)
+    if not files:
+        return [f"no flows in {flows_dir(root)}"]
+    lines = []
+    for path in files:
+        try:
+            flow = load_flow(path)
+        except InputError as error:
+            lines.append(f"{path.stem:28} INVALID: {error}")
+            continue
+        points = 1
+        for values in flow.axes.values():
+            points *= len(values)
+        axes = " x ".join(f"{k}({len(v)})" for k, v in flow.axes.items()) or "no axes"
+        lines.append(f"{path.stem:28} {points:4d} point(s) · {len(flow.steps)} step spec(s) · {axes} · {flow.description.strip()[:80]}")
+    return lines

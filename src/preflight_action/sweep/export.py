@@ -16,7 +16,7 @@ FIXED = ("run_id", "point_id", "step_index", "step", "adapter", "status", "durat
 def to_csv(run: RunDir) -> str:
     plan = read_plan(run.plan)
     summary = read_doc(run.summary, "sweep_summary")
-    axes = list(plan["axis_names"])
+    axes = list(plan.axis_names)
     rows = []
     metric_names: list[str] = []
     for point in summary["points"]:

@@ -15,7 +15,7 @@ from typing import Any
 from preflight_action import schemas
 from preflight_action.errors import InputError, UsageError
 from preflight_action.sweep.adapters import build_argv, value_problems
-from preflight_action.sweep.records import Adapter, Flow, Scalar, StepSpec
+from preflight_action.sweep.records import Adapter, Flow, FlowRef, PlannedPoint, PlannedStep, ProfileRef, Scalar, StepSpec, SweepPlan
 
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 DEFAULT_TIMEOUT_S = 600.0
@@ -116,18 +116,18 @@ def build_plan(
     python: str,
     device: str,
     policy_path: str,
-    profile: dict[str, Any] | None,
+    profile: ProfileRef | None,
     shard_count: int = 1,
     moment: datetime | None = None,
     run_id: str | None = None,
-) -> dict[str, Any]:
-    """The whole expansion as a sweep_plan document; every value checked against its manifest."""
+) -> SweepPlan:
+    """The whole expansion as a schema-checked plan; every value checked against its manifest."""
     moment = moment or utc_now()
     points = []
     problems: dict[str, str] = {}
     for index, axes in enumerate(expand_points(flow)):
         point_seed = derive_seed(seed, axes)
-        steps: list[dict[str, Any]] = []
+        steps: list[PlannedStep] = []
         for position, spec in enumerate(flow.steps):
             where = f"{flow.path}: /steps/{position}"
             adapter = resolve_adapter(adapters, spec.adapter, f"{where}/adapter")
@@ -145,78 +145,66 @@ def build_plan(
                         problems.setdefault(f"{where}/params: {problem}", f"p{index:03d}")
                     continue
                 timeout = spec.timeout_s or flow.timeout_s or adapter.timeout_s or DEFAULT_TIMEOUT_S
-                steps.append(
-                    {
-                        "index": len(steps),
-                        "name": name,
-                        "adapter": adapter.name,
-                        "params": params,
-                        "argv": build_argv(adapter, params, python),
-                        "timeout_s": float(timeout),
-                        "seed": step_seed,
-                        "metrics": list(adapter.metrics),
-                    }
-                )
-        points.append(
-            {"id": f"p{index:03d}", "index": index, "seed": point_seed, "axes": axes, "shard": index % shard_count + 1, "steps": steps}
-        )
+                argv = tuple(build_argv(adapter, params, python))
+                steps.append(PlannedStep(len(steps), name, adapter.name, params, argv, float(timeout), step_seed, tuple(adapter.metrics)))
+        points.append(PlannedPoint(f"p{index:03d}", index, point_seed, axes, index % shard_count + 1, tuple(steps)))
     if problems:
         raise ExpansionError([f"{message} (first at point {point})" for message, point in problems.items()])
-    plan = {
-        "schema_version": 1,
-        "run_id": run_id or make_run_id(flow, seed, moment),
-        "created_utc": iso(moment),
-        "flow": {"name": flow.name, "path": str(flow.path), "sha256": flow.sha256},
-        "policy": policy_path,
-        "profile": profile,
-        "seed": seed,
-        "seed_source": seed_source,
-        "python": python,
-        "device": device,
-        "shard_count": shard_count,
-        "axes": {k: list(v) for k, v in flow.axes.items()},
-        "axis_names": list(flow.axes),
-        "report": dict(flow.report),
-        "points": points,
-    }
-    schemas.validate(plan, "sweep_plan", "plan")
+    plan = SweepPlan(
+        run_id=run_id or make_run_id(flow, seed, moment),
+        created_utc=iso(moment),
+        flow=FlowRef(flow.name, str(flow.path), flow.sha256),
+        policy=policy_path,
+        profile=profile,
+        seed=seed,
+        seed_source=seed_source,
+        python=python,
+        device=device,
+        shard_count=shard_count,
+        axes=dict(flow.axes),
+        axis_names=tuple(flow.axes),
+        report=dict(flow.report),
+        points=tuple(points),
+    )
+    schemas.validate(plan.to_dict(), "sweep_plan", "plan")
     return plan
 
 
-def matrix(plan: dict[str, Any], flow_arg: str) -> dict[str, Any]:
+def matrix(plan: SweepPlan, flow_arg: str) -> dict[str, Any]:
     """``strategy.matrix`` for GitHub Actions: one entry per shard that has points."""
-    count = plan["shard_count"]
+    count = plan.shard_count
     include = []
     for index in range(1, count + 1):
-        points = [p["id"] for p in plan["points"] if p["shard"] == index]
+        points = [p.id for p in plan.points if p.shard == index]
         if points:
-            include.append({"shard": f"{index}/{count}", "seed": plan["seed"], "flow": flow_arg, "points": len(points)})
+            include.append({"shard": f"{index}/{count}", "seed": plan.seed, "flow": flow_arg, "points": len(points)})
     return {"include": include}
 
 
-def write_plan(path: Path, plan: dict[str, Any]) -> None:
+def write_plan(path: Path, plan: SweepPlan) -> None:
     """Schema-checked, with secret values scrubbed (a step given a secret value resumes with ``<redacted>``)."""
     from preflight_action import atomic, redact
 
-    schemas.validate(plan, "sweep_plan", str(path))
-    atomic.write_json(path, redact.scrub(plan, redact.secret_values()))
+    document = plan.to_dict()
+    schemas.validate(document, "sweep_plan", str(path))
+    atomic.write_json(path, redact.scrub(document, redact.secret_values()))
 
 
-def read_plan(path: Path) -> dict[str, Any]:
-    plan: dict[str, Any] = schemas.read_json(path, "sweep_plan")
-    return plan
+def read_plan(path: Path) -> SweepPlan:
+    """plan.json, validated against its schema, as the typed record."""
+    return SweepPlan.from_dict(schemas.read_json(path, "sweep_plan"))
 
 
-def describe_plan(plan: dict[str, Any]) -> list[str]:
+def describe_plan(plan: SweepPlan) -> list[str]:
     """Human-readable expansion lines (what ``plan`` prints)."""
     lines = [
-        f"flow {plan['flow']['name']} ({plan['flow']['path']}) seed {plan['seed']} ({plan['seed_source']}) run id {plan['run_id']}",
-        f"{len(plan['points'])} point(s), {sum(len(p['steps']) for p in plan['points'])} step(s), {plan['shard_count']} shard(s)",
+        f"flow {plan.flow.name} ({plan.flow.path}) seed {plan.seed} ({plan.seed_source}) run id {plan.run_id}",
+        f"{len(plan.points)} point(s), {plan.step_count} step(s), {plan.shard_count} shard(s)",
     ]
-    for point in plan["points"]:
-        axes = ", ".join(f"{k}={v}" for k, v in point["axes"].items()) or "(no axes)"
-        lines.append(f"  {point['id']} [shard {point['shard']}] seed {point['seed']}: {axes}")
-        for step in point["steps"]:
-            params = " ".join(f"{k}={v}" for k, v in step["params"].items())
-            lines.append(f"      {step['index']:02d} {step['name']} ({step['adapter']}, timeout {step['timeout_s']:g}s) {params}")
+    for point in plan.points:
+        axes = ", ".join(f"{k}={v}" for k, v in point.axes.items()) or "(no axes)"
+        lines.append(f"  {point.id} [shard {point.shard}] seed {point.seed}: {axes}")
+        for step in point.steps:
+            params = " ".join(f"{k}={v}" for k, v in step.params.items())
+            lines.append(f"      {step.index:02d} {step.name} ({step.adapter}, timeout {step.timeout_s:g}s) {params}")
     return lines

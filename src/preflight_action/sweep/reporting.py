@@ -8,6 +8,7 @@ from typing import Any
 from preflight_action import atomic
 from preflight_action.sweep.artifacts import RunDir, read_doc
 from preflight_action.sweep.planner import read_plan
+from preflight_action.sweep.records import SweepPlan
 from preflight_action.templating import environment
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
@@ -19,9 +20,9 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def chart_choice(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
+def chart_choice(plan: SweepPlan, summary: dict[str, Any]) -> dict[str, Any] | None:
     """(step, metric, x axis, series axis): the flow's ``report:`` block, else the first numeric metric."""
-    wanted = plan.get("report") or {}
+    wanted = plan.report or {}
     step, metric = wanted.get("step"), wanted.get("metric")
     if not (step and metric):
         for column_step, column_metric in metric_columns(plan, summary):
@@ -32,7 +33,7 @@ def chart_choice(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any
                 break
         else:
             return None
-    axes = list(plan["axis_names"])
+    axes = list(plan.axis_names)
     if not (step and metric and axes):
         return None
     x = wanted.get("x") if wanted.get("x") in axes else axes[0]
@@ -41,13 +42,13 @@ def chart_choice(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any
     return {"step": step, "metric": metric, "x": x, "series": series, "lower_is_better": bool(wanted.get("lower_is_better", False))}
 
 
-def build_chart(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
+def build_chart(plan: SweepPlan, summary: dict[str, Any]) -> dict[str, Any] | None:
     """Geometry for an inline SVG line chart of one metric across the x axis, a line per series value."""
     choice = chart_choice(plan, summary)
     if choice is None:
         return None
-    x_values = list(plan["axes"][choice["x"]])
-    series_values = list(plan["axes"][choice["series"]]) if choice["series"] else [None]
+    x_values = list(plan.axes[choice["x"]])
+    series_values = list(plan.axes[choice["series"]]) if choice["series"] else [None]
     cells: dict[tuple[Any, Any], list[float]] = {}
     for point in summary["points"]:
         value = point["metrics"].get(choice["step"], {}).get(choice["metric"])
@@ -109,15 +110,15 @@ def build_chart(plan: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def metric_columns(plan: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str]]:
+def metric_columns(plan: SweepPlan, summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(step, metric) pairs for the per-point table: the metrics each manifest declares, else every numeric one."""
     declared: dict[str, list[str]] = {}
     order: list[str] = []
-    for point in plan["points"]:
-        for step in point["steps"]:
-            if step["name"] not in declared:
-                declared[step["name"]] = step["metrics"]
-                order.append(step["name"])
+    for planned in plan.points:
+        for planned_step in planned.steps:
+            if planned_step.name not in declared:
+                declared[planned_step.name] = list(planned_step.metrics)
+                order.append(planned_step.name)
     seen: list[tuple[str, str]] = []
     for step in order:
         names = declared[step]
@@ -150,7 +151,7 @@ def context(run: RunDir) -> dict[str, Any]:
         "plan": plan,
         "summary": summary,
         "sysinfo": sysinfo,
-        "axes": list(plan["axis_names"]),
+        "axes": list(plan.axis_names),
         "columns": metric_columns(plan, summary),
         "chart": build_chart(plan, summary),
         "problems": problems,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from preflight_action.sweep.artifacts import RunDir, read_steps, write_doc
 from preflight_action.sweep.planner import iso, utc_now
-from preflight_action.sweep.records import STEP_STATUSES
+from preflight_action.sweep.records import STEP_STATUSES, PlannedPoint, SweepPlan
 
 
 def empty_counts() -> dict[str, int]:
@@ -40,8 +42,8 @@ def run_status(points: list[dict[str, Any]], dry_run: bool, interrupted: bool) -
 
 def write_summaries(
     run: RunDir,
-    plan: dict[str, Any],
-    points: list[dict[str, Any]],
+    plan: SweepPlan,
+    points: Sequence[PlannedPoint],
     *,
     started_utc: str,
     shard: dict[str, int] | None,
@@ -53,25 +55,25 @@ def write_summaries(
     rows = []
     total_counts = empty_counts()
     for point in points:
-        records = read_steps(run.steps_log(point["id"]))
+        records = read_steps(run.steps_log(point.id))
         counts = empty_counts()
         steps = []
-        for step in point["steps"]:
-            record = records.get(step["index"])
+        for step in point.steps:
+            record = records.get(step.index)
             if record is None:
                 counts["pending"] += 1
             else:
                 counts[record["status"]] += 1
                 steps.append(record)
-        status = point_status(counts, len(point["steps"]), dry_run)
+        status = point_status(counts, len(point.steps), dry_run)
         write_doc(
-            run.subrun_summary(point["id"]),
+            run.subrun_summary(point.id),
             {
                 "schema_version": 1,
                 "run_id": run.run_id,
-                "point_id": point["id"],
-                "axes": point["axes"],
-                "seed": point["seed"],
+                "point_id": point.id,
+                "axes": dict(point.axes),
+                "seed": point.seed,
                 "status": status,
                 "counts": counts,
                 "steps": steps,
@@ -82,8 +84,8 @@ def write_summaries(
             total_counts[key] += value
         rows.append(
             {
-                "id": point["id"],
-                "axes": point["axes"],
+                "id": point.id,
+                "axes": dict(point.axes),
                 "status": status,
                 "counts": counts,
                 "duration_s": round(sum(r["duration_s"] for r in steps), 6),
@@ -93,17 +95,41 @@ def write_summaries(
     summary = {
         "schema_version": 1,
         "run_id": run.run_id,
-        "flow": plan["flow"]["name"],
-        "seed": plan["seed"],
+        "flow": plan.flow.name,
+        "seed": plan.seed,
         "status": run_status(rows, dry_run, interrupted),
         "started_utc": started_utc,
         "finished_utc": iso(utc_now()),
         "duration_s": round(sum(r["duration_s"] for r in rows), 6),
         "shard": shard,
-        "profile": plan["profile"],
+        "profile": vars(plan.profile).copy() if plan.profile else None,
         "counts": total_counts,
         "sources": sources or [],
         "points": rows,
     }
     write_doc(run.summary, summary, "sweep_summary")
     return summary
+
+
+def finish(
+    run: RunDir,
+    plan: SweepPlan,
+    points: Sequence[PlannedPoint],
+    started: str,
+    shard: dict[str, int] | None,
+    templates: Path | None,
+    *,
+    dry_run: bool = False,
+    interrupted: bool = False,
+) -> int:
+    """Write the summaries and the reports, print the one-line outcome; the exit code (0 passed or dry run, else 1)."""
+    from preflight_action.sweep import reporting
+
+    summary = write_summaries(run, plan, points, started_utc=started, shard=shard, dry_run=dry_run, interrupted=interrupted)
+    reporting.render(run, templates)
+    counts = summary["counts"]
+    print(
+        f"sweep {summary['status']}: {counts['passed']} passed, {counts['failed'] + counts['timeout'] + counts['error']} failed, "
+        f"{counts['interrupted']} interrupted, {counts['skipped']} skipped, {counts['pending']} pending · {run.path}"
+    )
+    return {"passed": 0, "dry_run": 0, "failed": 1}.get(summary["status"], 1)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from preflight_action.processes import kill_tree
 from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
 from preflight_action.sweep.planner import iso, utc_now
 from preflight_action.sweep.progress import Progress
-from preflight_action.sweep.records import STEP_FINAL
+from preflight_action.sweep.records import STEP_FINAL, PlannedPoint, PlannedStep, SweepPlan
 
 METRICS_TAIL_BYTES = 64 * 1024
 
@@ -61,15 +62,15 @@ def reap_group(pgid: int) -> None:
 
 def run_step(
     run: RunDir,
-    point: dict[str, Any],
-    step: dict[str, Any],
+    point: PlannedPoint,
+    step: PlannedStep,
     env: dict[str, str],
     guard: Interrupted,
     secrets: list[str],
 ) -> dict[str, Any]:
     """Run one step to its record (not yet written)."""
-    stdout_path = run.stream_log(point["id"], "stdout", step["index"], step["name"])
-    stderr_path = run.stream_log(point["id"], "stderr", step["index"], step["name"])
+    stdout_path = run.stream_log(point.id, "stdout", step.index, step.name)
+    stderr_path = run.stream_log(point.id, "stderr", step.index, step.name)
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     started = utc_now()
@@ -81,11 +82,11 @@ def run_step(
         try:
             spawn = time.perf_counter()
             proc = subprocess.Popen(
-                step["argv"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=os.name == "posix"
+                list(step.argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=os.name == "posix"
             )
         except OSError as exc:
             proc = None
-            status, error = "error", f"could not start {step['argv'][0]}: {exc.strerror or exc}"
+            status, error = "error", f"could not start {step.argv[0]}: {exc.strerror or exc}"
         if proc is not None:
             guard.current = proc  # stopped at once when the signal landed between the loop's check and the spawn
 
@@ -93,7 +94,7 @@ def run_step(
                 timed_out.set()
                 kill_tree(proc)
 
-            timer = threading.Timer(step["timeout_s"], on_timeout)
+            timer = threading.Timer(step.timeout_s, on_timeout)
             timer.daemon = True
             timer.start()
             try:
@@ -106,7 +107,7 @@ def run_step(
             if guard.stopped:
                 status, error = "interrupted", f"stopped by {guard.signal_name}"
             elif timed_out.is_set():
-                status, error = "timeout", f"timed out after {step['timeout_s']:g} s; the process group was killed"
+                status, error = "timeout", f"timed out after {step.timeout_s:g} s; the process group was killed"
     metrics: dict[str, Any] = {}
     if proc is not None and status == "passed":
         metrics, skip_reason = parse_metrics(stdout_path)
@@ -122,17 +123,17 @@ def run_step(
                 path.write_text(scrubbed, encoding="utf-8")
     record = {
         "run_id": run.run_id,
-        "point_id": point["id"],
-        "step_index": step["index"],
-        "step": step["name"],
-        "adapter": step["adapter"],
+        "point_id": point.id,
+        "step_index": step.index,
+        "step": step.name,
+        "adapter": step.adapter,
         "status": status,
         "started_utc": iso(started),
         "finished_utc": iso(utc_now()),
         "duration_s": round(time.perf_counter() - begin, 6),
         "process_s": round(process_s, 6),
         "returncode": returncode,
-        "argv": step["argv"],
+        "argv": list(step.argv),
         "metrics": metrics,
         "error": error,
         "stdout_log": str(stdout_path.relative_to(run.path)),
@@ -142,30 +143,30 @@ def run_step(
     return scrubbed_record
 
 
-def step_env(plan: dict[str, Any], point: dict[str, Any], base: dict[str, str] | None = None) -> dict[str, str]:
+def step_env(plan: SweepPlan, point: PlannedPoint, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(
-        PREFLIGHT_SWEEP_RUN_ID=plan["run_id"],
-        PREFLIGHT_SWEEP_POINT=point["id"],
-        PREFLIGHT_SWEEP_SEED=str(point["seed"]),
-        PYTHONHASHSEED=str(point["seed"]),
+        PREFLIGHT_SWEEP_RUN_ID=plan.run_id,
+        PREFLIGHT_SWEEP_POINT=point.id,
+        PREFLIGHT_SWEEP_SEED=str(point.seed),
+        PYTHONHASHSEED=str(point.seed),
     )
     return env
 
 
-def todo(run: RunDir, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def todo(run: RunDir, points: Sequence[PlannedPoint]) -> list[tuple[PlannedPoint, list[PlannedStep]]]:
     """Per point, the steps that have no finished record yet (what a run or ``--resume`` still has to do)."""
     out = []
     for point in points:
-        finished = {i for i, r in read_steps(run.steps_log(point["id"])).items() if r["status"] in STEP_FINAL}
-        out.append((point, [s for s in point["steps"] if s["index"] not in finished]))
+        finished = {i for i, r in read_steps(run.steps_log(point.id)).items() if r["status"] in STEP_FINAL}
+        out.append((point, [s for s in point.steps if s.index not in finished]))
     return out
 
 
-def execute(run: RunDir, plan: dict[str, Any], points: list[dict[str, Any]], progress: Progress) -> str | None:
+def execute(run: RunDir, plan: SweepPlan, points: Sequence[PlannedPoint], progress: Progress) -> str | None:
     """Run every unfinished step of ``points``; returns the signal name when interrupted, else None."""
     work = todo(run, points)
-    progress.start(sum(len(steps) for _, steps in work), f"{plan['flow']['name']} ({run.run_id})")
+    progress.start(sum(len(steps) for _, steps in work), f"{plan.flow.name} ({run.run_id})")
     secrets = redact.secret_values()
     try:
         with Interrupted() as guard:
@@ -175,15 +176,15 @@ def execute(run: RunDir, plan: dict[str, Any], points: list[dict[str, Any]], pro
                 if not steps:
                     continue
                 env = step_env(plan, point)
-                run.subrun(point["id"]).mkdir(parents=True, exist_ok=True)
-                drop_partial_line(run.steps_log(point["id"]))
-                with run.steps_log(point["id"]).open("a", encoding="utf-8") as log:
+                run.subrun(point.id).mkdir(parents=True, exist_ok=True)
+                drop_partial_line(run.steps_log(point.id))
+                with run.steps_log(point.id).open("a", encoding="utf-8") as log:
                     for step in steps:
                         if guard.stopped:
                             break
                         record = run_step(run, point, step, env, guard, secrets)
-                        append_step(log, record, str(run.steps_log(point["id"])))
-                        progress.step_done(point["id"], record)
+                        append_step(log, record, str(run.steps_log(point.id)))
+                        progress.step_done(point.id, record)
             return guard.signal_name
     finally:
         progress.close()
