@@ -189,7 +189,18 @@ NUMERIC_REMEDY = (
 
 
 def _numeric_remedy(torch: Any) -> str:
+    patched = numeric.foreign_ops(torch)
+    if patched:
+        files = sorted(set(patched.values()))
+        return f"remove the code in {', '.join(files)} that replaces {', '.join(sorted(patched))}; then rerun the preflight"
     return NUMERIC_REMEDY.format(cmd=remedies.reinstall("torch", torch.__version__))
+
+
+def _patch_words(torch: Any) -> str:
+    patched = numeric.foreign_ops(torch)
+    if not patched:
+        return ""
+    return "; " + ", ".join(f"{name} is replaced by code from {path}" for name, path in sorted(patched.items()))
 
 
 def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
@@ -231,7 +242,7 @@ def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
         if not err <= TOLERANCE["float32"]:
             problems.append(f"{name} relative error {err:.3g} exceeds {TOLERANCE['float32']:g} vs a pure-Python reference")
     if problems:
-        return Outcome.fail("; ".join(problems), remedy=_numeric_remedy(torch), **details)
+        return Outcome.fail("; ".join(problems) + _patch_words(torch), remedy=_numeric_remedy(torch), **details)
     return Outcome.ok(**details)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from typing import Any
 
 
@@ -72,3 +73,19 @@ def elementwise_slice_error(rows: list[list[float]], got: list[float]) -> float:
     worst = max((abs(got[i] - ref[i]) for i in range(len(ref))), default=0.0)
     scale = max((abs(r) for r in ref), default=0.0) or 1.0
     return worst / scale if math.isfinite(worst) else float("inf")
+
+
+MATMUL_OPS = (("torch", "matmul"), ("torch", "mm"), ("torch.Tensor", "__matmul__"), ("torch.Tensor", "matmul"), ("torch.Tensor", "mm"))
+
+
+def foreign_ops(torch: Any) -> dict[str, str]:
+    """Matmul entry points replaced by Python code from outside torch's package: name -> the file that did it."""
+    home = os.path.dirname(os.path.realpath(getattr(torch, "__file__", "") or ""))
+    found = {}
+    for owner_name, attr in MATMUL_OPS:
+        owner = torch if owner_name == "torch" else torch.Tensor
+        code = getattr(getattr(owner, attr, None), "__code__", None)  # builtins have none
+        filename = getattr(code, "co_filename", None)
+        if filename and home and not os.path.realpath(filename).startswith(home + os.sep):
+            found[f"{owner_name}.{attr}"] = filename
+    return found
