@@ -237,3 +237,13 @@ def test_write_outputs_writes_the_others_when_one_fails(tmp_path: Path, capsys: 
     assert good.read_text() == "kept"
     assert capsys.readouterr().err == f"tool: error: --bad {tmp_path}: cannot write it (Is a directory)\n"
     assert cli_args.write_outputs("tool", []) == 0
+
+
+def test_matrix_status_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action.matrix import cli
+
+    assert _exit_of(cli.main, ["status", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "``" not in text, "no raw reStructuredText"
+    assert "exit codes:" in text
+    assert "  2  bad usage, no file matches the globs" in text

@@ -71,3 +71,11 @@ def test_a_worker_that_died_before_its_first_answer_is_closed_when_replaced(tmp_
     finally:
         session.close()
     assert [str(getattr(u, "object", u)) for u in unraisable] == []
+
+
+def test_how_a_worker_ended_reads_as_a_sentence() -> None:
+    from preflight_action.probe_client import how_it_ended
+
+    assert f"the worker {how_it_ended(-11)}" == "the worker was killed by SIGSEGV (exit -11)"
+    assert f"the worker {how_it_ended(3)}" == "the worker ended with exit code 3"
+    assert f"the worker {how_it_ended(None)}" == "the worker ended with no exit code"
