@@ -186,3 +186,19 @@ def test_simulated_runs_are_not_history(tmp_path: Path) -> None:
     _, document, _ = night(tmp_path, 0, [report_doc("n1", simulated=True), report_doc("n2")])
     assert document["history"]["records_added"] == 1
     assert '"node":"n1"' not in (tmp_path / "h.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_bad_history_policy_is_one_line_naming_the_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    policy = policy_file(tmp_path)
+    document = yaml.safe_load(policy.read_text(encoding="utf-8"))
+    document["regression"]["drop_percent"] = -5
+    policy.write_text(yaml.safe_dump(document), encoding="utf-8")
+    code, _, _ = night(tmp_path, 0, [report_doc("n1")], "--history-policy", str(policy))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert str(policy) in err[0]
+    assert "/regression/drop_percent" in err[0]
+    assert not (tmp_path / "h.jsonl").exists()
