@@ -223,3 +223,19 @@ def test_secrets_in_check_details_are_scrubbed(run_preflight, monkeypatch, tmp_p
     assert redact.REDACTED in json.dumps(failed)
     assert TOKEN not in run.path.read_text(encoding="utf-8")
     assert ROOT.exists()
+
+
+def test_a_sweep_step_log_is_scrubbed_of_token_shapes_without_any_secret_variable(tmp_path: Path) -> None:
+    from preflight_action.sweep.artifacts import RunDir
+    from preflight_action.sweep.records import PlannedPoint, PlannedStep
+    from preflight_action.sweep.runner import Interrupted, run_step
+
+    code = f"import sys; print({SHAPED['huggingface']!r}); sys.stderr.write({SHAPED['aws']!r}); sys.exit(3)"
+    step = PlannedStep(0, "leaky", "inline", {}, (sys.executable, "-c", code), 30.0, 0)
+    run = RunDir(tmp_path / "run")
+    record = run_step(run, PlannedPoint("p000", 0, 0, {}, 1, (step,)), step, {"PATH": os.environ.get("PATH", "")}, Interrupted(), [])
+    assert record["status"] == "failed"
+    assert redact.REDACTED in record["error"]  # the stderr tail in the record
+    logs = (run.path / record["stdout_log"]).read_text(encoding="utf-8") + (run.path / record["stderr_log"]).read_text(encoding="utf-8")
+    assert SHAPED["huggingface"] not in logs
+    assert SHAPED["aws"] not in logs + json.dumps(record)

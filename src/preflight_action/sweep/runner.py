@@ -115,12 +115,11 @@ def run_step(
             status, error = "failed", f"{describe_exit(returncode)}: {_stderr_tail(stderr_path)}"
         elif skip_reason:
             status, error = "skipped", skip_reason
-    if secrets:
-        for path in (stdout_path, stderr_path):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            scrubbed = redact.scrub_text(text, secrets)
-            if scrubbed != text:
-                path.write_text(scrubbed, encoding="utf-8")
+    for path in (stdout_path, stderr_path):  # always: token shapes are secret without a secret-named variable
+        text = path.read_text(encoding="utf-8", errors="replace")
+        scrubbed = redact.scrub_text(text, secrets)
+        if scrubbed != text:
+            path.write_text(scrubbed, encoding="utf-8")
     record = {
         "run_id": run.run_id,
         "point_id": point.id,
@@ -139,7 +138,7 @@ def run_step(
         "stdout_log": str(stdout_path.relative_to(run.path)),
         "stderr_log": str(stderr_path.relative_to(run.path)),
     }
-    scrubbed_record: dict[str, Any] = redact.scrub(record, secrets) if secrets else record
+    scrubbed_record: dict[str, Any] = redact.scrub(record, secrets)
     return scrubbed_record
 
 
