@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from preflight_action.preflight import severity
 from preflight_action.summary import cli
 from preflight_action.summary import model as summary
 from tests.report_factory import report_doc, write
@@ -131,3 +132,21 @@ def test_a_baseline_from_before_failed_bands_takes_each_checks_worst_band(tmp_pa
     )
     (fixed,) = document["delta"]["fixed"]
     assert fixed["band"] == old["top_failed_checks"][0]["worst_band"]
+
+
+def test_a_large_delta_still_fits_a_pr_comment_and_leads_with_new_failures(tmp_path: Path) -> None:
+    from preflight_action.summary import markdown
+
+    run(tmp_path, "base", [report_doc(f"node-{i:04d}", "cuda") for i in range(400)])
+    head = [report_doc(f"node-{i:04d}", "cuda", {"tensor.smoke": ILLEGAL, "dtype.support": "bf16 wrong"}) for i in range(400)]
+    _, document, _ = run(tmp_path, "head", head, "--baseline", str(tmp_path / "base.json"))
+    assert len(document["delta"]["new_failures"]) == 800  # the JSON lists every one
+    pattern = write(tmp_path / "head", head)
+    merged = summary.build(summary.load_reports(summary.expand([pattern])), severity.load())
+    from preflight_action.summary import compare
+
+    merged = compare.with_delta(merged, compare.baseline(str(tmp_path / "base.json")))
+    body = markdown.render(merged, limit=markdown.COMMENT)
+    assert markdown.COMMENT.measure(body.text) <= markdown.COMMENT.size
+    assert body.text.index("New failures") < body.text.index("### Severity triage")
+    assert "more new failures not shown (the summary JSON lists them all)" in body.text
