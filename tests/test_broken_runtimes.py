@@ -202,3 +202,17 @@ def test_a_check_that_outlives_its_timeout_is_told_to_raise_check_timeout(run_pr
     assert check["error"].startswith("timed out after 3 s")
     assert "raise --check-timeout above 3 s" in check["remedy"]
     assert run.check("deps.consistency")["status"] == "pass"  # a fresh worker took over
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the echoing interpreter is a POSIX shell script")
+def test_a_python_that_echoes_the_request_back_is_told_apart_at_once(under, tmp_path: Path) -> None:
+    echo = tmp_path / "python"
+    echo.write_text("#!/bin/sh\nexec cat\n", encoding="utf-8")  # a wrapper that lost its exec line: stdin comes back
+    echo.chmod(0o755)
+    run = under(br.Runtime(echo), "--check-timeout", "300")
+    check, _ = _failed(run, "torch.import")
+    assert check["error"].startswith(
+        f"{echo} is not a Python interpreter, or it never started the probe (sent our own request back instead of the probe's hello)"
+    )
+    assert 'stdout: {"type": "check", "id": "torch.import"' in check["error"]
+    assert check["duration_ms"] < 300_000  # told apart at its first line, not at the timeout

@@ -7,6 +7,7 @@ the next request starts a fresh worker.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -131,6 +132,10 @@ class ProbeWorker:
                 continue
             if message.get("type") == "result" and message.get("id") == check_id:
                 return message
+            if self.hello is None and message.get("type") != "result":  # /bin/cat echoing our request: not our worker
+                self.kill()
+                lines = [*self._child.stderr_since(mark), f"[unparsable worker output] {json.dumps(message)[:300]}"]
+                raise WorkerFailure("the worker sent our own request back instead of the probe's hello", lines)
 
     def kill(self) -> None:
         self._child.kill()

@@ -15,6 +15,7 @@ from preflight_probe import remedies
 _IMPORTING = re.compile(r"preflight_probe: importing torch from (?P<path>.+?) \(installed: (?P<version>[^)]*)\)\s*$")
 _SIGNAL = re.compile(r"killed by (SIG[A-Z]+)")
 HEAD_LINES = 8
+MARKER = "[unparsable worker output] "  # how line_process keeps stdout lines that are not the probe's JSON
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ def _printed(lines: list[str]) -> str:
     shown = [line for line in lines if not line.startswith("preflight_probe: importing torch")][:HEAD_LINES]
     if not shown:
         return "it printed nothing"
-    marker = "[unparsable worker output] "
-    return "it printed:\n" + "\n".join(f"stdout: {x[len(marker) :]}" if x.startswith(marker) else f"stderr: {x}" for x in shown)
+    return "it printed:\n" + "\n".join(f"stdout: {x[len(MARKER) :]}" if x.startswith(MARKER) else f"stderr: {x}" for x in shown)
 
 
 def explain(check_id: str, message: str, lines: list[str], hello: bool, python: str, timeout_s: float) -> Explained:
@@ -51,7 +51,7 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
     tail = "\n".join(lines[-20:])
     stderr = f"\nlast stderr lines:\n{tail}" if tail else " (no stderr output)"
     if not hello:
-        if any("too old to run the probe" in line for line in lines):
+        if any("too old to run the probe" in line and not line.startswith(MARKER) for line in lines):
             return Explained(
                 f"{python} never started the probe: {lines[-1] if lines else message}",
                 "point --python at a Python 3.8+ interpreter of the environment to diagnose",
@@ -59,8 +59,7 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
             )
         outcome = _how(message)
         return Explained(
-            f"{python} is not a Python interpreter, or it never started the probe: it ended ({outcome}) without answering; "
-            f"{_printed(lines)}",
+            f"{python} is not a Python interpreter, or it never started the probe ({outcome}); {_printed(lines)}",
             f"point --python at the environment's Python interpreter (in that environment, "
             f"python -c 'import sys; print(sys.executable)' prints its path); {python} is not one",
             never_started=True,
