@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.slurm_cluster import SlurmCluster, cluster
+from tests.slurm_cluster import SlurmCluster, cluster, missing
 
 pytestmark = pytest.mark.integration
 
@@ -171,3 +171,40 @@ def test_prolog_on_a_bad_node_holds_the_job_and_drains_the_node(slurm: SlurmClus
         assert "held" in held  # requeued and held: the job never ran on the bad node
     finally:
         slurm.run("scancel", job, check=False)
+
+
+@pytest.fixture
+def slurm_health_checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """A cluster whose slurmd itself runs deploy/slurm/preflight-healthcheck.sh every few seconds."""
+    why = missing()
+    if why:
+        pytest.skip(why)
+    hooks = tmp_path_factory.mktemp("hooks")
+    hooks.chmod(0o755)
+    root = Path(tmp_path_factory.mktemp("slurm-conf"))
+    # slurmd gives a health check only SLURMD_NODENAME: the wrapper adds what /etc/slurm and /etc/default give a real node.
+    carried = f"export PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])}\n" if os.environ.get("PYTHONPATH") else ""
+    wrapper = hooks / "healthcheck.sh"
+    wrapper.write_text(
+        f"#!/bin/bash\n{carried}export SLURM_CONF={root / 'slurm.conf'}\nexport PREFLIGHT_GATE_CONFIG={hooks / 'gate.conf'}\n"
+        f"exec {DEPLOY / 'preflight-healthcheck.sh'}\n"
+    )
+    wrapper.chmod(0o755)
+    running = SlurmCluster(root, hooks=hooks)
+    configure(running)  # healthy while the node registers
+    root.chmod(0o755)
+    running.start(f"HealthCheckProgram={wrapper}\nHealthCheckInterval=5\nHealthCheckNodeState=ANY")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_slurmd_runs_the_health_check_which_drains_then_resumes(slurm_health_checked: SlurmCluster, broken_python: Path) -> None:
+    slurm = slurm_health_checked
+    configure(slurm, broken_python)
+    assert _wait_for(lambda: slurm.state() == "drained", timeout=180), slurm.logs()
+    assert slurm.reason().startswith("preflight: torch.import critical")
+    configure(slurm)
+    assert _wait_for(lambda: slurm.state() == "idle", timeout=180), slurm.logs()
+    assert slurm.reason() == "none"
