@@ -247,3 +247,12 @@ def test_matrix_status_help_is_plain_text(capsys: pytest.CaptureFixture[str]) ->
     assert "``" not in text, "no raw reStructuredText"
     assert "exit codes:" in text
     assert "  2  bad usage, no file matches the globs" in text
+
+
+@needs_proc
+def test_export_refuses_an_unwritable_output_before_reading_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action.exports import cli
+
+    argv = ["--from-report", str(tmp_path / "absent.json"), "--output-junit", str(PROC / "junit.xml")]
+    assert _exit_of(cli.main, argv) == 2
+    assert _last_line(capsys).startswith(f"preflight-export: error: argument --output-junit: {PROC / 'junit.xml'}: ")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from preflight_action import __version__
+from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
+from preflight_action.exports.write import textfile_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,9 +20,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Write a preflight report as JUnit XML (one testcase per check) and/or a node_exporter textfile.",
     )
     parser.add_argument("--from-report", required=True, metavar="PATH", help="the preflight report JSON to export")
-    parser.add_argument("--output-junit", default=None, metavar="PATH", help="write JUnit XML here")
+    parser.add_argument("--output-junit", type=cli_args.output_file, default=None, metavar="PATH", help="write JUnit XML here")
     parser.add_argument(
-        "--output-prom", default=None, metavar="PATH", help="write a node_exporter textfile here (a *.prom file, written atomically)"
+        "--output-prom",
+        type=textfile_path,
+        default=None,
+        metavar="PATH",
+        help="write a node_exporter textfile here (a *.prom file, written atomically)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
