@@ -256,3 +256,18 @@ def test_export_refuses_an_unwritable_output_before_reading_the_report(tmp_path:
     argv = ["--from-report", str(tmp_path / "absent.json"), "--output-junit", str(PROC / "junit.xml")]
     assert _exit_of(cli.main, argv) == 2
     assert _last_line(capsys).startswith(f"preflight-export: error: argument --output-junit: {PROC / 'junit.xml'}: ")
+
+
+def test_summarize_names_a_report_from_a_newer_major_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action.summary import cli
+
+    future = report_doc("next", "cpu")
+    future["schema_version"] = "2.0"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "next.json").write_text(json.dumps(future))
+    assert cli.main(["--input-glob", str(tmp_path / "in" / "*.json"), "--output-json", str(tmp_path / "s.json"), "--quiet"]) == 2
+    assert _last_line(capsys) == (
+        f"summarize: invalid input {tmp_path / 'in' / 'next.json'}: report schema 2.0 is newer than this tool (1.x): "
+        "upgrade preflight-action"
+    )
+    assert (tmp_path / "s.json").is_file(), "the summary is still written"

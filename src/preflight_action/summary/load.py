@@ -85,6 +85,10 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
                 ignored.append(InvalidInput(name, "a preflight summary, not a report"))
                 continue
             found = schemas.problems(document, REPORT_SCHEMA)
+            newer = schemas.newer_major(document, REPORT_SCHEMA)
+            if newer:  # its fields may differ in any way: the version is what to say
+                invalid.append(InvalidInput(name, newer, tuple(found)))
+                continue
             if found:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
