@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import distributed, host_checks, stress
+from preflight_action.preflight import host_checks, stress
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
@@ -14,6 +15,17 @@ from preflight_action.preflight.report import CheckResult
 HostFunc = Callable[[Context], CheckResult]
 ParamsFunc = Callable[[Context], dict[str, Any]]
 MonitorFunc = Callable[[Context], Any]  # started around a probe check; its judge(result) folds in what it saw
+
+
+def _lazy(module: str, name: str) -> HostFunc:
+    """A host check whose module loads when the check runs: the quick level never pays for the distributed machinery."""
+
+    def run(ctx: Context) -> CheckResult:
+        func: HostFunc = getattr(importlib.import_module(f"preflight_action.preflight.{module}"), name)
+        return func(ctx)
+
+    run.__name__ = run.__qualname__ = name
+    return run
 
 
 def _device_params(ctx: Context) -> dict[str, Any]:
@@ -46,7 +58,11 @@ SPECS: list[CheckSpec] = [
     # Multi-GPU readiness (issue 17): its own check (not a device.resolve param) so a partial node
     # scores critical on its own while every other check still runs on the devices it has.
     CheckSpec(
-        "device.count", needs=("capabilities.detect",), enabled_by="expect_gpus", flag="--expect-gpus", host=distributed.check_device_count
+        "device.count",
+        needs=("capabilities.detect",),
+        enabled_by="expect_gpus",
+        flag="--expect-gpus",
+        host=_lazy("distributed", "check_device_count"),
     ),
     CheckSpec("tensor.smoke", needs=("device.resolve",), params=_device_params),
     CheckSpec("dtype.support", needs=("device.resolve",), params=_device_params),
@@ -75,14 +91,14 @@ SPECS: list[CheckSpec] = [
     CheckSpec("gpu.pcie", needs=("gpu.health",), host=host_checks.check_gpu_pcie),
     CheckSpec("gpu.mig", needs=("gpu.health",), host=host_checks.check_gpu_mig),
     CheckSpec("gpu.driver", needs=("gpu.health",), host=host_checks.check_gpu_driver),
-    CheckSpec("gpu.nvlink", needs=("gpu.health",), host=distributed.check_gpu_nvlink),
+    CheckSpec("gpu.nvlink", needs=("gpu.health",), host=_lazy("distributed", "check_gpu_nvlink")),
     # Needs capabilities.detect too: the GPU count is the world size, the device name picks the reference.
     CheckSpec(
         "distributed.allreduce",
         needs=("device.resolve", "capabilities.detect"),
         enabled_by="check_distributed",
         flag="--check-distributed",
-        host=distributed.check_distributed_allreduce,
+        host=_lazy("distributed", "check_distributed_allreduce"),
     ),
     # Runtime safety library (issue 5): pure host computations over capabilities.detect's details.
     # Both judge the resolved device: without one they would describe a device nobody asked for.
