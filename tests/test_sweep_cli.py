@@ -105,3 +105,12 @@ def test_clean_judges_age_against_the_clock(tmp_path: Path, capsys: pytest.Captu
         assert main(["--output-root", str(run.parent), "clean", "--older-than", "1"]) == 0
     assert not run.exists()
     assert capsys.readouterr().out.strip().endswith("clean: 1 run(s) older than 1 day(s)")
+
+
+def test_a_python_that_cannot_start_is_a_probe_warning_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_executable = tmp_path / "python"
+    not_executable.write_text("#!/bin/sh\n")
+    flow = _flow(tmp_path)
+    argv = ["--output-root", str(tmp_path / "runs"), "run", "--flow", str(flow), "--python", str(not_executable), "--yes", "--dry-run"]
+    assert main([*argv, "--plain"]) == 0
+    assert f"warning: probe: probe worker: cannot start {not_executable} (Permission denied)" in capsys.readouterr().err

@@ -152,4 +152,4 @@ def resolve_python(python: str | None) -> tuple[str, str]:
     found = shutil.which(python) if os.sep not in python and "/" not in python else python
     if not found or not Path(found).exists():
         raise FileNotFoundError(python)
-    return str(Path(found)), "--python"
+    return str(Path(found).absolute()), "--python"  # "./python" stays a path: Path("./python") prints as "python", a PATH lookup

@@ -47,10 +47,14 @@ def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
     from preflight_action.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure
 
     probe_dir = ProbeDirectory()
-    worker = ProbeWorker(python, probe_dir)
     errors: list[str] = []
     backend: str | None = None
     facts: dict[str, Any] = {}
+    try:
+        worker = ProbeWorker(python, probe_dir)
+    except OSError as exc:  # not executable, say: the private probe copy is removed all the same
+        probe_dir.cleanup()
+        return _document("probe", python, facts, backend, [f"probe worker: cannot start {python} ({exc.strerror or exc})"])
     try:
         requested = device if device in ("auto", "cpu", "cuda", "rocm", "xpu", "mps") else device.split(":", maxsplit=1)[0]
         for check_id, params in (("torch.import", {}), ("device.resolve", {"requested": requested})):
