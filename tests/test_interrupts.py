@@ -130,3 +130,19 @@ def test_a_signal_mid_case_writes_a_partial_smoke_record_and_kills_the_worker(tm
     assert said == [f"smoke: interrupted by {sig.name}: partial record written to {path} (2 cases not run)\n"]
     assert "Traceback" not in "".join(run.stderr)
     assert all(gone(worker) for worker in workers), [w.pid for w in workers if not gone(w)]
+
+
+def test_the_guard_stops_the_child_in_flight_and_one_started_after_the_signal() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    with interrupts.Interrupted(grace_s=5) as guard:
+        first = subprocess.Popen(sleeper)
+        guard.current = first
+        os.kill(os.getpid(), signal.SIGINT)  # the handler runs in this (main) thread: no KeyboardInterrupt
+        assert first.wait(timeout=60) != 0
+        assert (guard.stopped, guard.signal_name, guard.reason) == (True, "SIGINT", "not run: the run was interrupted by SIGINT")
+        late = subprocess.Popen(sleeper)
+        guard.current = late  # started after the signal landed: stopped at once
+        assert late.wait(timeout=60) != 0
+    assert signal.getsignal(signal.SIGINT) is before
+    assert (interrupts.exit_code("SIGINT"), interrupts.exit_code("SIGTERM")) == (130, 143)

@@ -47,7 +47,8 @@ class Interrupted:
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            if handler is not None:  # None: a handler installed outside Python, which cannot be put back from here
+                signal.signal(sig, handler)
         self._previous.clear()
 
     @property
