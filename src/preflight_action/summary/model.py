@@ -181,9 +181,8 @@ def build(
 
 def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float) -> ReportRow:
     report = item.report
-    tally = {"pass": 0, "fail": 0, "skip": 0}
-    for check in report.checks:
-        tally[check.status] += 1
+    statuses = [check.status for check in report.checks]
+    tally = {"pass": statuses.count("pass"), "fail": statuses.count("fail"), "skip": statuses.count("skip")}
     age = max(0.0, (now - matrix.parse_time(report.finished_at)).total_seconds() / 3600)
     return ReportRow(
         path=item.path,
