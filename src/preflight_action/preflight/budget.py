@@ -96,12 +96,12 @@ class Budget:
         left = self.left() or 0.0
         return f"the --budget of {self.total_s:g} s ran out before this check could start ({left:.1f} s left, kept for the checks after it)"
 
-    def cut_reason(self, check_id: str, allotment: Allotment, ran_s: float) -> str:
-        """The skip reason of a check the budget stopped (its worker was killed)."""
+    def cut_reason(self, check_id: str, allotment: Allotment, ran_s: float, how: str = "the worker was killed") -> str:
+        """The skip reason of a check the budget stopped."""
         self.cut_short.append(check_id)
         return (
-            f"cut short by the --budget of {self.total_s:g} s: stopped after {ran_s:.1f} s, "
-            f"its allotment (guaranteed share {allotment.share_s or 0.0:.1f} s); the worker was killed"
+            f"cut short by the --budget of {self.total_s:g} s: stopped after {ran_s:.1f} s, at the end of its "
+            f"{allotment.limit_s:.1f} s allotment (guaranteed share {allotment.share_s or 0.0:.1f} s); {how}"
         )
 
     def record(self) -> dict[str, object]:

@@ -17,7 +17,7 @@ from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
 from preflight_action.interrupts import Interrupted
-from preflight_action.preflight import checks, isolated, levels, report, triage
+from preflight_action.preflight import budget, checks, isolated, levels, report, triage
 from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
@@ -210,9 +210,9 @@ class Session:
         try:
             if self.options.level not in levels.LEVELS:
                 raise UsageError(f"--level {self.options.level!r} is not one of {', '.join(levels.LEVELS)}")
-            budget = self.options.budget_s
-            if budget is not None and not (math.isfinite(budget) and budget > 0):
-                raise UsageError(f"--budget must be a finite number of seconds above 0, got {budget!r}")
+            seconds = self.options.budget_s
+            if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+                raise UsageError(f"--budget must be a finite number of seconds above 0, got {seconds!r}")
             policy = levels.load(self.options.levels_path)
             self.plan = levels.plan(policy, self.options.level, checks.SPECS)
         except BaseException:
@@ -231,9 +231,16 @@ class Session:
         if allotment is None:
             return CheckResult.skipped(spec.id, self.budget.ran_out_reason(spec.id), spec.source)
         self._allotment = allotment
-        if spec.host is not None and allotment.by_budget:  # host checks bound their own subprocesses by this
-            ctx = replace(ctx, options=replace(ctx.options, check_timeout=allotment.limit_s))
-        return self._run_spec(spec, ctx)
+        if spec.host is None or not allotment.by_budget:
+            return self._run_spec(spec, ctx)
+        # Host checks bound their own subprocesses by --check-timeout: give them the allotment, less a margin to
+        # stop those in, and a host check that still ran its allotment out was stopped by the budget, not failed.
+        started = time.perf_counter()
+        result = self._run_spec(spec, replace(ctx, options=replace(ctx.options, check_timeout=allotment.probe_limit())))
+        if result.status == "fail" and allotment.left() <= max(budget.PROBE_MARGIN_S, budget.PROBE_MARGIN_FRACTION * allotment.limit_s):
+            cut = self._budget_cut(spec, started)
+            return replace(cut, details={**result.details, **cut.details, "error_when_cut": result.error})
+        return result
 
     def _params(self, spec: CheckSpec, ctx: Context) -> dict[str, Any]:
         params = spec.params(ctx)
@@ -257,7 +264,11 @@ class Session:
 
     def _budget_cut(self, spec: CheckSpec, started: float) -> CheckResult:
         ran = time.perf_counter() - started
-        reason = self.budget.cut_reason(spec.id, self._allotment, ran)
+        how = "the worker was killed" if spec.host is None else "it stopped what it had started"
+        reason = self.budget.cut_reason(spec.id, self._allotment, ran, how)
+        restart = self.worker_restarts[-1] if self.worker_restarts else None
+        if restart and restart.get("before_check") == spec.id:  # a fresh worker's torch import ate into the allotment
+            reason += f" (restarting the worker after {restart['after_check']} took {restart['restart_ms'] / 1000:.1f} s of it)"
         details = {"budget_cut": True, "ran_s": round(ran, 3), "allotment_s": round(self._allotment.limit_s, 3)}
         return CheckResult(spec.id, "skip", ran * 1000.0, details, skip_reason=reason, source=spec.source)
 
