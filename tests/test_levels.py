@@ -173,3 +173,31 @@ def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path:
     assert "budget" in by_id["deps.consistency"]["skip_reason"]
     assert "tensor.smoke" in report["budget"]["cut_short"]
     assert report["budget"]["spent_s"] <= budget * 1.1
+
+
+@pytest.mark.integration
+def test_a_host_check_that_hangs_is_cut_by_the_budget_not_failed(tmp_path: Path) -> None:
+    """distributed.allreduce (a host check driving its own rank processes) hangs: the budget stops it and says so."""
+    budget = 30.0
+    out = tmp_path / "report.json"
+    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": "distributed.allreduce=hang"}
+    argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick", "--check-distributed"]
+    started = time.monotonic()
+    done = subprocess.run(
+        [*argv, "--budget", str(budget), "--quiet", "--output-path", str(out)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert wall <= budget * 1.1, f"the run took {wall:.1f} s with a {budget:g} s budget"
+    report = json.loads(out.read_text(encoding="utf-8"))
+    check = next(c for c in report["checks"] if c["id"] == "distributed.allreduce")
+    assert check["status"] == "skip", check
+    assert "cut short by the --budget of 30 s" in check["skip_reason"]
+    assert "it stopped what it had started" in check["skip_reason"]
+    assert check["details"]["error_when_cut"]
+    assert report["budget"]["cut_short"] == ["distributed.allreduce"]
