@@ -58,7 +58,7 @@ def collect_host(facts: Facts) -> None:
     facts.put("os", system, "platform.system()")
     facts.put("os_release", release, "platform.release()")
     facts.put("machine", platform.machine(), "platform.machine()")
-    collect_system(facts, system)
+    collect_system(facts, system, run_compiler)
     wsl = system == "Linux" and "microsoft" in (release + (_read("/proc/version") or "")).lower()
     facts.put("is_wsl2", wsl, "platform.release() and /proc/version")
     facts.put("python_version", platform.python_version(), "platform.python_version()")
@@ -75,7 +75,7 @@ def collect_host(facts: Facts) -> None:
     facts.put("ram_available_mb", available, mem_source)
 
 
-def collect_system(facts: Facts, system: str) -> None:
+def collect_system(facts: Facts, system: str, run_compiler: bool = True) -> None:
     """OS distribution and version, C library, and the C++ compiler torch.compile would use."""
     if system == "Linux":
         release = os_release()

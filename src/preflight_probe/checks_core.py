@@ -162,7 +162,7 @@ def check_device_resolve(params: dict[str, Any]) -> Outcome:
 
 def check_capabilities_detect(params: dict[str, Any]) -> Outcome:
     torch = torch_module()
-    facts = capabilities.collect(torch, params.get("device"))
+    facts = capabilities.collect(torch, params.get("device"), run_compiler=params.get("run_compiler", True))
     return Outcome.ok(**facts)
 
 

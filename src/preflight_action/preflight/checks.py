@@ -54,7 +54,12 @@ class CheckSpec:
 SPECS: list[CheckSpec] = [
     CheckSpec("torch.import"),
     CheckSpec("device.resolve", needs=("torch.import",), params=lambda ctx: {"requested": ctx.options.device}),
-    CheckSpec("capabilities.detect", needs=("torch.import",), params=_device_params),
+    # The quick level starts no compiler: the C++ compiler's path is recorded, its --version is not run.
+    CheckSpec(
+        "capabilities.detect",
+        needs=("torch.import",),
+        params=lambda ctx: {**_device_params(ctx), "run_compiler": ctx.options.level != "quick"},
+    ),
     # Multi-GPU readiness (issue 17): its own check (not a device.resolve param) so a partial node
     # scores critical on its own while every other check still runs on the devices it has.
     CheckSpec(
