@@ -143,6 +143,10 @@ def test_quick_level_report_records_level_and_budget(run_preflight: Any) -> None
     assert not ran & {"dtype.support", "perf.matmul", "device.placement", "dtype.select", *DEEP_ONLY}
     for check_id in QUICK:
         assert run.check(check_id)["status"] == "pass", run.check(check_id)
+    caps = run.check("capabilities.detect")["details"]
+    if caps["cxx_compiler"]:  # found on PATH, but not run: the quick level starts no compiler
+        assert caps["cxx_compiler_version"] is None
+        assert caps["sources"]["cxx_compiler_version"] == "not run: the quick level starts no compiler"
 
 
 @pytest.mark.integration
