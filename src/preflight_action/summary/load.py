@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from preflight_action import schemas
 from preflight_action.errors import InputError
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
@@ -106,17 +108,9 @@ def _parse(name: str) -> Any:
     try:
         with open(name, "rb") as handle:
             data = handle.read()
-        return _orjson_loads(data)
+        return orjson.loads(data)
     except (OSError, ValueError):
         return schemas.parse_file(name, "json")
-
-
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # declared dependency; stay correct without it
-
-    def _orjson_loads(data: bytes) -> Any:
-        raise ValueError("orjson is not installed")
 
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:
