@@ -162,11 +162,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
-    # The session starts the worker (and its torch import) first; our heavier
-    # imports below then overlap with it instead of adding to it.
+    # The worker (and its torch import) starts first; our heavier imports, the session's
+    # included, then overlap with it instead of adding to it.
+    from preflight_action.preflight import early
+
+    started = early.start(options.python)
     from preflight_action.preflight.session import Session, finalize
 
-    session = Session(options, guard)
+    try:
+        session = Session(options, guard, started)
+    except BaseException:
+        if started is not None:  # refused before it took the worker over (closing twice is harmless)
+            started.close()
+        raise
     try:
         from preflight_action.preflight import severity as policy_module
 

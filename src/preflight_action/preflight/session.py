@@ -21,6 +21,7 @@ from preflight_action.preflight import budget, checks, isolated, levels, report,
 from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
+from preflight_action.preflight.early import EarlyWorker
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult, Report
 from preflight_action.preflight.severity import SeverityPolicy
@@ -54,7 +55,7 @@ VOLATILE_FACTS = {"free_memory_mb", "ram_available_mb", "sources"}
 class Session:
     """One preflight run; construct it as early as possible, then call ``run``."""
 
-    def __init__(self, options: Options, interrupts: Interrupted | None = None) -> None:
+    def __init__(self, options: Options, interrupts: Interrupted | None = None, early: EarlyWorker | None = None) -> None:
         if options.device not in ("auto", "cpu", "cuda", "mps", "xpu", "rocm"):
             raise UsageError(f"--device {options.device!r} is not one of auto, cpu, cuda, mps, xpu, rocm")
         if options.check_timeout <= 0:
@@ -65,8 +66,8 @@ class Session:
             raise UsageError(f"--python {options.python}: no such interpreter") from None
         self.options = options
         self.started_at = utc_now()
-        self._t0 = time.perf_counter()
-        self._probe_dir = ProbeDirectory()
+        self._t0 = early.started if early else time.perf_counter()
+        self._probe_dir = early.directory if early else ProbeDirectory()
         self._worker: ProbeWorker | None = None
         self._pending: dict[str, int] = {}
         self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
@@ -74,8 +75,22 @@ class Session:
         self._crashed: tuple[str, str] | None = None  # (check, why) that took the last worker down
         self._never_started: str | None = None  # the check that found --python is not an interpreter running the probe
         self.worker_restarts: list[dict[str, Any]] = []
-        self._prefetch("torch.import", {})
+        if not self._adopt(early):
+            self._prefetch("torch.import", {})
         self._plan_level()
+
+    def _adopt(self, early: EarlyWorker | None) -> bool:
+        """Take over the worker ``early.start`` began (its torch import already under way), when it diagnoses our python."""
+        if early is None:
+            return False
+        if early.python != self.python or not early.worker.alive:
+            early.worker.close()
+            return False
+        self._worker = early.worker
+        self._pending["torch.import"] = early.torch_import_mark
+        if self._interrupts is not None:
+            self._interrupts.current = early.worker.process
+        return True
 
     def _worker_now(self) -> ProbeWorker:
         if self._worker is None or not self._worker.alive:
