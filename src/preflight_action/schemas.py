@@ -40,12 +40,14 @@ def names() -> list[str]:
     return sorted(_documents())
 
 
+@cache
 def load(name: str) -> dict[str, Any]:
-    """The schema document called ``name`` (e.g. ``preflight_report``)."""
-    try:
-        return _documents()[name]
-    except KeyError:
-        raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}") from None
+    """The schema document called ``name`` (e.g. ``preflight_report``); one file read, not the whole folder."""
+    path = schema_dir() / f"{name}.schema.json"
+    if "/" in name or "\\" in name or not path.is_file():
+        raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
 
 
 @cache
