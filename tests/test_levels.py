@@ -205,3 +205,23 @@ def test_a_host_check_that_hangs_is_cut_by_the_budget_not_failed(tmp_path: Path)
     assert "it stopped what it had started" in check["skip_reason"]
     assert check["details"]["error_when_cut"]
     assert report["budget"]["cut_short"] == ["distributed.allreduce"]
+
+
+def test_flags_still_add_their_checks_at_any_level() -> None:
+    from preflight_action.preflight.options import Options
+
+    policy = levels.load()
+    for level in levels.LEVELS:
+        planned = {s.id: s for s in levels.plan(policy, level, checks.SPECS)}
+        for check_id, flag in (("torchvision.import", "check_torchvision"), ("compile.smoke", "check_compile")):
+            assert planned[check_id].enabled(Options(**{flag: True})), (level, check_id)
+        assert planned["compile.smoke"].enabled(Options()) is (level == "deep")  # deep runs it unasked
+
+
+def test_the_session_refuses_an_unknown_level_before_any_check() -> None:
+    from preflight_action.errors import UsageError
+    from preflight_action.preflight.options import Options
+    from preflight_action.preflight.session import Session
+
+    with pytest.raises(UsageError, match=r"--level 'thorough' is not one of quick, standard, deep"):
+        Session(Options(device="cpu", level="thorough"))

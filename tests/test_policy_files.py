@@ -22,6 +22,7 @@ SOURCES = (
     policy_files.MEMORY,
     policy_files.GPU_REFERENCE,
     policy_files.SAFETY,
+    policy_files.LEVELS,
 )
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # levels is read by the checks' params too: no import of chec
     from preflight_action.preflight.checks import CheckSpec
 
 LEVELS = ("quick", "standard", "deep")
-DEFAULT_LEVEL = "standard"
+DEFAULT_LEVEL = "standard"  # without --level: the preflight as it always was
 MAX_SHARE_SUM = 0.9  # the rest of a budget absorbs start-up, worker restarts and the report
 
 
@@ -34,7 +34,6 @@ class Level:
 @dataclass(frozen=True)
 class LevelsPolicy:
     source: str
-    default_level: str
     levels: dict[str, Level]
     default_share: float
     shares: dict[str, float]
@@ -55,7 +54,6 @@ def from_document(document: dict[str, Any], source: str) -> LevelsPolicy:
     shares = document["shares"]
     policy = LevelsPolicy(
         source=source,
-        default_level=document["default_level"],
         levels=levels,
         default_share=float(shares["default"]),
         shares={k: float(v) for k, v in shares["checks"].items()},
