@@ -139,6 +139,8 @@ def check_memory_pattern(params: dict[str, Any]) -> Outcome:
         tested += chunk
     elapsed = time.perf_counter() - started
     del buffers
+    if _on_gpu(params):
+        torch.cuda.empty_cache()  # hand the tested memory back: the caching allocator would keep it from the next check
     details: dict[str, Any] = {
         "region": region,
         "bytes_planned": total,
