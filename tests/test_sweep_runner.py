@@ -171,7 +171,7 @@ def test_sigint_marks_the_step_interrupted_and_resume_finishes_without_redoing(t
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT/SIGTERM delivery to a child as tested here is POSIX-only")
 def test_sigterm_interrupts_too(tmp_path: Path) -> None:
     code, run = _interrupt(tmp_path, signal.SIGTERM)
-    assert code == 128 + signal.SIGTERM
+    assert code == 130  # interrupted, whichever signal; the line and the summary say which
     summary = schemas.read_json(run / "summary.json", "sweep_summary")
     assert summary["status"] == "interrupted"
     assert summary["points"][0]["status"] == "interrupted"

@@ -79,7 +79,7 @@ def _run_preflight(argv: list[str], run_preflight: RunPreflight, parse_preflight
     errors = _ErrorLines(sys.stderr)
     with contextlib.redirect_stdout(sys.stderr), contextlib.redirect_stderr(errors):
         code = run_preflight(argv)
-    if code not in (0, 1, 2):  # 130/143: interrupted, the report is partial
+    if code not in (0, 1, 2):  # 130: interrupted, the report is partial
         return gate_verdict.could_not_run(f"the preflight exited {code} before finishing"), None
     if not output.exists() or output.stat().st_mtime_ns == before:
         return gate_verdict.could_not_run(errors.last or f"the preflight exited {code} and wrote no report at {output}"), None

@@ -31,7 +31,7 @@ exit codes:
      check reached the strict threshold
   1  --strict and a failed check scored at or above the threshold
   2  bad usage or input (unknown flag, --python not found, invalid --policy)
-  130, 143  interrupted by SIGINT (Ctrl-C) / SIGTERM: a partial report, unfinished checks skipped as not run
+  130       interrupted by SIGINT (Ctrl-C) or SIGTERM: a partial report, unfinished checks skipped as not run
 
 The default strict threshold is the policy's (policy/severity.yaml: "medium"):
 critical, high and medium failures block; low ones are reported only.
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from preflight_action.interrupts import Interrupted
 
     try:
-        with Interrupted() as guard:  # Ctrl-C / SIGTERM: a partial report, the worker stopped, exit 130 / 143
+        with Interrupted() as guard:  # Ctrl-C / SIGTERM: a partial report, the worker stopped, exit 130
             return _run(options, args, guard)
     except PreflightError as error:
         print(f"runtime_preflight: error: {error}", file=sys.stderr)

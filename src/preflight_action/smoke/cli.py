@@ -40,7 +40,7 @@ exit codes:
   1  a case failed, the timeout guard fired, the guard aborted, or --require-real
      and the run was not a real pass
   2  bad usage or input
-  130, 143  interrupted by SIGINT (Ctrl-C) / SIGTERM: a partial record, unfinished cases not run
+  130       interrupted by SIGINT (Ctrl-C) or SIGTERM: a partial record, unfinished cases not run
 """
 
 

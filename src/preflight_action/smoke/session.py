@@ -70,7 +70,7 @@ def run(options: SmokeOptions, say: Say) -> tuple[dict[str, Any], Path]:
     deadline = Deadline(options.timeout_s)
     state = _State(mode=options.mode)
     sim = modes.target(options.profile) if options.mode == "simulated" else None
-    # Ctrl-C / SIGTERM: the worker is stopped, the cases not finished are recorded as not run, exit 130 / 143.
+    # Ctrl-C / SIGTERM: the worker is stopped, the cases not finished are recorded as not run, exit 130.
     with state.guard:
         try:
             _execute(options, state, deadline, run_dir, say, sim)
