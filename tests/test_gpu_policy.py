@@ -30,7 +30,8 @@ def gpu0(name: str) -> dict[str, Any]:
 def test_fixtures_say_they_are_synthesized() -> None:
     for path in sorted(DATA.glob("nvml_*.json")):
         provenance = json.loads(path.read_text())["provenance"]
-        assert provenance.startswith("synthesized from ") and provenance.endswith(", not recorded"), path.name
+        assert provenance.startswith("synthesized from "), path.name
+        assert provenance.endswith(", not recorded"), path.name
 
 
 @pytest.mark.parametrize(
