@@ -168,13 +168,14 @@ def test_stub_mode_runs_the_script_plumbing_under_a_bare_interpreter(tmp_path: P
 @pytest.mark.integration
 def test_timeout_guard_ends_the_smoke_and_records_what_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFLIGHT_SMOKE_INJECT_FAULT", "hang:transformer:bfloat16")
-    code, record, _ = run_smoke(tmp_path, *FAST, "--dtypes", "float32,bfloat16,float16", "--timeout", "15")
+    # The guard covers torch's import and the first case too: 45 s leaves a loaded 2-core machine room for both.
+    code, record, _ = run_smoke(tmp_path, *FAST, "--dtypes", "float32,bfloat16,float16", "--timeout", "45")
     assert code == 1
     assert record["outcome"] == "timeout"
     assert record["timed_out"]
     assert [c["outcome"] for c in record["cases"]] == ["pass", "not_run", "not_run"]
     assert "in flight" in record["cases"][1]["reason"]
-    assert "after 15 s" in record["cases"][2]["reason"]
+    assert "after 45 s" in record["cases"][2]["reason"]
 
 
 @pytest.mark.integration

@@ -47,7 +47,7 @@ def _printed(lines: list[str]) -> str:
 
 
 def explain(check_id: str, message: str, lines: list[str], hello: bool, python: str, timeout_s: float) -> Explained:
-    """``message`` is the WorkerFailure text ('the worker killed by SIGBUS (exit -7)', 'timed out after ...')."""
+    """``message`` is the WorkerFailure text ('the worker was killed by SIGBUS (exit -7)', 'timed out after ...')."""
     tail = "\n".join(lines[-20:])
     stderr = f"\nlast stderr lines:\n{tail}" if tail else " (no stderr output)"
     if not hello:
