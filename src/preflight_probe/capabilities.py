@@ -51,8 +51,8 @@ def _run(argv: list[str], timeout: float = 5.0) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def collect_host(facts: Facts) -> None:
-    """OS, WSL2, Python, CPU and RAM facts that need no torch."""
+def collect_host(facts: Facts, run_compiler: bool = True) -> None:
+    """OS, WSL2, Python, CPU and RAM facts that need no torch (``run_compiler=False``: the compiler's path, not its version)."""
     system = platform.system()
     release = platform.release()
     facts.put("os", system, "platform.system()")
@@ -92,9 +92,10 @@ def collect_system(facts: Facts, system: str, run_compiler: bool = True) -> None
     libc, libc_version, libc_source = _libc()
     facts.put("libc", libc, libc_source)
     facts.put("libc_version", libc_version, libc_source)
-    cxx, cxx_version, cxx_source = cxx_compiler(sys.modules.get("torch"))
+    cxx, cxx_version, cxx_source = cxx_compiler(sys.modules.get("torch"), run_compiler)
     facts.put("cxx_compiler", cxx, cxx_source)
-    facts.put("cxx_compiler_version", cxx_version, f"{cxx} --version" if cxx else cxx_source)
+    version_source = (f"{cxx} --version" if run_compiler else "not run: the quick level starts no compiler") if cxx else cxx_source
+    facts.put("cxx_compiler_version", cxx_version, version_source)
 
 
 def _libc() -> tuple[str | None, str | None, str]:
@@ -115,7 +116,7 @@ def which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def cxx_compiler(torch: Any = None) -> tuple[str | None, str | None, str]:
+def cxx_compiler(torch: Any = None, run_compiler: bool = True) -> tuple[str | None, str | None, str]:
     """(path, version line, source) of the C++ compiler inductor picks: CXX, its cpp.cxx config, else the default."""
     config = sys.modules.get("torch._inductor.config") if torch is not None else None
     candidates: list[tuple[str, str]] = []
@@ -130,7 +131,7 @@ def cxx_compiler(torch: Any = None) -> tuple[str | None, str | None, str]:
     for name, source in candidates:
         path = name if os.path.isabs(name) and os.path.exists(name) else which(name)
         if path:
-            out = None if default == "cl" else _run([path, "--version"])
+            out = None if default == "cl" or not run_compiler else _run([path, "--version"])
             return path, (out.splitlines()[0].strip() if out else None), source
     return None, None, f"none of {', '.join(n for n, _ in candidates)} found on PATH"
 
@@ -309,10 +310,12 @@ def _safe(func: Any) -> Any:
         return None
 
 
-def collect(torch: Any = None, device: str | None = None, query_driver_model: bool = True, query_cudnn: bool = True) -> dict[str, Any]:
+def collect(
+    torch: Any = None, device: str | None = None, query_driver_model: bool = True, query_cudnn: bool = True, run_compiler: bool = True
+) -> dict[str, Any]:
     """All facts as one flat dict with a ``sources`` map; ``torch=None`` means host facts only."""
     facts = Facts()
-    collect_host(facts)
+    collect_host(facts, run_compiler)
     facts.put("torch_available", torch is not None, "import torch")
     if torch is not None:
         collect_torch(facts, torch, device, query_driver_model, query_cudnn)
