@@ -30,6 +30,8 @@ ACTION_INPUTS = {
     "check-compile",
     "check-distributed",
     "expect-gpus",
+    "level",
+    "budget",
     "strict",
     "python",
     "output-path",
