@@ -54,9 +54,10 @@ def test_invalid_inputs_are_warned_about(tmp_path: Path) -> None:
     assert annotations.lines(merged) == []
     (tmp_path / "in" / "torn.json").write_text("{", encoding="utf-8")
     from preflight_action.preflight import severity as policy
+    from preflight_action.summary import load as summary_load
     from preflight_action.summary import model as summary
 
-    merged = summary.build(summary.load_reports(summary.expand([str(tmp_path / "in" / "*.json")])), policy.load())
+    merged = summary.build(summary_load.load_reports(summary_load.expand([str(tmp_path / "in" / "*.json")])), policy.load())
     [line] = annotations.lines(merged)
     assert line.startswith("::warning title=preflight%3A invalid input::")
     assert "torn.json: malformed JSON" in line

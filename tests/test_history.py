@@ -13,7 +13,7 @@ import time_machine
 
 from preflight_action import schemas
 from preflight_action.summary import cli
-from preflight_action.summary import model as summary
+from preflight_action.summary import serialise as summary_json
 from tests.report_factory import report_doc, write
 
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=60)  # relative: the suite passes on any date
@@ -27,7 +27,7 @@ def night(tmp_path: Path, day: int, documents: list[dict[str, Any]], *extra: str
     argv = ["--input-glob", pattern, "--output-json", str(out_json), "--output-md", str(out_md), "--history", str(tmp_path / "h.jsonl")]
     with time_machine.travel(moment, tick=False):
         code = cli.main([*argv, "--quiet", *extra])
-    return code, summary.read(out_json), out_md.read_text(encoding="utf-8")
+    return code, summary_json.read(out_json), out_md.read_text(encoding="utf-8")
 
 
 def fleet(day: int, rng: random.Random, drop_node_today: bool) -> list[dict[str, Any]]:

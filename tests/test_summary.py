@@ -20,7 +20,9 @@ from preflight_action.preflight import severity as policy_module
 from preflight_action.preflight import triage
 from preflight_action.preflight.report import CheckResult, Report, fingerprint
 from preflight_action.summary import cli as cli_summarize
+from preflight_action.summary import load as summary_load
 from preflight_action.summary import model as summary
+from preflight_action.summary import serialise as summary_json
 
 ROOT = Path(__file__).resolve().parent.parent
 # "Now" is the real clock (whole seconds), and every fixture timestamp is relative to it: the CLIs judge
@@ -124,7 +126,7 @@ def matrix_docs() -> list[dict[str, Any]]:
 
 def summarize(tmp_path: Path, documents: list[dict[str, Any]], **kwargs: Any) -> summary.Summary:
     paths = write_reports(tmp_path / "in", documents)
-    return summary.build(summary.load_reports(paths), policy_module.load(), now=NOW, **kwargs)
+    return summary.build(summary_load.load_reports(paths), policy_module.load(), now=NOW, **kwargs)
 
 
 def test_merged_counts_status_and_rows_put_failures_first(tmp_path: Path) -> None:
@@ -200,8 +202,8 @@ def test_invalid_inputs_are_listed_with_pointer_and_never_stop_the_others(tmp_pa
     (tmp_path / "in" / "schema.json").write_text(json.dumps(broken), encoding="utf-8")
     (tmp_path / "in" / "torn.json").write_text('{"schema_version": "1.0", ', encoding="utf-8")
     (tmp_path / "in" / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
-    paths = summary.expand([str(tmp_path / "in" / "*.json")])
-    merged = summary.build(summary.load_reports(paths), policy_module.load(), now=NOW)
+    paths = summary_load.expand([str(tmp_path / "in" / "*.json")])
+    merged = summary.build(summary_load.load_reports(paths), policy_module.load(), now=NOW)
     assert [r.path for r in merged.rows] == [str(good[0])]
     reasons = {Path(i.path).name: i for i in merged.invalid}
     assert set(reasons) == {"schema.json", "torn.json", "binary.json"}
@@ -214,7 +216,7 @@ def test_invalid_inputs_are_listed_with_pointer_and_never_stop_the_others(tmp_pa
 
 def test_summary_json_is_schema_valid_and_the_schema_rejects_bad_documents(tmp_path: Path) -> None:
     merged = summarize(tmp_path, matrix_docs())
-    document = json.loads(summary.dumps(merged))
+    document = json.loads(summary_json.dumps(merged))
     assert schemas.problems(document, "preflight_summary") == []
     assert document["kind"] == "preflight-summary"
     bad = copy.deepcopy(document)
@@ -227,7 +229,7 @@ def test_summary_json_is_schema_valid_and_the_schema_rejects_bad_documents(tmp_p
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(SchemaError, match="/status"):
-        summary.read(path)
+        summary_json.read(path)
 
 
 @pytest.mark.parametrize(
@@ -277,14 +279,14 @@ def test_cli_writes_markdown_and_json_and_skips_its_own_outputs_on_rerun(
         str(tmp_path / "summary.json"),
     ]
     assert run_cli(args, capsys)[0] == 0
-    first = summary.read(tmp_path / "summary.json")
+    first = summary_json.read(tmp_path / "summary.json")
     assert first["counts"]["reports"] == 5
     assert first["status"] == "fail"
     assert "## ❌ Runtime preflight summary: FAIL" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     # a copy of a summary among the inputs is recognised and ignored, not called invalid
     (tmp_path / "copy-of-summary.json").write_text((tmp_path / "summary.json").read_text(encoding="utf-8"), encoding="utf-8")
     assert run_cli(args, capsys)[0] == 0
-    second = summary.read(tmp_path / "summary.json")
+    second = summary_json.read(tmp_path / "summary.json")
     assert second["counts"]["reports"] == 5
     assert second["counts"]["invalid"] == 0
     assert [Path(i["path"]).name for i in second["ignored_inputs"]] == ["copy-of-summary.json"]
@@ -309,7 +311,7 @@ def test_cli_invalid_input_exits_2_but_still_writes_the_summary(tmp_path: Path, 
         f"summarize: invalid input {tmp_path / 'broken.json'}: malformed JSON at line 1 column 2: Expecting property name enclosed in double quotes"
     ]
     assert run_cli([*base, "--allow-invalid"], capsys)[0] == 0
-    written = summary.read(tmp_path / "out" / "s.json")
+    written = summary_json.read(tmp_path / "out" / "s.json")
     assert written["counts"]["reports"] == 1
     assert written["invalid_inputs"][0]["path"].endswith("broken.json")
 

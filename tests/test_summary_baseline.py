@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from preflight_action.summary import cli
-from preflight_action.summary import model as summary
+from preflight_action.summary import serialise as summary_json
 from tests.github_fake import FakeGitHub
 from tests.report_factory import report_doc, write
 
@@ -49,7 +49,7 @@ def run(tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, *extr
     code = cli.main(
         ["--input-glob", pattern, "--output-json", str(out), "--baseline", "github", "--fail-on", "regression", "--quiet", *extra]
     )
-    return code, summary.read(out)
+    return code, summary_json.read(out)
 
 
 def test_the_base_branchs_last_successful_run_is_the_baseline(tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +157,7 @@ def test_history_from_github_fetches_last_nights_history_and_appends_tonight(
     code = cli.main(["--input-glob", pattern, "--history", str(tonight), "--history-from", "github", "--output-json", str(out), "--quiet"])
     assert code == 0
     assert len(tonight.read_text(encoding="utf-8").splitlines()) == 2  # last night's record, then tonight's
-    assert summary.read(out)["history"]["records_read"] == 1
+    assert summary_json.read(out)["history"]["records_read"] == 1
 
 
 def test_history_from_github_without_an_artifact_starts_a_new_history(

@@ -10,7 +10,9 @@ import pytest
 
 from preflight_action.preflight import severity
 from preflight_action.summary import cli
+from preflight_action.summary import load as summary_load
 from preflight_action.summary import model as summary
+from preflight_action.summary import serialise as summary_json
 from tests.report_factory import report_doc, write
 
 ILLEGAL = "RuntimeError: CUDA error: an illegal memory access was encountered"
@@ -20,7 +22,7 @@ def run(tmp_path: Path, name: str, documents: list[dict[str, Any]], *extra: str)
     pattern = write(tmp_path / name, documents)
     out_json, out_md = tmp_path / f"{name}.json", tmp_path / f"{name}.md"
     code = cli.main(["--input-glob", pattern, "--output-json", str(out_json), "--output-md", str(out_md), "--quiet", *extra])
-    return code, summary.read(out_json), out_md.read_text(encoding="utf-8")
+    return code, summary_json.read(out_json), out_md.read_text(encoding="utf-8")
 
 
 def three_lanes(tmp_path: Path) -> tuple[int, dict[str, Any], str]:
@@ -116,7 +118,7 @@ def test_an_invalid_baseline_is_bad_input_with_one_line(tmp_path: Path, capsys: 
     assert "/: 'blocking' is a required property" in err  # the JSON pointer and the problem
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    written = summary.read(out)  # everything is still written, and says why there is no baseline
+    written = summary_json.read(out)  # everything is still written, and says why there is no baseline
     assert written["delta"]["note"].startswith("invalid baseline:")
 
 
@@ -142,7 +144,7 @@ def test_a_large_delta_still_fits_a_pr_comment_and_leads_with_new_failures(tmp_p
     _, document, _ = run(tmp_path, "head", head, "--baseline", str(tmp_path / "base.json"))
     assert len(document["delta"]["new_failures"]) == 800  # the JSON lists every one
     pattern = write(tmp_path / "head", head)
-    merged = summary.build(summary.load_reports(summary.expand([pattern])), severity.load())
+    merged = summary.build(summary_load.load_reports(summary_load.expand([pattern])), severity.load())
     from preflight_action.summary import compare
 
     merged = compare.with_delta(merged, compare.baseline(str(tmp_path / "base.json")))

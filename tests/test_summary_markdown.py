@@ -175,9 +175,10 @@ def test_invalid_inputs_are_listed_in_the_markdown(tmp_path: Path) -> None:
     (tmp_path / "in" / "x|<i>.json").write_text("[", encoding="utf-8")
     merged = summarize(tmp_path, [report_doc()])
     from preflight_action.preflight import severity as policy
+    from preflight_action.summary import load as summary_load
     from preflight_action.summary import model as summary
 
-    merged = summary.build(summary.load_reports(summary.expand([str(tmp_path / "in" / "*")])), policy.load(), now=NOW)
+    merged = summary.build(summary_load.load_reports(summary_load.expand([str(tmp_path / "in" / "*")])), policy.load(), now=NOW)
     page = github_html(render(merged).text)
     table = next(t for t in page.tables if t[0] == ["file", "reason"])
     assert table[1][0].endswith("x|<i>.json")

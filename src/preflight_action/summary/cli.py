@@ -208,17 +208,19 @@ def _run(args: argparse.Namespace) -> int:
     from preflight_action import atomic, ci, redact
     from preflight_action.preflight import severity as policy
     from preflight_action.summary import compare
+    from preflight_action.summary import load as summary_load
     from preflight_action.summary import markdown as summary_render
     from preflight_action.summary import model as summary
+    from preflight_action.summary import serialise as summary_json
 
     outputs = [p for p in (args.output_md, args.output_json) if p]
     step_summary = _step_summary_target(args)
-    paths = summary.expand(args.input_glob, exclude=outputs)
+    paths = summary_load.expand(args.input_glob, exclude=outputs)
     if not paths:
         raise UsageError(f"--input-glob {' '.join(args.input_glob)}: no file matches (did the report artifacts download?)")
     _say(args, f"summarize: reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
     severity = policy.load(args.policy)
-    inputs = summary.load_reports(paths)
+    inputs = summary_load.load_reports(paths)
     run_url = args.run_url or _run_page(args.artifact_url) or ci.run_url()
     merged = summary.build(
         inputs,
@@ -236,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
 
     files: list[tuple[str, str, Callable[[], object]]] = []  # one failing at write time: one line, exit 2, the others written
     if args.output_json:
-        files.append(("--output-json", args.output_json, lambda: atomic.write_text(args.output_json, scrub(summary.dumps(merged)))))
+        files.append(("--output-json", args.output_json, lambda: atomic.write_text(args.output_json, scrub(summary_json.dumps(merged)))))
     if args.output_md:
         markdown = summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text
         files.append(("--output-md", args.output_md, lambda: atomic.write_text(args.output_md, markdown)))

@@ -21,12 +21,13 @@ from preflight_action import schemas
 from preflight_action.errors import InputError
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
-from preflight_action.summary.serialise import KIND
 
 # Checks whose details carry figures the history keeps (``_slim`` drops every other check's details).
 FIGURE_CHECKS = frozenset({"perf.matmul", "perf.bandwidth", "capabilities.detect"})
 # capabilities.detect: only the facts the history keys on survive slimming.
 CAPABILITY_FACTS = ("device_name", "torch_version", "cuda_driver_version")
+
+KIND = "preflight-summary"  # a summary JSON among the inputs is recognised by this and skipped
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,10 @@ from preflight_action.history.trends import Trends
 from preflight_action.matrix import model as matrix
 from preflight_action.matrix.snapshot import Snapshot
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
-from preflight_action.summary import serialise
 from preflight_action.summary.delta import Delta
-from preflight_action.summary.load import Inputs, InvalidInput, LoadedReport, expand, load_reports
-from preflight_action.summary.serialise import KIND, SCHEMA_NAME, SCHEMA_VERSION, dumps, read
+from preflight_action.summary.load import Inputs, InvalidInput, LoadedReport
 
 __all__ = [
-    "KIND",
-    "SCHEMA_NAME",
-    "SCHEMA_VERSION",
     "BackendGroup",
     "FailedCheck",
     "Inputs",
@@ -35,11 +30,7 @@ __all__ = [
     "ReportRow",
     "Summary",
     "build",
-    "dumps",
-    "expand",
     "first_line",
-    "load_reports",
-    "read",
 ]
 
 DEFAULT_FRESHNESS_HOURS = 24.0
@@ -116,10 +107,6 @@ class Summary:
     ignored: tuple[InvalidInput, ...] = field(default=())
     delta: Delta | None = None
     trends: Trends | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary document (schemas/preflight_summary.schema.json)."""
-        return serialise.to_dict(self)
 
 
 def build(

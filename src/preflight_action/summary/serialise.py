@@ -1,7 +1,7 @@
 """The summary as JSON: the document shape, validated text out, validated documents in.
 
-This module imports no other summary module at run time (``model`` and ``load``
-import it), so the three stay free of import circles.
+Imports run one way: ``serialise`` reads ``load`` (the document kind) and the
+``model`` (its records, for types); neither of them imports ``serialise``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preflight_action import __version__, schemas
+from preflight_action.summary.load import KIND
 
 if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
 SCHEMA_VERSION = "1.1"
-KIND = "preflight-summary"
 
 
 def to_dict(summary: Summary) -> dict[str, Any]:
