@@ -12,8 +12,8 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from preflight_action.github import action_helper
-from preflight_action.github.action_helper import ActionInputError, RunInputs, SetupInputs, SummarizeInputs
+from preflight_action.github import action_helper, action_inputs
+from preflight_action.github.action_inputs import ActionInputError, RunInputs, SetupInputs, SummarizeInputs
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPER = ROOT / "src" / "preflight_action" / "github" / "action_helper.py"
@@ -40,30 +40,30 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(("text", "expected"), [("true", True), ("false", False), (" TRUE ", True), ("False", False)])
 def test_parse_bool_accepts_what_github_passes(text: str, expected: bool) -> None:
-    assert action_helper.parse_bool(text, "strict") is expected
+    assert action_inputs.parse_bool(text, "strict") is expected
 
 
 @pytest.mark.parametrize("text", ["yes", "1", "", "on"])
 def test_parse_bool_names_the_input(text: str) -> None:
     with pytest.raises(ActionInputError, match="input strict: expected true or false"):
-        action_helper.parse_bool(text, "strict")
+        action_inputs.parse_bool(text, "strict")
 
 
 def test_extra_args_split_like_a_shell_without_running_anything() -> None:
-    args = action_helper.split_extra_args("--check-timeout 300 --policy 'my policy.yaml' \"; rm -rf /\" $(whoami)")
+    args = action_inputs.split_extra_args("--check-timeout 300 --policy 'my policy.yaml' \"; rm -rf /\" $(whoami)")
     assert args == ["--check-timeout", "300", "--policy", "my policy.yaml", "; rm -rf /", "$(whoami)"]
-    assert action_helper.split_extra_args("") == []
+    assert action_inputs.split_extra_args("") == []
 
 
 def test_extra_args_with_unbalanced_quote_is_an_input_error() -> None:
     with pytest.raises(ActionInputError, match="input extra-args: No closing quotation"):
-        action_helper.split_extra_args("--policy 'oops")
+        action_inputs.split_extra_args("--policy 'oops")
 
 
 @pytest.mark.parametrize(("text", "input_name"), [("--python /usr/bin/python3", "python"), ("--output-path=x.json", "output-path")])
 def test_extra_args_cannot_override_flags_the_action_sets(text: str, input_name: str) -> None:
     with pytest.raises(ActionInputError, match=f"use the {input_name} input instead"):
-        action_helper.split_extra_args(text)
+        action_inputs.split_extra_args(text)
 
 
 def test_venv_python_follows_the_platform_layout(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from preflight_action.github import action_helper
-from preflight_action.github.action_helper import ActionInputError, RunInputs
+from preflight_action.github.action_inputs import ActionInputError, RunInputs
 
 BASE = {"PREFLIGHT_DEVICE": "cpu", "PREFLIGHT_PYTHON": "python3", "PREFLIGHT_OUTPUT_PATH": "out/report.json"}
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from preflight_action import redact, schemas
 from preflight_action.summary.delta import Baseline
-from preflight_action.summary.serialise import KIND, SCHEMA_NAME
+from preflight_action.summary.load import KIND
+from preflight_action.summary.serialise import SCHEMA_NAME
 
 DEFAULT_API_URL = "https://api.github.com"
 ARTIFACT = "runtime-preflight-summary"
