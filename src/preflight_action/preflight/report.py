@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +115,27 @@ class Report:
         return cls(checks=checks, triage=triage, **fields)
 
 
+# Reading 10,000 reports builds 220,000 checks; a frozen dataclass's __init__ (one object.__setattr__ per
+# field) was the largest single cost of ``summarize``. A check whose fields are all named is built by
+# filling its instance dict directly: the same object (fields, defaults, equality, hash, frozenness).
+_CHECK_FIELDS = CheckResult.__dataclass_fields__  # type: ignore[attr-defined]
+_CHECK_DEFAULTS = {name: f.default for name, f in _CHECK_FIELDS.items() if f.default is not MISSING}
+_CHECK_REQUIRED = frozenset(name for name, f in _CHECK_FIELDS.items() if f.default is MISSING and f.default_factory is MISSING)
+
+
 def _check_from_dict(document: dict[str, Any]) -> CheckResult:
     fields = _known(CheckResult, document)
     severity = fields.get("severity")
     if severity is not None:
         fields = {**fields, "severity": Severity(**_known(Severity, severity))}
-    return CheckResult(**fields)
+    if not fields.keys() >= _CHECK_REQUIRED:
+        return CheckResult(**fields)  # the dataclass's own error for a missing field
+    values = {**_CHECK_DEFAULTS, **fields}
+    if "details" not in fields:
+        values["details"] = {}
+    check = object.__new__(CheckResult)
+    object.__setattr__(check, "__dict__", values)
+    return check
 
 
 def _known(record: type, document: dict[str, Any]) -> dict[str, Any]:
