@@ -28,6 +28,12 @@ def _descendants(proc: subprocess.Popen[Any]) -> list[Any]:
         return []
 
 
+def warm() -> None:
+    """Import psutil now, while the caller waits on something else, rather than inside its first ``kill_tree``."""
+    with contextlib.suppress(Exception):  # not installed: kill_tree then signals the group and the process only
+        import psutil  # noqa: F401
+
+
 def _own_group(proc: subprocess.Popen[Any]) -> int | None:
     """The process group ``proc`` leads (POSIX, not yet reaped), else None; never our own group."""
     if os.name != "posix" or proc.returncode is not None:

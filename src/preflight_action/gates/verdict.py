@@ -7,8 +7,10 @@ report's triage; this module only chooses which words a one-line engine sees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from preflight_action.preflight.report import Report, TriageEntry
+if TYPE_CHECKING:  # annotations only: the preflight's argument parser imports the gates before its worker starts
+    from preflight_action.preflight.report import Report, TriageEntry
 
 PASS = 0  # nothing blocking (non-blocking failures are warnings)
 BLOCKING = 1  # a failed check at or above the strict threshold

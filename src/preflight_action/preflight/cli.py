@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError
-from preflight_action.exports.write import textfile_path, write_requested
 from preflight_action.gates.run import GATES
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
-from preflight_action.preflight.report import CheckResult
 
 if TYPE_CHECKING:
     from preflight_action.interrupts import Interrupted
-    from preflight_action.preflight.report import Report
+    from preflight_action.preflight.report import CheckResult, Report
     from preflight_action.preflight.session import Session
     from preflight_action.preflight.severity import SeverityPolicy
 
@@ -36,6 +34,13 @@ exit codes:
 The default strict threshold is the policy's (policy/severity.yaml: "medium"):
 critical, high and medium failures block; low ones are reported only.
 """
+
+
+def textfile_path(text: str) -> str:
+    """``exports.write.textfile_path``, imported when --output-prom is given: the report modules load after the worker starts."""
+    from preflight_action.exports.write import textfile_path as check
+
+    return check(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -195,6 +200,8 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
     final = report_module.Report.from_dict(document)
     exit_code = 1 if options.strict and final.triage.blocking else 0
     unwritten = max(unwritten, _write_renderings(final, args))
+    from preflight_action.exports.write import write_requested
+
     unwritten = max(unwritten, write_requested(final, args.output_junit, args.output_prom, "runtime_preflight"))
     if extras.get("interrupted_by"):
         return _interrupted(extras["interrupted_by"], document, args.output_path)

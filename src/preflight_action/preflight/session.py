@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from preflight_action import __version__, ci, redact
+from preflight_action import __version__, ci, processes, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
 from preflight_action.interrupts import Interrupted
@@ -78,6 +78,7 @@ class Session:
         if not self._adopt(early):
             self._prefetch("torch.import", {})
         self._plan_level()
+        processes.warm()  # close() finds the worker's children with psutil: load it while torch imports
 
     def _adopt(self, early: EarlyWorker | None) -> bool:
         """Take over the worker ``early.start`` began (its torch import already under way), when it diagnoses our python."""
