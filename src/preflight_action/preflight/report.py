@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ class Report:
 # Reading 10,000 reports builds 220,000 checks; a frozen dataclass's __init__ (one object.__setattr__ per
 # field) was the largest single cost of ``summarize``. A check whose fields are all named is built by
 # filling its instance dict directly: the same object (fields, defaults, equality, hash, frozenness).
-_CHECK_FIELDS = CheckResult.__dataclass_fields__  # type: ignore[attr-defined]
+_CHECK_FIELDS = {f.name: f for f in fields(CheckResult)}
 _CHECK_DEFAULTS = {name: f.default for name, f in _CHECK_FIELDS.items() if f.default is not MISSING}
 _CHECK_REQUIRED = frozenset(name for name, f in _CHECK_FIELDS.items() if f.default is MISSING and f.default_factory is MISSING)
 
