@@ -173,8 +173,12 @@ def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path:
     assert by_id["tensor.smoke"]["status"] == "skip"
     assert "cut short by the --budget of 30 s" in by_id["tensor.smoke"]["skip_reason"]
     assert by_id["tensor.smoke"]["details"]["budget_cut"] is True
-    assert by_id["deps.consistency"]["status"] == "skip"
-    assert "budget" in by_id["deps.consistency"]["skip_reason"]
+    # deps.consistency is guaranteed its own share: it runs in it when the hung check left that much (a fast
+    # machine), else it skips saying the budget ran out; either way it never runs past the budget.
+    deps = by_id["deps.consistency"]
+    assert deps["status"] in ("pass", "skip")
+    if deps["status"] == "skip":
+        assert "budget" in deps["skip_reason"]
     assert "tensor.smoke" in report["budget"]["cut_short"]
     assert report["budget"]["spent_s"] <= budget * 1.1
 
