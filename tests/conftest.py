@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The probe's cached copy (probe_cache.py) goes to a folder of this test session, not the user's cache:
+# every run of the suite builds it once, as a first run on a new machine does. Subprocesses inherit it.
+_CACHE = tempfile.mkdtemp(prefix="preflight-test-cache-")
+os.environ["PREFLIGHT_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 @dataclass

@@ -21,13 +21,3 @@ def test_resolve_python_defaults_to_this_interpreter():
     assert probe_client.resolve_python(None) == (sys.executable, "sys.executable")
     with pytest.raises(FileNotFoundError):
         probe_client.resolve_python("/no/such/python")
-
-
-def test_probe_directory_holds_only_the_probe(tmp_path):
-    probe = probe_client.ProbeDirectory()
-    try:
-        assert sorted(p.name for p in probe.root.iterdir()) == ["preflight_probe", "preflight_probe_boot.py"]
-        assert not (probe.root / "preflight_probe" / "__pycache__").exists()
-    finally:
-        probe.cleanup()
-    assert not probe.root.exists()

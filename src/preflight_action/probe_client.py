@@ -14,24 +14,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import preflight_probe
 from preflight_action.line_process import JsonLineProcess
+from preflight_action.probe_cache import ProbeDirectory
 
-# Parsed by whatever interpreter is diagnosed, so it stays valid Python 2 syntax and
-# says plainly when that interpreter is too old for the probe (torch 2.x needs 3.8+).
-MIN_PYTHON = (3, 8)
-BOOT = """import sys
-if sys.version_info < {min_python!r}:
-    sys.stderr.write("preflight probe: Python %d.%d is too old to run the probe (needs {major}.{minor}+)\\n" % sys.version_info[:2])
-    sys.exit(3)
-from preflight_probe.{entry} import main
-raise SystemExit(main())
-"""
+__all__ = ["ProbeDirectory", "ProbeWorker", "WorkerFailure", "describe_exit", "how_it_ended", "resolve_python"]
+
 STDERR_TAIL = 20
 
 
@@ -68,33 +59,15 @@ def how_it_ended(returncode: int | None) -> str:
     return f"was {text}" if text.startswith("killed") else f"ended with {text}"
 
 
-class ProbeDirectory:
-    """A private copy of ``preflight_probe`` so the diagnosed interpreter sees nothing else of ours.
-
-    ``entry`` names the worker module the boot script starts: ``worker`` (the checks)
-    or ``smoke_worker`` (the smoke runs); both live in the copied package.
-    """
-
-    def __init__(self, entry: str = "worker") -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="preflight-probe-"))
-        source = Path(preflight_probe.__file__).resolve().parent
-        shutil.copytree(source, self.root / "preflight_probe", ignore=shutil.ignore_patterns("__pycache__"))
-        self.boot = self.root / "preflight_probe_boot.py"
-        boot = BOOT.format(min_python=MIN_PYTHON, major=MIN_PYTHON[0], minor=MIN_PYTHON[1], entry=entry)
-        self.boot.write_text(boot, encoding="utf-8")
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 class ProbeWorker:
     """One worker process; ``request`` sends a check, ``result`` waits for its answer."""
 
-    def __init__(self, python: str, probe_dir: ProbeDirectory) -> None:
+    def __init__(self, python: str, probe_dir: ProbeDirectory, started: subprocess.Popen[str] | None = None) -> None:
+        """Start a worker; with ``started``, take over one ``preflight.early`` started and already sent its first request."""
         self.python = python
         self.hello: dict[str, Any] | None = None
-        self._sent = False
-        self._child = JsonLineProcess([python, str(probe_dir.boot)])
+        self._sent = started is not None
+        self._child = JsonLineProcess([python, probe_dir.boot_path], started=started)
 
     @property
     def alive(self) -> bool:
@@ -139,6 +112,10 @@ class ProbeWorker:
 
     def kill(self) -> None:
         self._child.kill()
+
+    def stop(self) -> None:
+        """Kill the worker without waiting for it to go (``close`` reaps it)."""
+        self._child.stop()
 
     def close(self) -> None:
         """Stop the worker now (waiting for torch's interpreter teardown would cost a second) and release its pipes."""
