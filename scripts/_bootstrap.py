@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 
 def ensure_package() -> None:
     try:
         import preflight_action  # noqa: F401
-    except ImportError:
-        sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "src"))
+    except ImportError:  # os.path, not pathlib: runtime_preflight starts its worker before anything heavy loads
+        sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))

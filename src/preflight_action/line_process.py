@@ -15,26 +15,25 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
-from preflight_action.processes import kill_tree
+from preflight_action.processes import kill_tree, spawn_piped
 
 
 class JsonLineProcess:
-    def __init__(self, argv: list[str], stderr_keep: int = 200, on_line: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        stderr_keep: int = 200,
+        on_line: Callable[[str], None] | None = None,
+        started: subprocess.Popen[str] | None = None,
+    ) -> None:
+        """Start ``argv``; or, with ``started``, take over a child ``processes.spawn_piped(argv)`` already started (nothing read yet)."""
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=stderr_keep)
         self._stderr_seen = 0
         self._stderr_lock = threading.Lock()  # two readers append to the one tail; its count must not lose a line
         self._on_line = on_line
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-        )
+        self._stopped = False
+        self.proc = started if started is not None else spawn_piped(argv)
         assert self.proc.stdout
         assert self.proc.stderr
         self._threads = [
@@ -114,14 +113,26 @@ class JsonLineProcess:
         if self.proc.stdin:
             _close_quietly(self.proc.stdin)
 
+    def stop(self) -> None:
+        """Kill the child (and what it started) without waiting for it to go: ``close`` reaps it later.
+
+        The kernel takes tens of milliseconds to tear down a process that imported torch; a caller with
+        other work to do (writing the report) does it meanwhile instead of waiting here.
+        """
+        if not self._stopped:
+            self._stopped = True
+            self.close_stdin()
+            kill_tree(self.proc, wait_s=0)
+
     def close(self) -> None:
         """Stop the child now and release every pipe; safe to call twice and for a child that already died.
 
         A child that exits at once leaves our stdin pipe open with a request still buffered in it:
         without this the fd stays open until garbage collection (a ResourceWarning, an fd per restart).
         """
-        self.close_stdin()
-        self.kill()
+        self.stop()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
         for thread in self._threads:
             thread.join(timeout=2)  # the readers close stdout and stderr at end of file
 

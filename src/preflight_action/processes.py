@@ -14,9 +14,26 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: preflight.early loads this before the worker starts
+if TYPE_CHECKING:
+    from typing import Any
 
 GRACE_S = 5.0
+
+
+def spawn_piped(argv: list[str]) -> subprocess.Popen[str]:
+    """A child with its three pipes as ``line_process.JsonLineProcess`` reads them (line-buffered UTF-8 text)."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
 
 
 def _descendants(proc: subprocess.Popen[Any]) -> list[Any]:

@@ -46,6 +46,26 @@ def _header(text: str, key: str) -> list[str]:
     return found
 
 
+_LISTINGS: dict[str, tuple[int, list[str]]] = {}  # directory -> (its mtime, its sorted visible names)
+
+
+def _names(directory: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Visible entries of ``directory`` ending with one of ``suffixes``, sorted: ``glob("*<suffix>")`` for each,
+    from one listing per directory (re-read when the directory changes: an install between two checks)."""
+    try:
+        stamp = os.stat(directory).st_mtime_ns
+    except OSError:
+        return []
+    cached = _LISTINGS.get(directory)
+    if cached is None or cached[0] != stamp:
+        try:
+            names = sorted(name for name in os.listdir(directory) if not name.startswith("."))
+        except OSError:
+            names = []
+        cached = _LISTINGS[directory] = (stamp, names)
+    return [os.path.join(directory, name) for name in cached[1] if name.endswith(suffixes)]
+
+
 def pth_sources() -> dict[str, str]:
     """sys.path entry -> the .pth file (or PYTHONPATH) that put it there."""
     origin: dict[str, str] = {}
@@ -53,7 +73,7 @@ def pth_sources() -> dict[str, str]:
         if entry:
             origin.setdefault(os.path.abspath(entry), "PYTHONPATH")
     for entry in list(sys.path):
-        for pth in sorted(glob.glob(os.path.join(entry or ".", "*.pth"))):
+        for pth in _names(entry or ".", (".pth",)):
             for raw in _read_text(pth).splitlines():
                 line = raw.strip()
                 if not line or line.startswith(("#", "import ", "import\t")):
@@ -75,7 +95,7 @@ def find(name: str) -> list[dict[str, Any]]:
         if real in seen or not os.path.isdir(base):
             continue
         seen.add(real)
-        for meta_dir in sorted(glob.glob(os.path.join(base, "*.dist-info")) + glob.glob(os.path.join(base, "*.egg-info"))):
+        for meta_dir in _names(base, (".dist-info", ".egg-info")):
             stem = os.path.basename(meta_dir).rsplit(".", 1)[0]
             if _normal(stem.split("-", 1)[0]) != wanted:
                 continue

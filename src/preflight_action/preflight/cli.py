@@ -172,7 +172,7 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
     from preflight_action.preflight import early
 
     started = early.start(options.python)
-    from preflight_action.preflight.session import Session, finalize
+    from preflight_action.preflight.session import Session
 
     try:
         session = Session(options, guard, started)
@@ -181,15 +181,19 @@ def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
             started.close()
         raise
     try:
-        from preflight_action.preflight import severity as policy_module
-
-        policy = policy_module.load(options.policy_path)
-        # --quiet (a gate's prolog): no terminal library at all; rich costs more start-up than the quick level's checks.
-        report_obj = session.run(policy) if args.quiet else _run_shown(session, policy)
+        return _run_session(session, options, args)
     finally:
-        session.close()
+        session.close()  # the worker was killed when the last check ended; reaped here, after the writes
 
+
+def _run_session(session: Session, options: Options, args: argparse.Namespace) -> int:
+    from preflight_action.preflight import severity as policy_module
+
+    policy = policy_module.load(options.policy_path)
+    # --quiet (a gate's prolog): no terminal library at all; rich costs more start-up than the quick level's checks.
+    report_obj = session.run(policy) if args.quiet else _run_shown(session, policy)
     from preflight_action.preflight import report as report_module
+    from preflight_action.preflight.session import finalize
 
     extras = session.extras()
     document = finalize({**report_obj.to_dict(), **extras})

@@ -69,6 +69,7 @@ class Session:
         self._t0 = early.started if early else time.perf_counter()
         self._probe_dir = early.directory if early else ProbeDirectory()
         self._worker: ProbeWorker | None = None
+        self._stopped: list[ProbeWorker] = []  # killed, not yet reaped
         self._pending: dict[str, int] = {}
         self._hello: dict[str, Any] | None = None  # the interpreter's own word on its version
         self._interrupts = interrupts
@@ -212,7 +213,7 @@ class Session:
                 if progress and not self.interrupted:  # after a signal, one line says so (the CLI's)
                     progress(result, index, len(specs))
         finally:
-            self.close()
+            self._stop_worker()  # killed now, reaped by close() (the CLI writes the report meanwhile)
         return self._assemble(ctx, policy)
 
     def _not_run(self, spec: CheckSpec) -> CheckResult:
@@ -296,11 +297,18 @@ class Session:
         out["budget"] = self.budget.record()
         return out
 
-    def close(self) -> None:
+    def _stop_worker(self) -> None:
         if self._worker is not None:
             self._hello = self._worker.hello or self._hello
-            self._worker.close()
+            self._worker.stop()
+            self._stopped.append(self._worker)
             self._worker = None
+
+    def close(self) -> None:
+        """Stop the worker, reap every stopped one and remove a temporary probe copy; safe to call twice."""
+        self._stop_worker()
+        while self._stopped:
+            self._stopped.pop().close()
         self._probe_dir.cleanup()
 
     def _assemble(self, ctx: Context, policy: SeverityPolicy) -> Report:
