@@ -162,7 +162,9 @@ def check_device_resolve(params: dict[str, Any]) -> Outcome:
 
 def check_capabilities_detect(params: dict[str, Any]) -> Outcome:
     torch = torch_module()
-    facts = capabilities.collect(torch, params.get("device"), run_compiler=params.get("run_compiler", True))
+    facts = capabilities.collect(
+        torch, params.get("device"), query_cudnn=params.get("query_cudnn", True), run_compiler=params.get("run_compiler", True)
+    )
     return Outcome.ok(**facts)
 
 
