@@ -9,12 +9,14 @@ with the unfinished work marked as not run, and exits ``128 + signal number`` (1
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight_action.processes import kill_tree
+
+if TYPE_CHECKING:
+    from preflight_action.spawn import Reapable
 
 KILL_GRACE_S = 5.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -38,7 +40,7 @@ class Interrupted:
     def __init__(self, grace_s: float = KILL_GRACE_S) -> None:
         self.signal_name: str | None = None
         self.grace_s = grace_s
-        self._current: subprocess.Popen[Any] | None = None
+        self._current: Reapable | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> Interrupted:
@@ -54,11 +56,11 @@ class Interrupted:
         self._previous.clear()
 
     @property
-    def current(self) -> subprocess.Popen[Any] | None:
+    def current(self) -> Reapable | None:
         return self._current
 
     @current.setter
-    def current(self, proc: subprocess.Popen[Any] | None) -> None:
+    def current(self, proc: Reapable | None) -> None:
         """The child to stop on a signal; one started after the signal landed is stopped at once."""
         self._current = proc
         if proc is not None and self.stopped:

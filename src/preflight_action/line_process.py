@@ -13,9 +13,12 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from preflight_action.processes import kill_tree, spawn_piped
+
+if TYPE_CHECKING:
+    from preflight_action.spawn import ChildProcess
 
 
 class JsonLineProcess:
@@ -24,9 +27,9 @@ class JsonLineProcess:
         argv: list[str],
         stderr_keep: int = 200,
         on_line: Callable[[str], None] | None = None,
-        started: subprocess.Popen[str] | None = None,
+        started: ChildProcess | None = None,
     ) -> None:
-        """Start ``argv``; or, with ``started``, take over a child ``processes.spawn_piped(argv)`` already started (nothing read yet)."""
+        """Start ``argv``; or, with ``started``, take over a child ``spawn.spawn(argv)`` already started (nothing read yet)."""
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=stderr_keep)
         self._stderr_seen = 0

@@ -12,14 +12,16 @@ import os
 import queue
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight_action.line_process import JsonLineProcess
 from preflight_action.probe_cache import ProbeDirectory
+
+if TYPE_CHECKING:
+    from preflight_action.spawn import ChildProcess
 
 __all__ = ["ProbeDirectory", "ProbeWorker", "WorkerFailure", "describe_exit", "how_it_ended", "resolve_python"]
 
@@ -62,7 +64,7 @@ def how_it_ended(returncode: int | None) -> str:
 class ProbeWorker:
     """One worker process; ``request`` sends a check, ``result`` waits for its answer."""
 
-    def __init__(self, python: str, probe_dir: ProbeDirectory, started: subprocess.Popen[str] | None = None) -> None:
+    def __init__(self, python: str, probe_dir: ProbeDirectory, started: ChildProcess | None = None) -> None:
         """Start a worker; with ``started``, take over one ``preflight.early`` started and already sent its first request."""
         self.python = python
         self.hello: dict[str, Any] | None = None
@@ -74,7 +76,7 @@ class ProbeWorker:
         return self._child.alive
 
     @property
-    def process(self) -> subprocess.Popen[str]:
+    def process(self) -> ChildProcess:
         """The worker process (what an interruption stops)."""
         return self._child.proc
 

@@ -19,6 +19,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: prefligh
 if TYPE_CHECKING:
     from typing import Any
 
+    from preflight_action.spawn import Reapable
+
 GRACE_S = 5.0
 
 
@@ -36,7 +38,7 @@ def spawn_piped(argv: list[str]) -> subprocess.Popen[str]:
     )
 
 
-def _descendants(proc: subprocess.Popen[Any]) -> list[Any]:
+def _descendants(proc: Reapable) -> list[Any]:
     try:
         import psutil
 
@@ -51,7 +53,7 @@ def warm() -> None:
         import psutil  # noqa: F401
 
 
-def _own_group(proc: subprocess.Popen[Any]) -> int | None:
+def _own_group(proc: Reapable) -> int | None:
     """The process group ``proc`` leads (POSIX, not yet reaped), else None; never our own group."""
     if os.name != "posix" or proc.returncode is not None:
         return None
@@ -62,7 +64,7 @@ def _own_group(proc: subprocess.Popen[Any]) -> int | None:
     return pgid if pgid == proc.pid and pgid != os.getpgid(0) else None
 
 
-def _signal_all(proc: subprocess.Popen[Any], descendants: list[Any], group: int | None, hard: bool) -> None:
+def _signal_all(proc: Reapable, descendants: list[Any], group: int | None, hard: bool) -> None:
     """Signal the group once, then each process outside it (one SIGTERM per process: some treat a second as 'force')."""
     if group is not None:
         with contextlib.suppress(OSError):
@@ -76,7 +78,7 @@ def _signal_all(proc: subprocess.Popen[Any], descendants: list[Any], group: int 
             proc.kill() if hard else proc.terminate()
 
 
-def _escalate(proc: subprocess.Popen[Any], descendants: list[Any], group: int | None, wait_s: float) -> None:
+def _escalate(proc: Reapable, descendants: list[Any], group: int | None, wait_s: float) -> None:
     """The graceful stop's second half: kill what is left, children started since the SIGTERM included."""
     known = {child.pid for child in descendants}
     late = [child for child in _descendants(proc) if child.pid not in known]
@@ -85,7 +87,7 @@ def _escalate(proc: subprocess.Popen[Any], descendants: list[Any], group: int | 
         proc.wait(timeout=wait_s)
 
 
-def kill_tree(proc: subprocess.Popen[Any], wait_s: float = 5.0, *, graceful: bool = False, grace_s: float = GRACE_S) -> None:
+def kill_tree(proc: Reapable, wait_s: float = 5.0, *, graceful: bool = False, grace_s: float = GRACE_S) -> None:
     """Kill ``proc``'s descendants (and the group it leads), then ``proc``, then reap it within ``wait_s``; never raises.
 
     ``graceful``: send SIGTERM (``terminate`` on Windows) to the same processes and return at once;

@@ -61,7 +61,7 @@ SPECS: list[CheckSpec] = [
     CheckSpec("device.resolve", needs=("torch.import",), params=lambda ctx: {"requested": ctx.options.device}),
     # The quick level starts no compiler (the C++ compiler's path is recorded, its --version is not run)
     # and, on the CPU, does not load libcudnn only to read its version (86 MB and ~5 ms on a CUDA build).
-    CheckSpec("capabilities.detect", needs=("torch.import",), params=lambda ctx: _capabilities_params(ctx)),
+    CheckSpec("capabilities.detect", needs=("torch.import",), params=_capabilities_params),
     # Multi-GPU readiness (issue 17): its own check (not a device.resolve param) so a partial node
     # scores critical on its own while every other check still runs on the devices it has.
     CheckSpec(

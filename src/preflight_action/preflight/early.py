@@ -4,7 +4,7 @@ torch's import is the run's floor; everything the orchestrator does before the
 worker exists adds to it. ``launch`` is called first thing by the entry points
 (``scripts/runtime_preflight.py``, the ``runtime-preflight`` console script):
 it reads ``--python`` from the raw arguments, starts the worker with only
-``os``, ``sys`` and ``subprocess`` loaded, and sends the torch import at once.
+``os`` and ``sys`` loaded (``spawn.py``), and sends the torch import at once.
 Argument parsing, the session's imports and the policies then overlap with it.
 ``start`` hands that worker to the session when it diagnoses the same
 interpreter (and starts one otherwise); one nobody takes is stopped at exit.
@@ -14,16 +14,16 @@ A worker that cannot be started is left to the Session, which says why.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
 from preflight_action.probe_cache import ProbeDirectory
-from preflight_action.processes import spawn_piped
+from preflight_action.spawn import spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs before the worker exists
 if TYPE_CHECKING:
     from preflight_action.probe_client import ProbeWorker
+    from preflight_action.spawn import ChildProcess
 
 # The first request, as probe_client.ProbeWorker.request writes it (json is not loaded yet here).
 TORCH_IMPORT_REQUEST = '{"type": "check", "id": "torch.import", "params": {}}\n'
@@ -33,7 +33,7 @@ NO_WORKER_FLAGS = ("-h", "--help", "--version")  # answered by argparse alone
 class EarlyWorker:
     """A worker started before the session, its torch import already requested."""
 
-    def __init__(self, python: str, directory: ProbeDirectory, process: subprocess.Popen[str], started: float) -> None:
+    def __init__(self, python: str, directory: ProbeDirectory, process: ChildProcess, started: float) -> None:
         self.python = python
         self.directory = directory
         self.process = process
@@ -89,7 +89,7 @@ def _spawn(python: str | None, started: float) -> EarlyWorker | None:
     except OSError:
         return None
     try:
-        process = spawn_piped([path, directory.boot_path])
+        process = spawn([path, directory.boot_path])
     except OSError:
         directory.cleanup()
         return None

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import queue
-import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight_action import redact
 from preflight_action.line_process import JsonLineProcess
 from preflight_action.probe_client import ProbeDirectory, how_it_ended
+
+if TYPE_CHECKING:
+    from preflight_action.spawn import ChildProcess
 
 
 class Deadline:
@@ -82,7 +84,7 @@ class SmokeWorker:
         return message
 
     @property
-    def process(self) -> subprocess.Popen[str]:
+    def process(self) -> ChildProcess:
         """The worker process (what an interruption stops)."""
         return self._child.proc
 
