@@ -74,7 +74,11 @@ class SpawnedChild:
         self._lock = _thread.allocate_lock()  # poll() from a signal handler's thread and wait() must not both reap
         fds = [*os.pipe(), *os.pipe(), *os.pipe()]  # non-inheritable; dup2 makes the child's copies inheritable
         stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w = fds
-        actions = [(os.POSIX_SPAWN_DUP2, stdin_r, 0), (os.POSIX_SPAWN_DUP2, stdout_w, 1), (os.POSIX_SPAWN_DUP2, stderr_w, 2)]
+        actions: list[tuple[int, ...]] = [
+            (os.POSIX_SPAWN_DUP2, stdin_r, 0),
+            (os.POSIX_SPAWN_DUP2, stdout_w, 1),
+            (os.POSIX_SPAWN_DUP2, stderr_w, 2),
+        ]
         actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds(exclude=fds)]
         try:
             self.pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
