@@ -11,6 +11,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,13 +119,14 @@ def test_a_preflight_output_that_fails_at_write_time_leaves_the_others_and_exits
     from preflight_action.preflight import cli, session
 
     md = tmp_path / "r.md"
-    real_close = session.Session.close
+    real_run = session.Session.run
 
-    def close_then_block(self: session.Session) -> None:
-        real_close(self)
+    def run_then_block(self: session.Session, *args: Any, **kwargs: Any) -> Any:
+        report = real_run(self, *args, **kwargs)
         md.mkdir(exist_ok=True)  # what a full disk or a racing job would do to the write
+        return report
 
-    monkeypatch.setattr(session.Session, "close", close_then_block)
+    monkeypatch.setattr(session.Session, "run", run_then_block)
     argv = ["--device", "cpu", "--quiet", "--output-path", str(tmp_path / "r.json"), "--output-md", str(md)]
     argv += ["--output-html", str(tmp_path / "r.html")]
     assert cli.main(argv) == 2
