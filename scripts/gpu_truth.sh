@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 18 in one go on a GPU machine: every CUDA and NVML path run for real, its readings and figures kept.
 #
-#   bash scripts/gpu_truth.sh                 # run everything (about 7 minutes on one H200); outputs in $OUT
+#   bash scripts/gpu_truth.sh                 # run everything (at most 8 minutes: GPU_TRUTH_BUDGET_S=480); outputs in $OUT
 #   bash scripts/gpu_truth.sh --fetch-wheels  # here, with PyPI: the packages the GPU image lacks, into .whl/
 #
 # The GPU image has torch, NVML and most of our dependencies but no network; the rest travel as wheels in
@@ -40,16 +40,22 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PREFLIGHT_CACHE_DIR="$WORK/cache"
 
+BUDGET_S=${GPU_TRUTH_BUDGET_S:-480}  # the whole run: steps that would start past it are skipped, saying so
+DEADLINE=$((SECONDS + BUDGET_S))
 step() {  # step NAME TIMEOUT_S COMMAND...: stdout+stderr to NAME.log, one line in steps.txt
-  local name=$1 limit=$2 start end rc
+  local name=$1 limit=$2 start end rc left=$((DEADLINE - SECONDS))
   shift 2
+  if [ "$left" -lt 10 ]; then
+    printf '%-28s skipped: the %d s budget of this script ran out\n' "$name" "$BUDGET_S" | tee -a "$WORK/steps.txt"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   start=$(date +%s%N)
   timeout --kill-after=10 "$limit" "$@" >"$WORK/$name.log" 2>&1
   rc=$?
   end=$(date +%s%N)
   printf '%-28s rc=%-4s %6d ms\n' "$name" "$rc" "$(((end - start) / 1000000))" | tee -a "$WORK/steps.txt"
 }
-preflight() { "$PY" scripts/runtime_preflight.py "$@"; }
 
 {
   date -u +%FT%TZ; uname -a; "$PY" --version
@@ -81,13 +87,13 @@ DEVICE_TESTS=$(grep -l "mark.device" tests/test_*.py | tr '\n' ' ')
 step device-tests 240 "$PY" -m pytest -q -p no:cacheprovider -m device --continue-on-collection-errors \
   --junitxml="$WORK/device-tests.xml" $DEVICE_TESTS
 for level in quick standard; do
-  step "preflight-$level" 240 preflight --device auto --level "$level" --check-torchvision --check-compile --check-distributed \
+  step "preflight-$level" 240 "$PY" scripts/runtime_preflight.py --device auto --level "$level" --check-torchvision --check-compile --check-distributed \
     --output-path "$WORK/preflight-$level.json" --output-md "$WORK/preflight-$level.md"
 done
-step preflight-deep 200 preflight --device auto --level deep --budget 150 --check-torchvision \
+step preflight-deep 150 "$PY" scripts/runtime_preflight.py --device auto --level deep --budget 120 --check-torchvision \
   --output-path "$WORK/preflight-deep.json" --output-md "$WORK/preflight-deep.md"
 step bench-gpu-probe 120 "$PY" benchmarks/bench_gpu_probe.py
-step bench-gpu-preflight 150 "$PY" benchmarks/bench_gpu_preflight.py --pairs 5
+step bench-gpu-preflight 120 "$PY" benchmarks/bench_gpu_preflight.py --pairs 3
 step smoke-real 180 "$PY" scripts/smoke.py --device cuda --require-real --dtypes float32,float16,bfloat16 --output-root "$WORK/smoke"
 step sweep-dtype-batch 180 "$PY" scripts/sweep.py --output-root "$WORK/sweeps" run --flow dtype_batch_matmul --device cuda --yes --plain
 step runtime-safety-demo 60 "$PY" examples/runtime_safety_demo.py
@@ -109,4 +115,3 @@ for path in sorted(work.glob("preflight-*.json")) + sorted(work.glob("hidden-*.j
         words = check.get("error") or check.get("skip_reason") or ""
         print(f"  {check['status']:<4} {check['id']:<22} {check['duration_ms']:9.1f} ms  {words[:120]}  {json.dumps(figures)[:300]}")
 EOF
-cat "$WORK/steps.txt"

@@ -117,3 +117,9 @@ def test_the_entry_point_writes_everything_and_keeps_the_exit_code(tmp_path: Pat
         tmp_path, "--device", "cpu", "--level", "quick", "--quiet", "--strict", "--expect-gpus", "4", "--output-path", str(report)
     )
     assert strict.returncode == 1, "a blocking failure under --strict still exits 1 through the fast exit"
+
+
+@pytest.mark.parametrize("argv", [["--from-report", "r.json"], ["--gate", "slurm", "--from-report=r.json"]])
+def test_a_gate_judging_an_existing_report_starts_no_worker(argv: list[str]) -> None:
+    early.launch(argv, unless=("--from-report",))
+    assert early._launched == []

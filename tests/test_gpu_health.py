@@ -252,13 +252,13 @@ def test_reader_main_prints_one_valid_document(capsys: pytest.CaptureFixture[str
 @pytest.mark.device
 def test_real_nvml_reads_the_torch_gpu() -> None:
     """On an NVIDIA host: the real reader answers within the timeout and every health check decides."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available() or torch.version.hip:
+        pytest.skip("needs an NVIDIA CUDA device visible to torch")
     collected = collect.collect_readings(30.0)
     assert collected.error is None, collected.error
     assert collected.readings is not None
     assert collected.readings["available"], collected.readings
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available() or torch.version.hip:
-        pytest.skip("needs an NVIDIA CUDA device visible to torch")
     caps = {"device_name": torch.cuda.get_device_name(0), "torch_cuda_build": torch.version.cuda}
     results = run_gpu_checks(context(caps=caps), collect.readings_command())
     assert results["gpu.health"].status == "pass"

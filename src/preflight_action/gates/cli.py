@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import sys
 
-from preflight_action.gates.run import gate_main
-
 
 def main(argv: list[str] | None = None) -> int:
+    """From the entry points (``argv`` None) the preflight's worker starts first and the process skips teardown, as
+    ``runtime-preflight`` does (``preflight.early``): the gate runs in a prolog, before every job."""
+    entry = argv is None
+    args = list(sys.argv[1:] if argv is None else argv)
+    if entry:
+        from preflight_action.preflight import early
+
+        early.launch(args, unless=("--from-report",))
+    from preflight_action.gates.run import gate_main
     from preflight_action.preflight import cli
 
-    return gate_main(list(sys.argv[1:] if argv is None else argv), cli.main, cli.parse_args)
+    code = gate_main(args, cli.main, cli.parse_args)
+    return early.exit_now(code) if entry else code
 
 
 if __name__ == "__main__":

@@ -102,10 +102,14 @@ def _spawn(python: str | None, started: float) -> EarlyWorker | None:
     return EarlyWorker(path, directory, process, started)
 
 
-def launch(argv: list[str]) -> None:
-    """From an entry point, before anything else: start the worker the coming run will use."""
+def launch(argv: list[str], unless: tuple[str, ...] = ()) -> None:
+    """From an entry point, before anything else: start the worker the coming run will use.
+
+    ``unless``: more flags that mean no preflight will run (the gate's ``--from-report``).
+    """
     started = time.perf_counter()
-    if _launched or any(arg in NO_WORKER_FLAGS for arg in argv) or os.environ.get("PREFLIGHT_NO_EARLY_WORKER"):
+    skip = NO_WORKER_FLAGS + unless
+    if _launched or any(arg.partition("=")[0] in skip for arg in argv) or os.environ.get("PREFLIGHT_NO_EARLY_WORKER"):
         return
     worker = _spawn(_python_flag(argv), started)
     if worker is not None:
@@ -150,13 +154,11 @@ def main() -> int:
     launch(sys.argv[1:])
     from preflight_action.preflight.cli import main as cli_main
 
-    code = cli_main()
-    _exit_now(code)
-    return code  # not reached where _exit_now ends the process
+    return exit_now(cli_main())
 
 
-def _exit_now(code: int) -> None:
-    """End the process with ``code`` after exit handlers and a flush of stdout and stderr; return when they fail."""
+def exit_now(code: int) -> int:
+    """End the process with ``code`` after exit handlers and a flush of stdout and stderr; return ``code`` when they fail."""
     import atexit
 
     try:
@@ -164,5 +166,5 @@ def _exit_now(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:  # a closed or broken stream: leave the exit to the interpreter, which reports it
-        return
+        return code
     os._exit(code)
