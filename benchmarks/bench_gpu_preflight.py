@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench_quick_level import measure
+from goals import ratio_verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.5
@@ -59,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  (failed checks in that run: {', '.join(failed)})")
     ratio = statistics.median(p / y for y, p in rows)
     print(f"yardstick median {statistics.median(y for y, _ in rows):.2f} s, preflight median {statistics.median(p for _, p in rows):.2f} s")
-    verdict = "met" if ratio <= GOAL else "MISSED"
-    print(f"wall ratio (median of pairs): {ratio:.3f}x (goal <= {GOAL}x): {verdict}")
-    return 0 if ratio <= GOAL else 1
+    return ratio_verdict(ratio, GOAL)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from goals import ratio_verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.2
 
@@ -68,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'same, os._exit (no teardown)':<44}{f:>10.2f}{min(floor):>8.2f}{max(floor):>8.2f}")
     print(f"{'preflight --device cpu --check-torchvision':<44}{p:>10.2f}{min(pre):>8.2f}{max(pre):>8.2f}")
     print(f"ratio to the import without teardown: {p / f:.2f}x (informational)")
-    verdict = "met" if ratio <= GOAL else "MISSED"
-    print(f"ratio {ratio:.2f}x (goal <= {GOAL}x): {verdict}")
-    return 0 if ratio <= GOAL else 1
+    return ratio_verdict(ratio, GOAL, "ratio of medians")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from goals import ratio_verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.05
 QUICK_CHECKS = ("torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency")
@@ -75,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'runtime_preflight --level quick --quiet':<46}{statistics.median(quicks):>10.2f}{min(quicks):>8.2f}{max(quicks):>8.2f}")
     ratio = statistics.median(wall_ratios)
     print(f"cpu ratio (median of pairs): {statistics.median(cpu_ratios):.3f}x (informational)")
-    verdict = "met" if ratio <= GOAL else "MISSED"
-    print(f"wall ratio (median of pairs): {ratio:.3f}x (goal <= {GOAL}x): {verdict}")
-    return 0 if ratio <= GOAL else 1
+    return ratio_verdict(ratio, GOAL)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,9 @@
+"""The goal line every ratio benchmark ends with, and its exit code (0 met, 1 missed)."""
+
+from __future__ import annotations
+
+
+def ratio_verdict(ratio: float, goal: float, what: str = "wall ratio (median of pairs)") -> int:
+    verdict = "met" if ratio <= goal else "MISSED"
+    print(f"{what}: {ratio:.3f}x (goal <= {goal}x): {verdict}")
+    return 0 if ratio <= goal else 1
