@@ -123,3 +123,17 @@ def test_the_entry_point_writes_everything_and_keeps_the_exit_code(tmp_path: Pat
 def test_a_gate_judging_an_existing_report_starts_no_worker(argv: list[str]) -> None:
     early.launch(argv, unless=("--from-report",))
     assert early._launched == []
+
+
+def test_ctrl_c_before_the_cli_handles_signals_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from preflight_action.preflight import cli
+
+    def interrupted(argv: list[str] | None = None) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    monkeypatch.setattr(sys, "argv", ["runtime_preflight", "--version"])  # starts no worker
+    assert early.main() == 130
+    assert capsys.readouterr().err == "runtime_preflight: interrupted by SIGINT\n"

@@ -152,9 +152,14 @@ def main() -> int:
     the ordinary way.
     """
     launch(sys.argv[1:])
-    from preflight_action.preflight.cli import main as cli_main
+    try:
+        from preflight_action.preflight.cli import main as cli_main
 
-    return exit_now(cli_main())
+        code = cli_main()
+    except KeyboardInterrupt:  # Ctrl-C before the CLI's own handler was in place (or after it was gone)
+        print("runtime_preflight: interrupted by SIGINT", file=sys.stderr)
+        return 130  # the exit code a SIGINT'd run always has (interrupts.exit_code); the worker is stopped at exit
+    return exit_now(code)
 
 
 def exit_now(code: int) -> int:
