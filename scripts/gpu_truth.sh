@@ -65,7 +65,21 @@ step() {  # step NAME TIMEOUT_S COMMAND...: stdout+stderr to NAME.log, one line 
 } >"$WORK/environment.txt" 2>&1
 step nvidia-smi 30 nvidia-smi -q
 step nvml-idle 60 "$PY" -m preflight_action.gpu.nvml
-cp "$WORK/nvml-idle.log" "$WORK/nvml_h200_idle.json"
+record() {  # record KIND: the reader's document as a test fixture, marked recorded (tests/data/nvml_*.json's format)
+  [ -s "$WORK/nvml-$1.log" ] || return 0
+  "$PY" - "$WORK/nvml-$1.log" "$WORK/nvml_recorded_$1.json" "$1" <<'EOF'
+import datetime, json, sys
+source, target, kind = sys.argv[1:]
+doc = json.load(open(source))
+names = sorted({gpu.get("name") or "?" for gpu in doc.get("gpus") or []}) or ["no GPU"]
+when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+load = "idle" if kind == "idle" else "under an 8192^3 bf16 matmul loop"
+head = {"schema_version": doc.get("schema_version"), "provenance": f"recorded {when} on {', '.join(names)} (scripts/gpu_truth.sh)"}
+head["description"] = f"{', '.join(names)} {load}"
+json.dump({**head, **{k: v for k, v in doc.items() if k not in head}}, open(target, "w"), indent=2)
+EOF
+}
+record idle
 
 # Raw NVML readings under load: a bf16 matmul loop for 20 s, read after 12 s (clocks, power, throttle reasons busy).
 "$PY" -c "
@@ -78,7 +92,7 @@ while time.time() < end:
 LOAD=$!
 sleep 12
 step nvml-busy 60 "$PY" -m preflight_action.gpu.nvml
-cp "$WORK/nvml-busy.log" "$WORK/nvml_h200_busy.json"
+record busy
 wait $LOAD
 
 # The files that hold device tests (pytest imports every file it is given, and the image lacks some test-only packages).

@@ -151,7 +151,7 @@ def main() -> int:
     Exit handlers still run first; an exception or ``SystemExit`` (argparse's --help, a usage error) ends
     the ordinary way.
     """
-    launch(sys.argv[1:])
+    launch(sys.argv[1:], unless=("--from-report",))  # `--gate ... --from-report` judges a report: no run
     try:
         from preflight_action.preflight.cli import main as cli_main
 
