@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from goals import failures_verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -196,11 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cost per record at {big} vs {small}: {growth:.2f}x (goal <= {LINEAR_GOAL}x: no worse than linear)")
     if growth > LINEAR_GOAL:
         failures.append(f"cost per record grew {growth:.2f}x (goal <= {LINEAR_GOAL}x)")
-    for failure in failures:
-        print(f"GOAL MISSED: {failure}")
-    if not failures:
-        print("goals met")
-    return 1 if failures else 0
+    return failures_verdict(failures)
 
 
 if __name__ == "__main__":

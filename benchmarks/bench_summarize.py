@@ -31,6 +31,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from goals import failures_verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -204,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"summarize cost per report at {big} vs {small}: {growth:.2f}x (goal <= {LINEAR_GOAL}x: linear)")
         if growth > LINEAR_GOAL:
             failures.append(f"per-report cost grew {growth:.2f}x from {small} to {big} (goal <= {LINEAR_GOAL}x)")
-    for failure in failures:
-        print(f"GOAL MISSED: {failure}")
-    if not failures:
-        print("goals met")
-    return 1 if failures else 0
+    return failures_verdict(failures)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ def report_doc(
     ci: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A report; ``figures`` (bf16, fp16, copy_tbs ...) become perf.matmul / perf.bandwidth details."""
-    policy = severity.load()
     failures = failures or {}
     figures = figures or {}
     moment = finished_at or datetime.now(timezone.utc) - timedelta(minutes=30)
@@ -45,25 +44,42 @@ def report_doc(
             checks.append(CheckResult(check_id, "fail", duration_ms=5.0, error=failures[check_id], details=details))
         else:
             checks.append(CheckResult(check_id, "pass", duration_ms=3.0, details=details))
+    return build(checks, node=node, backend=backend, finished_at=matrix.iso(moment), ci=ci, simulated=simulated)
+
+
+def build(
+    checks: list[CheckResult],
+    *,
+    node: str,
+    backend: str,
+    finished_at: str,
+    ci: dict[str, Any] | None = None,
+    simulated: bool = False,
+    os_name: str = "Linux",
+    python: str = "3.12.4",
+    check_torchvision: bool = False,
+) -> dict[str, Any]:
+    """The schema-valid report document of ``checks``, scored and triaged by the real code with the shipped policy."""
+    policy = severity.load()
     scored = triage.score_checks(checks, policy, backend)
     report = Report(
         tool={"name": "preflight-action", "version": "0.1.0"},
-        started_at=matrix.iso(moment - timedelta(seconds=2)),
-        finished_at=matrix.iso(moment),
+        started_at=matrix.iso(matrix.parse_time(finished_at) - timedelta(seconds=2)),
+        finished_at=finished_at,
         duration_ms=2000.0,
         requested_device=backend,
         resolved_device=f"{backend}:0" if backend != "cpu" else "cpu",
         backend=backend,
         options={
-            "check_torchvision": False,
+            "check_torchvision": check_torchvision,
             "check_compile": False,
             "strict": True,
             "strict_threshold": "medium",
             "check_timeout_s": 120.0,
             "policy": "policy/severity.yaml",
         },
-        interpreter={"path": "/usr/bin/python3", "version": "3.12.4", "source": "sys.executable"},
-        host={"node_id": node, "hostname": node, "os": "Linux", "arch": "x86_64"},
+        interpreter={"path": "/usr/bin/python3", "version": python, "source": "sys.executable"},
+        host={"node_id": node, "hostname": node, "os": os_name, "arch": "x86_64"},
         ci=ci,
         checks=scored,
         env_fingerprint=fingerprint({"node": node, "backend": backend}),

@@ -26,6 +26,7 @@ from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.ranks import Rank, RankPlan, RankRun
 from preflight_action.preflight.report import CheckResult
+from tests.fake_pynvml import fake_pynvml, raises
 
 DATA = Path(__file__).parent / "data"
 H100 = "NVIDIA H100 80GB HBM3"
@@ -199,54 +200,23 @@ def test_an_unknown_topology_reports_the_figure_and_skips_the_comparison() -> No
 
 
 def fake_nvml(links: int = 18, down: tuple[int, ...] = ()) -> types.SimpleNamespace:
-    """Enough of pynvml for two H100s: real constants and errors, synthesized answers."""
-    not_supported = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-    invalid = pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-
-    def unsupported(*args: Any) -> Any:
-        raise not_supported
+    """Two idle H100s with ``links`` NVLinks each, those in ``down`` inactive; link 1 counts 3 replays, CRC data is unsupported."""
+    invalid = raises(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+    unsupported = raises(pynvml.NVML_ERROR_NOT_SUPPORTED)
 
     def state(handle: Any, link: int) -> int:
         if link >= links:
-            raise invalid
+            invalid()
         return pynvml.NVML_FEATURE_DISABLED if link in down else pynvml.NVML_FEATURE_ENABLED
 
     def counter(handle: Any, link: int, which: int) -> int:
         if which == pynvml.NVML_NVLINK_ERROR_DL_CRC_DATA:
-            raise not_supported
+            unsupported()
         return 3 if which == pynvml.NVML_NVLINK_ERROR_DL_REPLAY and link == 1 else 0
 
-    names = {n: getattr(pynvml, n) for n in dir(pynvml) if n.startswith("NVML_") or n.startswith("NVMLError")}
-    return types.SimpleNamespace(
-        **names,
-        nvmlInit=lambda: None,
-        nvmlShutdown=lambda: None,
-        nvmlSystemGetCudaDriverVersion=lambda: 12040,
-        nvmlSystemGetDriverVersion=lambda: "550.54.15",
-        nvmlSystemGetNVMLVersion=lambda: "12.550.54.15",
+    return fake_pynvml(
         nvmlDeviceGetCount=lambda: 2,
-        nvmlDeviceGetHandleByIndex=lambda i: ("handle", i),
         nvmlDeviceGetName=lambda h: H100.encode(),
-        nvmlDeviceGetUUID=lambda h: f"GPU-{h[1]}",
-        nvmlDeviceGetPciInfo=lambda h: types.SimpleNamespace(busId=f"00000000:{0x18 + h[1]:02X}:00.0".encode()),
-        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=0, memory=0),
-        nvmlDeviceGetPowerUsage=lambda h: 70000,
-        nvmlDeviceGetEnforcedPowerLimit=lambda h: 700000,
-        nvmlDeviceGetTemperature=lambda h, s: 30,
-        nvmlDeviceGetCurrentClocksEventReasons=lambda h: 0x1,
-        nvmlDeviceGetClockInfo=lambda h, c: 345,
-        nvmlDeviceGetMaxClockInfo=lambda h, c: 1980,
-        nvmlDeviceGetEccMode=lambda h: [1, 1],
-        nvmlDeviceGetTotalEccErrors=lambda h, kind, c: 0,
-        nvmlDeviceGetRetiredPages=unsupported,
-        nvmlDeviceGetRetiredPagesPendingStatus=unsupported,
-        nvmlDeviceGetRemappedRows=lambda h: (0, 0, 0, 0),
-        nvmlDeviceGetCurrPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetMaxPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetGpuMaxPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetCurrPcieLinkWidth=lambda h: 16,
-        nvmlDeviceGetMaxPcieLinkWidth=lambda h: 16,
-        nvmlDeviceGetMigMode=lambda h: [0, 0],
         nvmlDeviceGetNvLinkState=state,
         nvmlDeviceGetNvLinkRemotePciInfo=lambda h, link: types.SimpleNamespace(busId=b"00000000:C0:00.0"),
         nvmlDeviceGetNvLinkErrorCounter=counter,

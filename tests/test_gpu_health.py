@@ -23,6 +23,7 @@ from preflight_action.preflight import severity as policy
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
+from tests.fake_pynvml import fake_pynvml, raises
 
 DATA = Path(__file__).parent / "data"
 GPU_CHECKS = ("gpu.health", "gpu.clocks", "gpu.ecc", "gpu.pcie", "gpu.mig", "gpu.driver")
@@ -157,17 +158,7 @@ def test_gpu_missing_from_nvml_fails() -> None:
 
 
 def fake_nvml(mig_supported: bool = True) -> types.SimpleNamespace:
-    """pynvml's own constants and error classes, with H100-like answers (no driver on this host)."""
-    not_supported = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-
-    def unsupported(*args: Any) -> Any:
-        raise not_supported
-
-    def mig(handle: Any) -> list[int]:
-        if not mig_supported:
-            raise not_supported
-        return [0, 0]
-
+    """An H100 under load: SM clock below max (power capping, reasons 0x4), 5 corrected and 1 aggregate uncorrected ECC error."""
     clocks = {
         (pynvml.NVML_CLOCK_SM, "cur"): 1755,
         (pynvml.NVML_CLOCK_SM, "max"): 1980,
@@ -177,39 +168,18 @@ def fake_nvml(mig_supported: bool = True) -> types.SimpleNamespace:
     ecc = {
         (pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_VOLATILE_ECC): 0,
         (pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED, pynvml.NVML_VOLATILE_ECC): 5,
+        (pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_AGGREGATE_ECC): 1,
     }
-    ecc[(pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_AGGREGATE_ECC)] = 1
-    names = {n: getattr(pynvml, n) for n in dir(pynvml) if n.startswith("NVML_") or n.startswith("NVMLError")}
-    return types.SimpleNamespace(
-        **names,
-        nvmlInit=lambda: None,
-        nvmlShutdown=lambda: None,
-        nvmlSystemGetCudaDriverVersion=lambda: 12040,
-        nvmlSystemGetDriverVersion=lambda: "550.54.15",
-        nvmlSystemGetNVMLVersion=lambda: "12.550.54.15",
-        nvmlDeviceGetCount=lambda: 1,
-        nvmlDeviceGetHandleByIndex=lambda i: ("handle", i),
-        nvmlDeviceGetName=lambda h: b"NVIDIA H100 80GB HBM3",
+    return fake_pynvml(
         nvmlDeviceGetUUID=lambda h: "GPU-abc",
-        nvmlDeviceGetPciInfo=lambda h: types.SimpleNamespace(busId=b"00000000:18:00.0"),
         nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=97, memory=40),
         nvmlDeviceGetPowerUsage=lambda h: 690123,
-        nvmlDeviceGetEnforcedPowerLimit=lambda h: 700000,
         nvmlDeviceGetTemperature=lambda h, s: 66,
         nvmlDeviceGetCurrentClocksEventReasons=lambda h: 0x4,
         nvmlDeviceGetClockInfo=lambda h, c: clocks[(c, "cur")],
         nvmlDeviceGetMaxClockInfo=lambda h, c: clocks[(c, "max")],
-        nvmlDeviceGetEccMode=lambda h: [1, 1],
         nvmlDeviceGetTotalEccErrors=lambda h, kind, counter: ecc[(kind, counter)],
-        nvmlDeviceGetRetiredPages=unsupported,
-        nvmlDeviceGetRetiredPagesPendingStatus=unsupported,
-        nvmlDeviceGetRemappedRows=lambda h: (0, 0, 0, 0),
-        nvmlDeviceGetCurrPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetMaxPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetGpuMaxPcieLinkGeneration=lambda h: 5,
-        nvmlDeviceGetCurrPcieLinkWidth=lambda h: 16,
-        nvmlDeviceGetMaxPcieLinkWidth=lambda h: 16,
-        nvmlDeviceGetMigMode=mig,
+        nvmlDeviceGetMigMode=(lambda h: [0, 0]) if mig_supported else raises(pynvml.NVML_ERROR_NOT_SUPPORTED),
     )
 
 

@@ -149,13 +149,11 @@ def test_quick_level_report_records_level_and_budget(run_preflight: Any) -> None
         assert caps["sources"]["cxx_compiler_version"] == "not run: the quick level starts no compiler"
 
 
-@pytest.mark.integration
-def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path: Path) -> None:
-    """tensor.smoke hangs: it is cut at its allotment, the checks after it skip saying the budget ran out."""
-    budget = 30.0
+def _quick_run_with_fault(tmp_path: Path, fault: str, budget: float, *flags: str) -> dict[str, Any]:
+    """The real CLI at the quick level with ``fault`` planted; it must exit 0 within the budget plus 10%: its report."""
     out = tmp_path / "report.json"
-    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": "tensor.smoke=hang"}
-    argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick"]
+    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": fault}
+    argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick", *flags]
     started = time.monotonic()
     done = subprocess.run(
         [*argv, "--budget", str(budget), "--quiet", "--output-path", str(out)],
@@ -168,7 +166,15 @@ def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path:
     wall = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert wall <= budget * 1.1, f"the run took {wall:.1f} s with a {budget:g} s budget"  # a bound, not a speed goal
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.mark.integration
+def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path: Path) -> None:
+    """tensor.smoke hangs: it is cut at its allotment, the checks after it skip saying the budget ran out."""
+    budget = 30.0
+    report = _quick_run_with_fault(tmp_path, "tensor.smoke=hang", budget)
     by_id = {c["id"]: c for c in report["checks"]}
     assert by_id["tensor.smoke"]["status"] == "skip"
     assert "cut short by the --budget of 30 s" in by_id["tensor.smoke"]["skip_reason"]
@@ -186,23 +192,7 @@ def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path:
 @pytest.mark.integration
 def test_a_host_check_that_hangs_is_cut_by_the_budget_not_failed(tmp_path: Path) -> None:
     """distributed.allreduce (a host check driving its own rank processes) hangs: the budget stops it and says so."""
-    budget = 30.0
-    out = tmp_path / "report.json"
-    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": "distributed.allreduce=hang"}
-    argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick", "--check-distributed"]
-    started = time.monotonic()
-    done = subprocess.run(
-        [*argv, "--budget", str(budget), "--quiet", "--output-path", str(out)],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    wall = time.monotonic() - started
-    assert done.returncode == 0, done.stderr
-    assert wall <= budget * 1.1, f"the run took {wall:.1f} s with a {budget:g} s budget"
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = _quick_run_with_fault(tmp_path, "distributed.allreduce=hang", 30.0, "--check-distributed")
     check = next(c for c in report["checks"] if c["id"] == "distributed.allreduce")
     assert check["status"] == "skip", check
     assert "cut short by the --budget of 30 s" in check["skip_reason"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import subprocess
 import sys
@@ -17,12 +16,12 @@ from preflight_action import schemas
 from preflight_action.errors import SchemaError
 from preflight_action.matrix import model as matrix
 from preflight_action.preflight import severity as policy_module
-from preflight_action.preflight import triage
-from preflight_action.preflight.report import CheckResult, Report, fingerprint
+from preflight_action.preflight.report import CheckResult, Report
 from preflight_action.summary import cli as cli_summarize
 from preflight_action.summary import load as summary_load
 from preflight_action.summary import model as summary
 from preflight_action.summary import serialise as summary_json
+from tests import report_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 # "Now" is the real clock (whole seconds), and every fixture timestamp is relative to it: the CLIs judge
@@ -40,11 +39,6 @@ CHECK_IDS = (
 )
 
 
-@functools.cache
-def shipped_policy() -> policy_module.SeverityPolicy:
-    return policy_module.load()
-
-
 def ago(**delta: float) -> str:
     """The ISO timestamp `delta` (timedelta keywords) before NOW."""
     return matrix.iso(NOW - timedelta(**delta))
@@ -60,7 +54,6 @@ def report_doc(
     python: str = "3.12.4",
 ) -> dict[str, Any]:
     """A schema-valid report built by the real triage code (scores from the shipped policy)."""
-    policy = shipped_policy()
     failures = failures or {}
     finished_at = finished_at or ago(hours=1)
     checks = []
@@ -72,34 +65,16 @@ def report_doc(
         else:
             checks.append(CheckResult(check_id, "pass", duration_ms=3.0))
     checks += [CheckResult(c, "fail", duration_ms=1.0, error=e) for c, e in failures.items() if c not in CHECK_IDS]
-    scored = triage.score_checks(checks, policy, backend)
-    report = Report(
-        tool={"name": "preflight-action", "version": "0.1.0"},
-        started_at=matrix.iso(matrix.parse_time(finished_at) - timedelta(seconds=2)),
-        finished_at=finished_at,
-        duration_ms=2000.0,
-        requested_device=backend,
-        resolved_device=f"{backend}:0" if backend != "cpu" else "cpu",
+    return report_factory.build(
+        checks,
+        node=node,
         backend=backend,
-        options={
-            "check_torchvision": True,
-            "check_compile": False,
-            "strict": True,
-            "strict_threshold": "medium",
-            "check_timeout_s": 120.0,
-            "policy": "policy/severity.yaml",
-        },
-        interpreter={"path": "/usr/bin/python3", "version": python, "source": "sys.executable"},
-        host={"node_id": node, "hostname": node, "os": os_name, "arch": "x86_64"},
-        ci=None,
-        checks=scored,
-        env_fingerprint=fingerprint({"node": node, "backend": backend}),
-        triage=triage.build(scored, policy, backend, "medium"),
+        finished_at=finished_at,
         simulated=simulated,
+        os_name=os_name,
+        python=python,
+        check_torchvision=True,
     )
-    document = report.to_dict()
-    schemas.validate(document, "preflight_report", "test factory")
-    return document
 
 
 def write_reports(directory: Path, documents: list[dict[str, Any]]) -> list[Path]:
