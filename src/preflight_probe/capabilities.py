@@ -216,6 +216,20 @@ def _windows_ram_mb() -> tuple[int | None, int | None, str]:
     return status.ullTotalPhys // mib, status.ullAvailPhys // mib, "GlobalMemoryStatusEx"
 
 
+NVIDIA_PROC_GPUS = "/proc/driver/nvidia/gpus"  # one folder per GPU the kernel driver bound (Linux)
+
+
+def nvidia_gpus_present() -> list[str]:
+    """PCI addresses of the NVIDIA GPUs this host has, whatever CUDA_VISIBLE_DEVICES hides; [] where unknown.
+
+    Read from the kernel driver's own listing (no NVML, no CUDA context), so it costs a directory listing.
+    """
+    try:
+        return sorted(os.listdir(NVIDIA_PROC_GPUS))
+    except OSError:  # no NVIDIA kernel driver, or not Linux
+        return []
+
+
 def cuda_driver_version() -> tuple[str | None, str]:
     """Driver API version straight from libcuda, not nvcc or torch's build."""
     names = ["nvcuda.dll"] if os.name == "nt" else ["libcuda.so.1", "libcuda.dylib"]

@@ -90,9 +90,14 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
 def _cuda_unavailable_reason(torch: Any, caught: list[Any]) -> str:
     if not torch.backends.cuda.is_built():
         return f"this torch ({torch.__version__}) is a CPU-only build"
+    visible, hides_all = remedies.cuda_visibility()
+    if hides_all:
+        return f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU from CUDA"
     messages = [str(w.message) for w in caught if "cuda" in str(w.message).lower()]
     if messages:
         return messages[0].splitlines()[0][:300]
+    if visible is not None:
+        return f"torch.cuda.is_available() returned False with CUDA_VISIBLE_DEVICES={visible!r} (does it name a GPU this host has?)"
     return "torch.cuda.is_available() returned False (no visible device; check the driver and CUDA_VISIBLE_DEVICES)"
 
 
@@ -143,9 +148,15 @@ def check_device_resolve(params: dict[str, Any]) -> Outcome:
     requested = str(params.get("requested", "auto"))
     backends = _probe_backends(torch)
     considered = {name: {"available": ok, "reason": why} for name, (ok, why) in backends.items()}
+    found: dict[str, Any] = {}
     if requested == "auto":
         backend = next(name for name in AUTO_ORDER if backends[name][0])
         reason = "auto: first available of " + " > ".join(AUTO_ORDER)
+        present = capabilities.nvidia_gpus_present() if backend == "cpu" and not getattr(torch.version, "hip", None) else []
+        if present:  # a GPU host falling back to the CPU: gpu.health judges it, with the way back to the GPU
+            found["nvidia_gpus_present"] = present
+            driver = capabilities.cuda_driver_version()[0]
+            considered["cuda"]["remedy"] = remedies.device_remedy("cuda", torch.__version__, torch.version.cuda, driver)
     else:
         ok, why = backends[requested]
         if not ok:
@@ -157,7 +168,7 @@ def check_device_resolve(params: dict[str, Any]) -> Outcome:
         backend, reason = requested, f"explicitly requested, {why}"
     device = device_string(backend)
     torch.empty(1, device=device)  # the device must accept an allocation, not only report itself
-    return Outcome.ok(resolved_device=device, backend=backend, reason=reason, backends=considered)
+    return Outcome.ok(resolved_device=device, backend=backend, reason=reason, backends=considered, **found)
 
 
 def check_capabilities_detect(params: dict[str, Any]) -> Outcome:

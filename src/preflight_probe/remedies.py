@@ -99,6 +99,19 @@ def min_driver(cuda: str | None) -> str | None:
     return pair[1] if platform.system() == "Windows" else pair[0]
 
 
+def cuda_visibility() -> tuple[str | None, bool]:
+    """(``CUDA_VISIBLE_DEVICES`` as set, None when unset; whether that value hides every GPU from CUDA).
+
+    CUDA reads the list left to right and stops at the first entry that names no device, so a value whose
+    first entry is empty, negative or not an index/UUID ("", "-1", "none", "NoDevFiles") hides them all.
+    """
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None, False
+    first = value.split(",")[0].strip()
+    return value, not (first.isdigit() or first.startswith(("GPU-", "MIG-")))
+
+
 def device_remedy(requested: str, torch_version: str, cuda: str | None, driver_cuda: str | None) -> str:
     """What makes ``--device requested`` available: a build that has it, a new enough driver, or the device visible."""
     if requested == "cuda" and not cuda:
@@ -110,11 +123,19 @@ def device_remedy(requested: str, torch_version: str, cuda: str | None, driver_c
     if requested == "cuda" and cuda:
         need = min_driver(cuda)
         floor = f" (at least {need} for CUDA {cuda.split('.')[0]}.x, this torch's build)" if need else ""
+        visible, hides_all = cuda_visibility()
+        if hides_all:
+            fix = f"unset CUDA_VISIBLE_DEVICES (it is {visible!r}, which hides every GPU) or set it to the GPUs to use (nvidia-smi -L lists them)"
+            return fix + (f"; no NVIDIA driver answers either: install it{floor}" if driver_cuda is None else "")
         if driver_cuda is None:
             return f"install the NVIDIA driver{floor}; then nvidia-smi must list the GPU"
         have, want = driver_cuda.split(".")[0], cuda.split(".")[0]
         if have.isdigit() and want.isdigit() and int(have) < int(want):
             return f"the driver supports CUDA {driver_cuda} but this torch needs CUDA {cuda}: update the NVIDIA driver{floor}"
+        if visible is not None:
+            return (
+                f"CUDA_VISIBLE_DEVICES={visible!r} names no GPU CUDA can open: set it to indices or UUIDs from nvidia-smi -L, or unset it"
+            )
         return "the driver loads but no GPU is visible: check CUDA_VISIBLE_DEVICES, the container's GPU request and nvidia-smi"
     if requested == "mps":
         return "MPS needs macOS 12.3+ on Apple silicon and a torch built with MPS (the macOS arm64 wheels are)"

@@ -113,9 +113,12 @@ def _torch_index(device: str | None) -> int:
 
 def check_gpu_health(ctx: Context, collect: Callable[[float], Collected] | None = None) -> CheckResult:
     backend = ctx.backend or ""
+    timeout = min(NVML_TIMEOUT_S, ctx.options.check_timeout)
+    resolved = ctx.details("device.resolve")
+    if backend == "cpu" and ctx.options.device == "auto" and resolved.get("nvidia_gpus_present"):
+        return _gpus_left_unused(resolved, (collect or collect_readings)(timeout))
     if backend != "cuda":
         return CheckResult.skipped("gpu.health", NO_NVML.get(backend, f"{backend or 'unknown'} backend: no NVML"), "host")
-    timeout = min(NVML_TIMEOUT_S, ctx.options.check_timeout)
     got = (collect or collect_readings)(timeout)
     timing = {"elapsed_ms": round(got.elapsed_ms, 1)}
     if got.readings is None:
@@ -131,6 +134,23 @@ def check_gpu_health(ctx: Context, collect: Callable[[float], Collected] | None 
             "gpu.health", "fail", got.elapsed_ms, details, error=f"cannot find {ctx.device} among NVML's GPUs: {how}", source="host"
         )
     return CheckResult("gpu.health", "pass", got.elapsed_ms, details, source="host")
+
+
+def _gpus_left_unused(resolved: dict[str, Any], got: Collected) -> CheckResult:
+    """``--device auto`` fell back to the CPU on a host whose NVIDIA driver bound GPUs: the silent CPU fallback.
+
+    ``--device cpu`` says the CPU is meant; auto on a GPU host means the job would run on the CPU without a word.
+    """
+    present: list[str] = resolved["nvidia_gpus_present"]
+    cuda = (resolved.get("backends") or {}).get("cuda") or {}
+    readings = got.readings if got.readings and got.readings.get("available") else None
+    names = sorted({g["name"] for g in readings["gpus"]}) if readings else []
+    what = f"{len(present)} NVIDIA GPU{'s' if len(present) != 1 else ''} ({', '.join(names) or ', '.join(present)})"
+    why = cuda.get("reason") or "CUDA is unavailable to this torch"
+    details = {"elapsed_ms": round(got.elapsed_ms, 1), "nvidia_gpus_present": present, "readings": got.readings}
+    error = f"--device auto resolved to cpu, but this host has {what} that torch cannot use: {why}"
+    remedy = cuda.get("remedy") or "run with --device cuda to see why CUDA is unavailable; pass --device cpu when the CPU is meant"
+    return CheckResult("gpu.health", "fail", got.elapsed_ms, details, error=error, remedy=remedy, source="host")
 
 
 def _target(ctx: Context) -> dict[str, Any]:
