@@ -108,9 +108,13 @@ def test_auto_on_a_gpu_host_records_the_gpus_and_the_way_back(tmp_path: Path, mo
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available() or not torch.backends.cuda.is_built():
         pytest.skip("needs a CUDA build of torch that sees no GPU here")
-    listing = tmp_path / "gpus"
+    listing, dev = tmp_path / "gpus", tmp_path / "dev"
     (listing / "0000:18:00.0").mkdir(parents=True)
+    dev.mkdir()
+    for name in ("nvidia0", "nvidiactl", "nvidia-uvm", "null"):
+        (dev / name).touch()
     monkeypatch.setattr(capabilities, "NVIDIA_PROC_GPUS", str(listing))
+    monkeypatch.setattr(capabilities, "DEVICE_NODES", str(dev))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     outcome = checks_core.check_device_resolve({"requested": "auto"}).to_record("device.resolve")
     details = outcome["details"]
@@ -118,6 +122,20 @@ def test_auto_on_a_gpu_host_records_the_gpus_and_the_way_back(tmp_path: Path, mo
     assert details["nvidia_gpus_present"] == ["0000:18:00.0"]
     assert details["backends"]["cuda"]["reason"] == "CUDA_VISIBLE_DEVICES='' hides every GPU from CUDA"
     assert details["backends"]["cuda"]["remedy"].startswith("unset CUDA_VISIBLE_DEVICES")
+
+
+def test_a_container_given_no_gpu_on_a_gpu_host_has_none_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's driver listing shows 8 GPUs, but no /dev/nvidiaN was given to this container: none are present."""
+    listing, dev = tmp_path / "gpus", tmp_path / "dev"
+    for index in range(8):
+        (listing / f"0000:{0x18 + index:02x}:00.0").mkdir(parents=True)
+    dev.mkdir()
+    (dev / "null").touch()
+    monkeypatch.setattr(capabilities, "NVIDIA_PROC_GPUS", str(listing))
+    monkeypatch.setattr(capabilities, "DEVICE_NODES", str(dev))
+    assert capabilities.nvidia_gpus_present() == []
+    (dev / "nvidia3").touch()  # given one of them: named by its node (the listing counts the host's eight)
+    assert capabilities.nvidia_gpus_present() == [str(dev / "nvidia3")]
 
 
 def _fallback_context(device_flag: str, present: list[str]) -> Context:

@@ -217,17 +217,27 @@ def _windows_ram_mb() -> tuple[int | None, int | None, str]:
 
 
 NVIDIA_PROC_GPUS = "/proc/driver/nvidia/gpus"  # one folder per GPU the kernel driver bound (Linux)
+DEVICE_NODES = "/dev"  # /dev/nvidia0, /dev/nvidia1 ...: the GPUs this environment was given
 
 
 def nvidia_gpus_present() -> list[str]:
-    """PCI addresses of the NVIDIA GPUs this host has, whatever CUDA_VISIBLE_DEVICES hides; [] where unknown.
+    """The NVIDIA GPUs this environment was given, whatever CUDA_VISIBLE_DEVICES hides; [] where none or unknown.
 
-    Read from the kernel driver's own listing (no NVML, no CUDA context), so it costs a directory listing.
+    A GPU counts when its device node is here: a container on a GPU host that asked for no GPU still sees the
+    host's driver listing but no /dev/nvidiaN, and must not be told it leaves GPUs unused. The driver's listing
+    names them by PCI address when it agrees with the nodes. Two directory listings: no NVML, no CUDA context.
     """
     try:
-        return sorted(os.listdir(NVIDIA_PROC_GPUS))
-    except OSError:  # no NVIDIA kernel driver, or not Linux
+        nodes = sorted(name for name in os.listdir(DEVICE_NODES) if name.startswith("nvidia") and name[6:].isdigit())
+    except OSError:
         return []
+    if not nodes:  # no NVIDIA GPU given to this environment (or not Linux)
+        return []
+    try:
+        listing = sorted(os.listdir(NVIDIA_PROC_GPUS))
+    except OSError:
+        listing = []
+    return listing if len(listing) == len(nodes) else [os.path.join(DEVICE_NODES, name) for name in nodes]
 
 
 def cuda_driver_version() -> tuple[str | None, str]:
