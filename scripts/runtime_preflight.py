@@ -7,7 +7,7 @@ import _bootstrap
 
 _bootstrap.ensure_package()
 
-from preflight_action.preflight.early import main  # noqa: E402  (starts the worker, then loads the CLI)
+from preflight_action.preflight.entry import main  # noqa: E402  (starts the worker, then loads the CLI)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from preflight_action.preflight import early
+from preflight_action.preflight import early, entry
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "runtime_preflight.py"
@@ -135,5 +135,5 @@ def test_ctrl_c_before_the_cli_handles_signals_is_one_line_and_130(
 
     monkeypatch.setattr(cli, "main", interrupted)
     monkeypatch.setattr(sys, "argv", ["runtime_preflight", "--version"])  # starts no worker
-    assert early.main() == 130
+    assert entry.main() == 130
     assert capsys.readouterr().err == "runtime_preflight: interrupted by SIGINT\n"

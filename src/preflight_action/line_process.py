@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from preflight_action.processes import kill_tree, spawn_piped
+from preflight_action.processes import kill_tree
+from preflight_action.spawn import popen_piped
 
 if TYPE_CHECKING:
     from preflight_action.spawn import ChildProcess
@@ -36,7 +37,7 @@ class JsonLineProcess:
         self._stderr_lock = threading.Lock()  # two readers append to the one tail; its count must not lose a line
         self._on_line = on_line
         self._stopped = False
-        self.proc = started if started is not None else spawn_piped(argv)
+        self.proc = started if started is not None else popen_piped(argv)
         assert self.proc.stdout
         assert self.proc.stderr
         self._threads = [

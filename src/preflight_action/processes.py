@@ -24,20 +24,6 @@ if TYPE_CHECKING:
 GRACE_S = 5.0
 
 
-def spawn_piped(argv: list[str]) -> subprocess.Popen[str]:
-    """A child with its three pipes as ``line_process.JsonLineProcess`` reads them (line-buffered UTF-8 text)."""
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        bufsize=1,
-    )
-
-
 def _descendants(proc: Reapable) -> list[Any]:
     try:
         import psutil

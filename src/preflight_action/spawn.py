@@ -16,6 +16,7 @@ import time
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms on this path)
 if TYPE_CHECKING:
+    import subprocess
     from typing import IO, Any, Protocol
 
     class Reapable(Protocol):
@@ -153,10 +154,24 @@ class SpawnedChild:
         self.send_signal(signal.SIGKILL)
 
 
+def popen_piped(argv: list[str]) -> subprocess.Popen[str]:
+    """``argv`` with its three pipes through ``subprocess.Popen``, as ``line_process.JsonLineProcess`` reads them."""
+    import subprocess
+
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
+
+
 def spawn(argv: list[str]) -> ChildProcess:
     """``argv`` started with its three pipes: a ``SpawnedChild`` where posix_spawn exists, else a ``subprocess.Popen``."""
     if hasattr(os, "posix_spawn") and os.path.isabs(argv[0]):
         return SpawnedChild(argv)
-    from preflight_action.processes import spawn_piped
-
-    return spawn_piped(argv)
+    return popen_piped(argv)

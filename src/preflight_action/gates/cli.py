@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     from preflight_action.preflight import cli
 
     code = gate_main(args, cli.main, cli.parse_args)
-    return early.exit_now(code) if entry else code
+    if not entry:
+        return code
+    from preflight_action.preflight.entry import exit_now
+
+    return exit_now(code)
 
 
 if __name__ == "__main__":

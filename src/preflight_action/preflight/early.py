@@ -2,7 +2,7 @@
 
 torch's import is the run's floor; everything the orchestrator does before the
 worker exists adds to it. ``launch`` is called first thing by the entry points
-(``scripts/runtime_preflight.py``, the ``runtime-preflight`` console script):
+(``preflight.entry``: ``scripts/runtime_preflight.py``, ``runtime-preflight``; and the gate's):
 it reads ``--python`` from the raw arguments, starts the worker with only
 ``os`` and ``sys`` loaded (``spawn.py``), and sends the torch import at once.
 Argument parsing, the session's imports and the policies then overlap with it.
@@ -140,36 +140,3 @@ def start(python: str | None) -> EarlyWorker | None:
             return taken
         taken.close()
     return _spawn(python, started)
-
-
-def main() -> int:
-    """The ``runtime-preflight`` entry point: the worker starts first, then the CLI loads and runs.
-
-    Once the run is over (every report written and closed, the worker reaped) the process ends without the
-    interpreter's teardown: unloading the orchestrator's modules took about 17 ms after the last line was
-    written, for nothing (the floor the quick level is held to skips torch's teardown the same way).
-    Exit handlers still run first; an exception or ``SystemExit`` (argparse's --help, a usage error) ends
-    the ordinary way.
-    """
-    launch(sys.argv[1:], unless=("--from-report",))  # `--gate ... --from-report` judges a report: no run
-    try:
-        from preflight_action.preflight.cli import main as cli_main
-
-        code = cli_main()
-    except KeyboardInterrupt:  # Ctrl-C before the CLI's own handler was in place (or after it was gone)
-        print("runtime_preflight: interrupted by SIGINT", file=sys.stderr)
-        return 130  # the exit code a SIGINT'd run always has (interrupts.exit_code); the worker is stopped at exit
-    return exit_now(code)
-
-
-def exit_now(code: int) -> int:
-    """End the process with ``code`` after exit handlers and a flush of stdout and stderr; return ``code`` when they fail."""
-    import atexit
-
-    try:
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:  # a closed or broken stream: leave the exit to the interpreter, which reports it
-        return code
-    os._exit(code)
