@@ -13,6 +13,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
+BUDGET_S=${GPU_TRUTH_BUDGET_S:-480}  # the whole run: steps that would start past it are skipped, saying so
+case $BUDGET_S in
+  '' | *[!0-9]*) echo "gpu_truth: GPU_TRUTH_BUDGET_S must be a whole number of seconds, got '$BUDGET_S'" >&2; exit 2 ;;
+esac
 WHEELS="jsonschema-rs==0.61.2 orjson==3.13.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0
   rpds-py==2026.9.1 rfc3339-validator==0.1.4 junitparser==5.0.3 time-machine==3.6.0"
 
@@ -40,7 +44,6 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PREFLIGHT_CACHE_DIR="$WORK/cache"
 
-BUDGET_S=${GPU_TRUTH_BUDGET_S:-480}  # the whole run: steps that would start past it are skipped, saying so
 DEADLINE=$((SECONDS + BUDGET_S))
 step() {  # step NAME TIMEOUT_S COMMAND...: stdout+stderr to NAME.log, one line in steps.txt
   local name=$1 limit=$2 start end rc left=$((DEADLINE - SECONDS))
