@@ -99,7 +99,7 @@ record busy
 wait $LOAD
 
 # The files that hold device tests (pytest imports every file it is given, and the image lacks some test-only packages).
-DEVICE_TESTS=$(grep -l "mark.device" tests/test_*.py | tr '\n' ' ')
+DEVICE_TESTS=$(grep -rl --include="test_*.py" "mark.device" tests | tr '\n' ' ')
 # shellcheck disable=SC2086  # one word per file
 step device-tests 240 "$PY" -m pytest -q -p no:cacheprovider -m device --continue-on-collection-errors \
   --junitxml="$WORK/device-tests.xml" $DEVICE_TESTS

@@ -35,7 +35,7 @@ from preflight_action.github.action_inputs import (
     SetupInputs,
     SummarizeInputs,
 )
-from preflight_action.processes import kill_tree
+from preflight_action.process.tree import kill_tree
 
 # What the orchestrator imports; a preinstalled interpreter without one of them cannot run it.
 ORCHESTRATOR_IMPORTS = ("jsonschema", "yaml", "jinja2", "rich", "psutil")

@@ -18,10 +18,10 @@ from preflight_action.gates.run import GATES
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
 
 if TYPE_CHECKING:
-    from preflight_action.interrupts import Interrupted
     from preflight_action.preflight.report import CheckResult, Report
     from preflight_action.preflight.session import Session
     from preflight_action.preflight.severity import SeverityPolicy
+    from preflight_action.process.interrupts import Interrupted
 
 EPILOG = """\
 exit codes:
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.level,
         budget_s=args.budget,
     )
-    from preflight_action.interrupts import Interrupted
+    from preflight_action.process.interrupts import Interrupted
 
     try:
         with Interrupted() as guard:  # Ctrl-C / SIGTERM: a partial report, the worker stopped, exit 130
@@ -243,7 +243,7 @@ def _run_shown(session: Session, policy: SeverityPolicy) -> Report:
 
 
 def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
-    from preflight_action import interrupts
+    from preflight_action.process import interrupts
 
     not_run = sum(1 for c in document["checks"] if c["skip_reason"] == interrupts.not_run_reason(signal_name))
     print(f"runtime_preflight: interrupted by {signal_name}: partial report written to {path} ({not_run} checks not run)", file=sys.stderr)

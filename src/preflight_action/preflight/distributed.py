@@ -22,7 +22,7 @@ from preflight_action.gpu.interconnect import DistributedPolicy
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.ranks import RankPlan, RankRun, run_ranks
 from preflight_action.preflight.report import CheckResult
-from preflight_action.probe_client import resolve_python
+from preflight_action.process.probe_client import resolve_python
 
 CHECK_ID = "distributed.allreduce"
 NO_COLLECTIVE = {

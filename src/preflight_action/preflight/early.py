@@ -17,13 +17,13 @@ import os
 import sys
 import time
 
-from preflight_action.probe_cache import ProbeDirectory
-from preflight_action.spawn import spawn
+from preflight_action.process.probe_cache import ProbeDirectory
+from preflight_action.process.spawn import spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs before the worker exists
 if TYPE_CHECKING:
-    from preflight_action.probe_client import ProbeWorker
-    from preflight_action.spawn import ChildProcess
+    from preflight_action.process.probe_client import ProbeWorker
+    from preflight_action.process.spawn import ChildProcess
 
 # The first request, as probe_client.ProbeWorker.request writes it (json is not loaded yet here).
 TORCH_IMPORT_REQUEST = '{"type": "check", "id": "torch.import", "params": {}}\n'
@@ -45,7 +45,7 @@ class EarlyWorker:
     def worker(self) -> ProbeWorker:
         """The process as a ``ProbeWorker`` (its reader threads start on first use)."""
         if self._worker is None:
-            from preflight_action.probe_client import ProbeWorker
+            from preflight_action.process.probe_client import ProbeWorker
 
             self._worker = ProbeWorker(self.python, self.directory, started=self.process)
         return self._worker
@@ -76,7 +76,7 @@ def _python_flag(argv: list[str]) -> str | None:
 
 def _spawn(python: str | None, started: float) -> EarlyWorker | None:
     if python:
-        from preflight_action.probe_client import resolve_python
+        from preflight_action.process.probe_client import resolve_python
 
         try:
             path, _source = resolve_python(python)
@@ -130,7 +130,7 @@ def start(python: str | None) -> EarlyWorker | None:
     started = time.perf_counter()
     if _launched:
         taken = _launched.pop()
-        from preflight_action.probe_client import resolve_python
+        from preflight_action.process.probe_client import resolve_python
 
         try:
             wanted = resolve_python(python)[0]

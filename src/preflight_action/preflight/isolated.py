@@ -15,7 +15,7 @@ from preflight_probe import remedies
 _IMPORTING = re.compile(r"preflight_probe: importing torch from (?P<path>.+?) \(installed: (?P<version>[^)]*)\)\s*$")
 _SIGNAL = re.compile(r"killed by (SIG[A-Z]+)")
 HEAD_LINES = 8
-MARKER = "[unparsable worker output] "  # how line_process keeps stdout lines that are not the probe's JSON
+MARKER = "[unparsable worker output] "  # how process.lines keeps stdout lines that are not the probe's JSON
 
 
 @dataclass(frozen=True)

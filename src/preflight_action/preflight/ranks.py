@@ -5,7 +5,7 @@ started from a private probe copy (``ProbeDirectory(entry="distributed_rank")``)
 the user's environment as it is. Rank 0 binds the TCPStore on 127.0.0.1 port 0 and
 reports the port; the others get it on stdin. Every rank has its own process-group
 timeout; here the whole run has one deadline, after which every rank still running is
-killed with its children (``processes.kill_tree``). Once one rank fails, the others get
+killed with its children (``tree.kill_tree``). Once one rank fails, the others get
 ``GRACE_S`` to report their side (their own timeout usually fires first), then are killed.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight_action.line_process import JsonLineProcess
-from preflight_action.probe_client import ProbeDirectory, describe_exit
+from preflight_action.process.lines import JsonLineProcess
+from preflight_action.process.probe_client import ProbeDirectory, describe_exit
 
 GRACE_S = 5.0
 STDERR_LINES = 8

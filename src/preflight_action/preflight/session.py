@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from preflight_action import __version__, ci, processes, redact
+from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
-from preflight_action.interrupts import Interrupted
 from preflight_action.preflight import budget, checks, isolated, levels, report, triage
 from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
@@ -25,7 +24,9 @@ from preflight_action.preflight.early import EarlyWorker
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult, Report
 from preflight_action.preflight.severity import SeverityPolicy
-from preflight_action.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
+from preflight_action.process import tree
+from preflight_action.process.interrupts import Interrupted
+from preflight_action.process.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
 
 Progress = Callable[[CheckResult, int, int], None]
 Starting = Callable[[str, int, int], None]
@@ -79,7 +80,7 @@ class Session:
         if not self._adopt(early):
             self._prefetch("torch.import", {})
         self._plan_level()
-        processes.warm()  # close() finds the worker's children with psutil: load it while torch imports
+        tree.warm()  # close() finds the worker's children with psutil: load it while torch imports
 
     def _adopt(self, early: EarlyWorker | None) -> bool:
         """Take over the worker ``early.start`` began (its torch import already under way), when it diagnoses our python."""

@@ -147,7 +147,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def options_from(args: argparse.Namespace) -> SmokeOptions:
-    from preflight_action.probe_client import resolve_python
+    from preflight_action.process.probe_client import resolve_python
 
     try:
         python, source = resolve_python(args.python)

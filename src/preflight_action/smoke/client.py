@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preflight_action import redact
-from preflight_action.line_process import JsonLineProcess
-from preflight_action.probe_client import ProbeDirectory, how_it_ended
+from preflight_action.process.lines import JsonLineProcess
+from preflight_action.process.probe_client import ProbeDirectory, how_it_ended
 
 if TYPE_CHECKING:
-    from preflight_action.spawn import ChildProcess
+    from preflight_action.process.spawn import ChildProcess
 
 
 class Deadline:

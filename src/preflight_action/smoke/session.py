@@ -11,7 +11,7 @@ from typing import Any
 from preflight_action import __version__, ci
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, node_id, utc_now
-from preflight_action.interrupts import Interrupted, exit_code
+from preflight_action.process.interrupts import Interrupted, exit_code
 from preflight_action.smoke import guard, modes, record, retention
 from preflight_action.smoke.client import Deadline, SmokeWorker, WorkerGone
 from preflight_probe import smoke_models as models

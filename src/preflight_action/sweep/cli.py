@@ -127,7 +127,7 @@ def cmd_plan(args: argparse.Namespace, root: Path) -> int:
 
 
 def _interrupted(run: RunDir, signal_name: str) -> int:
-    from preflight_action import interrupts
+    from preflight_action.process import interrupts
 
     print(f"interrupted by {signal_name}: summaries written; finish with `sweep.py run --resume {run.run_id}`", file=sys.stderr)
     return interrupts.exit_code(signal_name)

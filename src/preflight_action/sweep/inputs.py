@@ -34,7 +34,7 @@ class Inputs:
 
 
 def resolve_interpreter(given: str | None) -> str:
-    from preflight_action.probe_client import resolve_python
+    from preflight_action.process.probe_client import resolve_python
 
     try:
         return resolve_python(given)[0]

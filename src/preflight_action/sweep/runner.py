@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action import redact
-from preflight_action.interrupts import Interrupted
-from preflight_action.probe_client import describe_exit
-from preflight_action.processes import kill_tree
+from preflight_action.process.interrupts import Interrupted
+from preflight_action.process.probe_client import describe_exit
+from preflight_action.process.tree import kill_tree
 from preflight_action.sweep.artifacts import RunDir, append_step, drop_partial_line, read_steps
 from preflight_action.sweep.planner import iso, utc_now
 from preflight_action.sweep.progress import Progress

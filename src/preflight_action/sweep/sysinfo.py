@@ -44,7 +44,7 @@ def collect_host(python: str) -> dict[str, Any]:
 
 def collect_probe(python: str, device: str = "auto") -> dict[str, Any]:
     """``torch.import``, ``device.resolve`` and ``capabilities.detect`` in a probe worker under ``python``."""
-    from preflight_action.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure
+    from preflight_action.process.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure
 
     probe_dir = ProbeDirectory()
     errors: list[str] = []

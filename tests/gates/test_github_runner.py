@@ -1,0 +1,70 @@
+"""The github-runner gate through the shipped hook, run as the runner runs ACTIONS_RUNNER_HOOK_JOB_STARTED (`bash -e`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.gate_reports import GATE, no_torch_python
+
+HOOK = ROOT / "deploy" / "github-runner" / "preflight-job-started.sh"
+
+
+@pytest.fixture(scope="module")
+def broken_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return no_torch_python(tmp_path_factory.mktemp("runner") / "venv")
+
+
+def run_hook(tmp_path: Path, python: Path | None = None) -> tuple[subprocess.CompletedProcess[str], str]:
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("")
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("GITHUB_", "RUNNER_", "PREFLIGHT_"))
+    }  # only what a runner sets below
+    env.update(
+        ACTIONS_RUNNER_HOOK_JOB_STARTED=str(HOOK),
+        GITHUB_ACTIONS="true",
+        GITHUB_STEP_SUMMARY=str(summary),
+        RUNNER_NAME="gpu-runner-7",
+        RUNNER_TEMP=str(tmp_path / "runner-temp"),
+        PREFLIGHT_GATE=f"{sys.executable} {GATE}",
+        PREFLIGHT_ARGS="--device cpu",
+    )
+    if python:
+        env["PREFLIGHT_PYTHON"] = str(python)
+    done = subprocess.run(["bash", "-e", str(HOOK)], capture_output=True, text=True, timeout=300, env=env, check=False)
+    return done, summary.read_text()
+
+
+def test_healthy_runner_lets_the_job_run_with_a_summary_section(tmp_path: Path) -> None:
+    done, summary = run_hook(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "::notice title=preflight gate on gpu-runner-7::preflight: " in done.stdout
+    assert summary.startswith("## Preflight gate on gpu-runner-7: pass\n")
+    assert (tmp_path / "runner-temp" / "preflight" / "preflight.json").exists()
+
+
+def test_blocking_finding_fails_the_job_and_the_log_says_why(tmp_path: Path, broken_python: Path) -> None:
+    done, summary = run_hook(tmp_path, broken_python)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert (
+        "::error title=preflight gate on gpu-runner-7::preflight: torch.import critical (score 100): "
+        "ModuleNotFoundError: No module named 'torch'"
+    ) in lines
+    assert lines[-1].startswith("preflight: a blocking finding on runner gpu-runner-7: the job will not run")
+    assert summary.startswith("## Preflight gate on gpu-runner-7: blocking\n")
+    assert "| torch.import | critical | 100 | yes | ModuleNotFoundError: No module named 'torch' |" in summary
+
+
+def test_a_gate_that_cannot_run_warns_and_never_fails_the_job(tmp_path: Path) -> None:
+    done, summary = run_hook(tmp_path, tmp_path / "no-such-python")
+    assert done.returncode == 0
+    assert "::warning title=preflight gate on gpu-runner-7::preflight: could not run: --python " in done.stdout
+    assert done.stdout.splitlines()[-1] == "preflight: could not run (exit 2): the job runs unjudged on gpu-runner-7"
+    assert summary.startswith("## Preflight gate on gpu-runner-7: could not run\n")

@@ -1,0 +1,217 @@
+"""The real preflight, run under real broken runtimes (tests/support/broken_runtimes.py): check, status, band, cause, remedy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from preflight_action import schemas
+from tests.support import broken_runtimes as br
+
+
+def _build(builder, *args):
+    try:
+        return builder(*args)
+    except br.Unavailable as why:
+        pytest.skip(str(why))
+
+
+@pytest.fixture
+def under(run_preflight, monkeypatch):
+    """Run the real preflight (cli.main) with ``--python`` and the environment of a broken runtime."""
+
+    def run(runtime: br.Runtime, *args: str):
+        monkeypatch.delenv("PYTHONPATH", raising=False)
+        for name, value in runtime.env.items():
+            monkeypatch.setenv(name, value)
+        result = run_preflight("--python", str(runtime.python), "--quiet", *args)
+        schemas.validate(result.report, "preflight_report", "broken-runtime report")
+        return result
+
+    return run
+
+
+def _failed(run, check_id):
+    check = run.check(check_id)
+    assert check["status"] == "fail", check
+    entry = next(t for t in run.report["triage"]["top_failed_checks"] if t["check_id"] == check_id)
+    assert entry["remedy"] == check["remedy"]
+    assert entry["remedy"]
+    assert entry["node"] == run.report["host"]["node_id"]
+    assert entry["os"]
+    return check, entry
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("via", ["PYTHONPATH", ".pth"])
+def test_a_second_torch_on_the_path_fails_deps_consistency_naming_both(under, tmp_path: Path, via: str) -> None:
+    runtime = _build(br.second_torch, tmp_path, via)
+    run = under(runtime, "--device", "cpu")
+    check, entry = _failed(run, "deps.consistency")
+    assert entry["band"] == "medium"
+    assert "2 torch installs are visible to this interpreter" in check["error"]
+    assert f"2.13.0+cpu at {runtime.notes['other']}" in check["error"]
+    assert f"2.14.1 at {br.SITE}" in check["error"]
+    found = check["details"]["distributions"]["torch"]
+    assert [d["version"] for d in found] == ["2.13.0+cpu", "2.14.1"]
+    if via == "PYTHONPATH":
+        assert found[0]["added_by"] == "PYTHONPATH"
+        assert f"take {runtime.notes['other']} off PYTHONPATH (drops torch 2.13.0+cpu)" in check["remedy"]
+    else:
+        assert found[0]["added_by"] == runtime.notes["pth"]
+        assert f"delete {runtime.notes['pth']} (drops torch 2.13.0+cpu at {runtime.notes['other']})" in check["remedy"]
+    assert run.check("torch.import")["details"]["version"] == "2.13.0+cpu"  # the first one wins the import
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("via", ["PYTHONPATH", ".pth"])
+def test_the_same_torch_installed_twice_fails_deps_consistency_where_it_used_to_pass(under, tmp_path: Path, via: str) -> None:
+    runtime = _build(br.second_copy_of_torch, tmp_path, via)
+    run = under(runtime, "--device", "cpu", "--check-torchvision")
+    check, entry = _failed(run, "deps.consistency")
+    assert entry["band"] == "medium"
+    version = runtime.notes["version"]
+    assert check["error"] == (
+        f"2 torch installs are visible to this interpreter (import takes the first): {version} at {runtime.notes['other']} "
+        f"(from {runtime.notes.get('pth', 'PYTHONPATH')}); {version} at {br.SITE} (from "
+        f"{check['details']['distributions']['torch'][1]['added_by']})"
+    )
+    assert check["remedy"].startswith("keep one torch: ")
+    for check_id in ("torch.import", "tensor.smoke", "dtype.support", "torchvision.import"):
+        assert run.check(check_id)["status"] == "pass"  # the same build twice runs; only the duplicate is wrong
+    assert [t["check_id"] for t in run.report["triage"]["top_failed_checks"]] == ["deps.consistency"]
+
+
+@pytest.mark.integration
+def test_torchvision_built_for_another_torch_and_cuda_names_both_builds_and_the_pair(under, tmp_path: Path) -> None:
+    runtime = _build(br.torchvision_for_another_build, tmp_path)
+    run = under(runtime, "--device", "cpu", "--check-torchvision")
+    check, entry = _failed(run, "deps.consistency")
+    assert entry["band"] == "medium"
+    vision = runtime.notes["torchvision_version"]
+    assert f"torchvision {vision} (CUDA 13 build, links libcudart.so.13) does not pair with torch 2.13.0+cpu (CPU build)" in check["error"]
+    assert "torch 2.13.0+cpu pairs with torchvision 0.28.x" in check["error"]
+    assert "the pair that works is torch 2.13.0+cpu with torchvision 0.28.x from the cpu index" in check["error"]
+    assert check["remedy"].endswith('-m pip install "torchvision==0.28.*" --index-url https://download.pytorch.org/whl/cpu')
+    vision_check, vision_entry = _failed(run, "torchvision.import")
+    assert vision_entry["band"] == "medium"
+    assert "does not pair with torch 2.13.0+cpu (CPU build)" in vision_check["error"]
+    assert "operator torchvision::nms does not exist" not in vision_check["error"].split("(", 1)[0]  # the cause leads, not the symptom
+    assert vision_check["remedy"] == check["remedy"]
+
+
+@pytest.mark.integration
+def test_matmul_wrong_everywhere_fails_tensor_smoke_against_an_independent_reference(under, tmp_path: Path) -> None:
+    runtime = _build(br.patched_matmul, tmp_path)
+    run = under(runtime, "--device", "cpu")
+    smoke, entry = _failed(run, "tensor.smoke")
+    assert entry["band"] == "critical"
+    assert "exact small-integer float32 matmul is wrong in 256 of 256 cells" in smoke["error"]
+    assert "vs a pure-Python reference" in smoke["error"]
+    assert smoke["details"]["matmul_rel_error"] == pytest.approx(0.01, rel=0.05)
+    patch = runtime.notes["sitecustomize"]
+    assert f"torch.Tensor.__matmul__ is replaced by code from {patch}" in smoke["error"]
+    assert smoke["remedy"].startswith(f"remove the code in {patch} that replaces torch.Tensor.__matmul__, ")
+    dtype, dtype_entry = _failed(run, "dtype.support")
+    assert dtype_entry["band"] == "high"
+    for name in ("float16", "bfloat16"):
+        assert f"{name} exact small-integer matmul is wrong" in dtype["error"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["package", "module"])
+def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, tmp_path: Path, kind: str) -> None:
+    runtime = _build(br.shadowing_torch, tmp_path, kind)
+    run = under(runtime, "--device", "cpu")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    shadow = runtime.notes["shadow"]
+    assert check["error"].startswith(f"the torch imported from {shadow} is not PyTorch (it has no torch.__version__")
+    assert f"it hides the installed PyTorch 2.14.1 at {br.SITE}" in check["error"]
+    assert "AttributeError" not in check["error"]
+    assert check["remedy"].startswith(f"rename or remove {shadow}, or take {Path(shadow).parent} off PYTHONPATH")
+    assert [t["check_id"] for t in run.report["triage"]["top_failed_checks"]] == ["torch.import"]  # one cause, one failure
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(sys.platform != "linux", reason="a truncated ELF library raises SIGBUS on Linux")
+def test_a_damaged_torch_library_crash_is_named_a_damaged_install_with_a_reinstall(under, tmp_path: Path) -> None:
+    runtime = _build(br.damaged_torch, tmp_path)
+    run = under(runtime, "--device", "cpu")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    assert check["details"]["isolated_failure"] is True
+    assert check["error"].startswith(f"torch at {runtime.notes['torch']} crashed while loading its shared libraries (killed by SIGBUS")
+    assert "this points at a damaged install" in check["error"]
+    assert check["remedy"].startswith("reinstall torch: ")
+    assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(sys.platform != "linux", reason="the truncated library is an ELF file")
+def test_a_torch_library_the_loader_refuses_is_named_a_damaged_install(under, tmp_path: Path) -> None:
+    runtime = _build(br.damaged_torch, tmp_path, 64)  # its first 64 bytes
+    run = under(runtime, "--device", "cpu")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    assert check["error"].startswith(f"import torch from {runtime.notes['torch']} failed: OSError: ")
+    assert check["error"].endswith("its shared libraries cannot be loaded: this points at a damaged or mixed install")
+    assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(sys.platform == "win32", reason="the broken compiler is a POSIX shell wrapper around g++")
+def test_a_compiler_that_cannot_compile_keeps_its_path_and_its_own_error_lines(under, tmp_path: Path) -> None:
+    runtime = _build(br.compiler_without_headers, tmp_path)
+    run = under(runtime, "--device", "cpu", "--check-compile", "--check-timeout", "400")
+    check, entry = _failed(run, "compile.smoke")
+    assert entry["band"] == "high"
+    cxx = runtime.notes["cxx"]
+    assert f"the C++ compiler {cxx} exists but cannot compile inductor's kernel" in check["error"]
+    assert "No such file or directory" in check["error"]  # g++'s own words, not "C++ compile error"
+    assert check["details"]["compiler"] == cxx
+    assert check["remedy"].startswith(f"repair or replace the compiler at {cxx}")
+    assert "g++" in check["remedy"] or "clang" in check["remedy"] or "Visual Studio" in check["remedy"]
+
+
+def test_a_python_that_is_not_python_is_said_once_with_its_earliest_lines(under, tmp_path: Path) -> None:
+    runtime = br.not_a_python(tmp_path)
+    for _ in range(3):  # the earliest stderr line used to be lost in 2 of 3 runs
+        run = under(runtime)
+        check, entry = _failed(run, "torch.import")
+        assert entry["band"] == "critical"
+        assert check["error"].startswith(f"{runtime.python} is not a Python interpreter, or it never started the probe")
+        assert "exit code 0" in check["error"]
+        assert f"stderr: {runtime.notes['first_stderr']}" in check["error"]
+        assert "stdout: Welcome to the toolbox 4.2" in check["error"]
+        assert "point --python at the environment's Python interpreter" in check["remedy"]
+        assert [t["check_id"] for t in run.report["triage"]["top_failed_checks"]] == ["torch.import"]  # once
+        deps = run.check("deps.consistency")
+        assert deps["status"] == "skip"
+        assert deps["skip_reason"] == f"{runtime.python} never started the probe (torch.import failed)"
+
+
+def test_a_check_that_outlives_its_timeout_is_told_to_raise_check_timeout(run_preflight, monkeypatch) -> None:
+    monkeypatch.setenv("PREFLIGHT_INJECT_FAULT", "torch.import=hang")  # hangs whatever the machine's speed
+    run = run_preflight("--device", "cpu", "--quiet", "--check-timeout", "3")
+    check, entry = _failed(run, "torch.import")
+    assert entry["band"] == "critical"
+    assert check["error"].startswith("timed out after 3 s")
+    assert "raise --check-timeout above 3 s" in check["remedy"]
+    assert run.check("deps.consistency")["status"] == "pass"  # a fresh worker took over
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the echoing interpreter is a POSIX shell script")
+def test_a_python_that_echoes_the_request_back_is_told_apart_at_once(under, tmp_path: Path) -> None:
+    echo = tmp_path / "python"
+    echo.write_text("#!/bin/sh\nexec cat\n", encoding="utf-8")  # a wrapper that lost its exec line: stdin comes back
+    echo.chmod(0o755)
+    run = under(br.Runtime(echo), "--check-timeout", "300")
+    check, _ = _failed(run, "torch.import")
+    assert check["error"].startswith(
+        f"{echo} is not a Python interpreter, or it never started the probe (sent our own request back instead of the probe's hello)"
+    )
+    assert 'stdout: {"type": "check", "id": "torch.import"' in check["error"]
+    assert check["duration_ms"] < 300_000  # told apart at its first line, not at the timeout

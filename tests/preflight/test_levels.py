@@ -1,0 +1,221 @@
+"""Levels (policy/levels.yaml) and the run budget: which checks run, and a budget that holds whatever the device does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from preflight_action.errors import InputError
+from preflight_action.preflight import checks, levels
+from preflight_action.preflight.budget import Budget
+from preflight_action.preflight.cli import parse_args
+
+ROOT = Path(__file__).resolve().parents[2]
+DEEP_ONLY = {"model.smoke", "transfer.host", "memory.pattern", "load.sustained"}
+QUICK = ["torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency"]
+
+
+def _ids(specs: list[checks.CheckSpec]) -> list[str]:
+    return [s.id for s in specs]
+
+
+def test_quick_runs_the_issue_checks_and_the_nvml_host_checks_only() -> None:
+    policy = levels.load()
+    planned = levels.plan(policy, "quick", checks.SPECS)
+    run_always = [s.id for s in planned if s.enabled_by is None]
+    assert [c for c in run_always if not c.startswith("gpu.")] == QUICK
+    assert all(checks.spec(c).host is not None for c in run_always if c.startswith("gpu."))
+    for slow in ("compile.smoke", "perf.matmul", "perf.bandwidth", "dtype.support", "memory.pattern", "load.sustained"):
+        assert slow not in run_always
+
+
+def test_standard_is_todays_preflight_and_deep_adds_compile_model_and_stress() -> None:
+    policy = levels.load()
+    standard = levels.plan(policy, "standard", checks.SPECS)
+    assert _ids(standard) == [s.id for s in checks.SPECS if s.id not in DEEP_ONLY]
+    assert next(s for s in standard if s.id == "compile.smoke").enabled_by == "check_compile"  # still behind its flag
+    deep = levels.plan(policy, "deep", checks.SPECS)
+    deep_run = {s.id for s in deep if s.enabled_by is None}
+    assert {s.id for s in standard if s.enabled_by is None} | DEEP_ONLY | {"compile.smoke"} <= deep_run
+    assert "torchvision.import" not in deep_run  # still only with --check-torchvision
+    assert levels.budget_for(policy, "deep", None) == 600
+    assert levels.budget_for(policy, "standard", None) is None
+    assert levels.budget_for(policy, "quick", 7.5) == 7.5
+
+
+def _policy_file(tmp_path: Path, edit: Any) -> Path:
+    document = yaml.safe_load((ROOT / "policy" / "levels.yaml").read_text(encoding="utf-8"))
+    edit(document)
+    path = tmp_path / "levels.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_an_unknown_check_in_a_level_names_the_file_the_pointer_and_a_near_match(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, lambda d: d["levels"]["quick"]["checks"].append("tensor.smok"))
+    policy = levels.load(path)
+    with pytest.raises(
+        InputError, match=r"levels\.yaml: /levels/quick/checks/\d+: no check named 'tensor.smok' \(did you mean 'tensor.smoke'\?\)"
+    ):
+        levels.plan(policy, "quick", checks.SPECS)
+
+
+def test_shares_over_the_limit_and_bad_budgets_are_rejected(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, lambda d: d["shares"]["checks"].update({"torch.import": 0.95}))
+    with pytest.raises(InputError, match=r"/shares: the \w+ level's checks are guaranteed"):
+        levels.load(path)
+    path = _policy_file(tmp_path, lambda d: d["levels"]["deep"].update(budget_s=-5))
+    with pytest.raises(InputError, match=r"/levels/deep/budget_s"):
+        levels.load(path)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-3", "0", "soon"])
+def test_budget_must_be_finite_and_positive(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        parse_args(["--budget", bad])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "--budget" in err
+    assert "Traceback" not in err
+
+
+def test_help_states_each_levels_default_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "deep      default budget 600 s" in out
+    assert "quick     default budget 60 s" in out
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_check_may_use_what_the_later_checks_are_not_guaranteed() -> None:
+    clock = FakeClock()
+    shares = {"a": 0.2, "b": 0.1, "c": 0.1}
+    budget = Budget(100.0, 120.0, shares.__getitem__, clock=clock)
+    first = budget.allot("a", ["b", "c"])
+    assert first is not None
+    assert first.limit_s == pytest.approx(80.0)  # 100 - (10 + 10) kept for b and c
+    assert first.by_budget
+    clock.now += 85.0  # a overran into b's share (it was killed at 80 s in a real run)
+    second = budget.allot("b", ["c"])
+    assert second is not None
+    assert second.limit_s == pytest.approx(5.0)
+    clock.now += 14.9
+    assert budget.allot("c", []) is None  # 0.1 s left: not worth starting a check
+    assert "ran out before this check could start" in budget.ran_out_reason("c")
+    assert budget.record()["cut_short"] == ["c"]
+
+
+def test_without_a_budget_every_check_keeps_its_own_timeout() -> None:
+    budget = Budget(None, 42.0, lambda _c: 0.5)
+    allotment = budget.allot("a", ["b"])
+    assert allotment is not None
+    assert allotment.limit_s == 42.0
+    assert not allotment.by_budget
+    assert budget.record()["budget_s"] is None
+
+
+@pytest.mark.integration
+def test_quick_level_report_records_level_and_budget(run_preflight: Any) -> None:
+    run = run_preflight("--device", "cpu", "--level", "quick", "--quiet")
+    assert run.exit_code == 0
+    assert run.report["options"]["level"] == "quick"
+    assert run.report["options"]["budget_s"] == 60
+    assert run.report["budget"]["budget_s"] == 60
+    assert run.report["budget"]["cut_short"] == []
+    ran = {c["id"] for c in run.report["checks"]}
+    assert set(QUICK) <= ran
+    assert not ran & {"dtype.support", "perf.matmul", "device.placement", "dtype.select", *DEEP_ONLY}
+    for check_id in QUICK:
+        assert run.check(check_id)["status"] == "pass", run.check(check_id)
+    caps = run.check("capabilities.detect")["details"]
+    if caps["cxx_compiler"]:  # found on PATH, but not run: the quick level starts no compiler
+        assert caps["cxx_compiler_version"] is None
+        assert caps["sources"]["cxx_compiler_version"] == "not run: the quick level starts no compiler"
+
+
+def _quick_run_with_fault(tmp_path: Path, fault: str, budget: float, *flags: str) -> dict[str, Any]:
+    """The real CLI at the quick level with ``fault`` planted; it must exit 0 within the budget plus 10%: its report."""
+    out = tmp_path / "report.json"
+    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": fault}
+    argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick", *flags]
+    started = time.monotonic()
+    done = subprocess.run(
+        [*argv, "--budget", str(budget), "--quiet", "--output-path", str(out)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert wall <= budget * 1.1, f"the run took {wall:.1f} s with a {budget:g} s budget"  # a bound, not a speed goal
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.mark.integration
+def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path: Path) -> None:
+    """tensor.smoke hangs: it is cut at its allotment, the checks after it skip saying the budget ran out."""
+    budget = 30.0
+    report = _quick_run_with_fault(tmp_path, "tensor.smoke=hang", budget)
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert by_id["tensor.smoke"]["status"] == "skip"
+    assert "cut short by the --budget of 30 s" in by_id["tensor.smoke"]["skip_reason"]
+    assert by_id["tensor.smoke"]["details"]["budget_cut"] is True
+    # deps.consistency is guaranteed its own share: it runs in it when the hung check left that much (a fast
+    # machine), else it skips saying the budget ran out; either way it never runs past the budget.
+    deps = by_id["deps.consistency"]
+    assert deps["status"] in ("pass", "skip")
+    if deps["status"] == "skip":
+        assert "budget" in deps["skip_reason"]
+    assert "tensor.smoke" in report["budget"]["cut_short"]
+    assert report["budget"]["spent_s"] <= budget * 1.1
+
+
+@pytest.mark.integration
+def test_a_host_check_that_hangs_is_cut_by_the_budget_not_failed(tmp_path: Path) -> None:
+    """distributed.allreduce (a host check driving its own rank processes) hangs: the budget stops it and says so."""
+    report = _quick_run_with_fault(tmp_path, "distributed.allreduce=hang", 30.0, "--check-distributed")
+    check = next(c for c in report["checks"] if c["id"] == "distributed.allreduce")
+    assert check["status"] == "skip", check
+    assert "cut short by the --budget of 30 s" in check["skip_reason"]
+    assert "it stopped what it had started" in check["skip_reason"]
+    assert check["details"]["error_when_cut"]
+    assert report["budget"]["cut_short"] == ["distributed.allreduce"]
+
+
+def test_flags_still_add_their_checks_at_any_level() -> None:
+    from preflight_action.preflight.options import Options
+
+    policy = levels.load()
+    for level in levels.LEVELS:
+        planned = {s.id: s for s in levels.plan(policy, level, checks.SPECS)}
+        for check_id, flag in (("torchvision.import", "check_torchvision"), ("compile.smoke", "check_compile")):
+            assert planned[check_id].enabled(Options(**{flag: True})), (level, check_id)
+        assert planned["compile.smoke"].enabled(Options()) is (level == "deep")  # deep runs it unasked
+
+
+def test_the_session_refuses_an_unknown_level_before_any_check() -> None:
+    from preflight_action.errors import UsageError
+    from preflight_action.preflight.options import Options
+    from preflight_action.preflight.session import Session
+
+    with pytest.raises(UsageError, match=r"--level 'thorough' is not one of quick, standard, deep"):
+        Session(Options(device="cpu", level="thorough"))
