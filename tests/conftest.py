@@ -40,7 +40,7 @@ class PreflightRun:
 @pytest.fixture
 def run_preflight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., PreflightRun]:
     """Call ``cli_preflight.main`` in-process (its checks still run in real worker subprocesses)."""
-    from preflight_action.preflight import cli as cli_preflight
+    from preflight_action import main as cli_preflight
 
     def run(*args: str) -> PreflightRun:
         out = tmp_path / "report.json"

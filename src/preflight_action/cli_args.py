@@ -160,6 +160,15 @@ def _type(check: Callable[[str], str | None]) -> Callable[[str], str]:
 
 output_file = _type(file_problem)
 """argparse type: a file path we can write (checked at parse time, before the work starts)."""
+
+
+def prom_file(text: str) -> str:
+    """argparse type for --output-prom: a writable ``*.prom`` path (the only files the textfile collector reads)."""
+    if not text.endswith(".prom"):
+        raise argparse.ArgumentTypeError(f"{text}: node_exporter's textfile collector reads only *.prom files")
+    return output_file(text)
+
+
 output_dir = _type(dir_problem)
 """argparse type: a directory we can create or write into."""
 

@@ -14,6 +14,10 @@ Device = Literal["auto", "cpu", "cuda", "mps", "xpu", "rocm"]
 DEVICES: tuple[Device, ...] = get_args(Device)
 DEFAULT_DEVICE: Device = "auto"
 
+# What --device resolves to (a report's backend).
+Backend = Literal["cpu", "cuda", "rocm", "mps", "xpu"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
 # How deep a run goes (policy/levels.yaml lists each level's checks and budget).
 Level = Literal["quick", "standard", "deep"]
 LEVELS: tuple[Level, ...] = get_args(Level)
@@ -45,8 +49,8 @@ VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking", "not_judged": "not judged"}
 
 # Severity bands, worst first (policy/severity.yaml maps scores to them).
-Band = Literal["critical", "high", "medium", "low"]
-BANDS: tuple[Band, ...] = get_args(Band)
+BandName = Literal["critical", "high", "medium", "low"]
+BANDS: tuple[BandName, ...] = get_args(BandName)
 
 # preflight-summarize --fail-on (and the action's fail-on input).
 FailOn = Literal["failure", "regression", "never"]

@@ -83,7 +83,7 @@ def _last_line(capsys: pytest.CaptureFixture[str]) -> str:
 @needs_proc
 @pytest.mark.parametrize("flag", ["--output-path", "--output-md", "--output-html"])
 def test_preflight_refuses_an_unwritable_output_before_any_check(flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from preflight_action.preflight import cli
+    from preflight_action import main as cli
 
     report = tmp_path / "r.json"
     for target in (PROC / "x", tmp_path):  # /proc, and an existing directory given as a file
@@ -105,7 +105,7 @@ def test_preflight_refuses_an_unwritable_output_before_any_check(flag: str, tmp_
     ],
 )
 def test_preflight_numbers(argv: list[str], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from preflight_action.preflight import cli
+    from preflight_action import main as cli
 
     assert _exit_of(cli.main, ["--output-path", str(tmp_path / "r.json"), *argv]) == 2
     assert _last_line(capsys) == f"runtime_preflight: error: {why}"
@@ -115,7 +115,8 @@ def test_a_preflight_output_that_fails_at_write_time_leaves_the_others_and_exits
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Markdown path passes the check, then becomes a directory before the write: the JSON and HTML still land."""
-    from preflight_action.preflight import cli, session
+    from preflight_action import main as cli
+    from preflight_action.preflight import session
 
     md = tmp_path / "r.md"
     real_run = session.Session.run

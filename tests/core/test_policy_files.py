@@ -113,7 +113,7 @@ def test_malformed_missing_and_binary_files_are_one_clear_line(tmp_path: Path) -
 def test_a_bad_policy_from_the_environment_fails_the_preflight_with_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from preflight_action.preflight import cli
+    from preflight_action import main as cli
 
     file = _copy_shipped(policy_files.SEVERITY, tmp_path, lambda d: d.update(bands="none"))
     monkeypatch.setenv("PREFLIGHT_SEVERITY_POLICY", str(file))

@@ -32,21 +32,28 @@ def test_schema_ids_are_unique():
 
 @pytest.fixture(scope="module")
 def valid_report(tmp_path_factory):
-    from preflight_action.preflight import cli as cli_preflight
+    from preflight_action import main as cli_preflight
 
     out = tmp_path_factory.mktemp("r") / "r.json"
     assert cli_preflight.main(["--device", "cpu", "--quiet", "--output-path", str(out)]) == 0
     return json.loads(out.read_text())
 
 
-# Written beside the Report record by Session.extras() (optional 1.1 fields the record does not carry).
-SESSION_EXTRAS = ("worker_restarts", "interrupted_by", "budget")
-
-
 def test_real_report_round_trips_through_the_dataclasses(valid_report):
     rebuilt = report.Report.from_dict(valid_report).to_dict()
-    assert rebuilt == {k: v for k, v in valid_report.items() if k not in SESSION_EXTRAS}
-    assert set(valid_report) - set(rebuilt) <= set(SESSION_EXTRAS)
+    assert rebuilt == valid_report
+    assert rebuilt["verdict"] == "healthy"
+    assert rebuilt["budget"]["budget_s"] is None
+
+
+def test_fields_of_a_later_1x_report_are_carried_not_dropped(valid_report):
+    later = {**valid_report, "schema_version": "1.9", "inventory": {"packages": 400}}
+    later["checks"] = [{**valid_report["checks"][0], "evidence": ["RECORD"]}, *valid_report["checks"][1:]]
+    assert schemas.problems(later, "preflight_report") == []
+    rebuilt = report.Report.from_dict(later)
+    assert rebuilt.extra == {"inventory": {"packages": 400}}
+    assert rebuilt.to_dict()["inventory"] == {"packages": 400}
+    assert rebuilt.to_dict()["checks"][0]["evidence"] == ["RECORD"]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +86,8 @@ def test_a_1x_reader_accepts_fields_added_by_a_newer_minor_version(valid_report,
     path.write_text(json.dumps(doc))
     loaded = report.read(path)
     assert loaded.checks[0].id == valid_report["checks"][0]["id"]
-    assert "energy_joules" not in loaded.to_dict()
+    assert loaded.to_dict()["energy_joules"] == 12.5  # carried, not dropped (issue 30)
+    assert loaded.to_dict()["checks"][0]["retries"] == 2
 
 
 def test_same_version_extra_fields_and_a_new_major_are_rejected(valid_report):
@@ -126,3 +134,25 @@ def test_read_json_reports_malformed_json_with_line_and_column(tmp_path):
     bad.write_text('{"status": "pass",\n "checks": [}')
     with pytest.raises(InputError, match=r"bad.json: malformed JSON at line 2 column 13"):
         schemas.read_json(bad, "preflight_report")
+
+
+def test_an_interrupted_1_1_report_that_said_pass_is_read_as_incomplete(valid_report):
+    """1.1 wrote status "pass" for a run Ctrl-C stopped; a 1.2 reader derives the truth from the checks."""
+    old = copy.deepcopy(valid_report)
+    old["schema_version"] = "1.1"
+    old.pop("verdict")
+    old["interrupted_by"] = "SIGINT"
+    for check in old["checks"]:
+        check.pop("unfinished", None)
+    last = old["checks"][-1]
+    last.update(status="skip", skip_reason="not run: the run was interrupted by SIGINT", details={}, error=None, severity=None)
+    old["status"] = "pass"
+    schemas.validate(old, "preflight_report", "a 1.1 report")
+    rebuilt = report.Report.from_dict(old)
+    assert rebuilt.check(last["id"]).unfinished == "interrupted"
+    assert rebuilt.status == "incomplete"
+    assert rebuilt.verdict == "not_judged"
+    budget_cut = copy.deepcopy(old)
+    budget_cut.pop("interrupted_by")
+    budget_cut["checks"][-1].update(skip_reason="cut short by the --budget of 60 s: ...", details={"budget_cut": True})
+    assert report.Report.from_dict(budget_cut).verdict == "not_judged"

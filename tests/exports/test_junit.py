@@ -60,7 +60,7 @@ def test_one_testcase_per_check_with_failures_and_skips(broken: Path, tmp_path: 
     assert all(cases[check.id].is_passed for check in source.checks if check.status == "pass")
     properties = {p.name: p.value for p in suite.properties()}
     assert properties["verdict"] == "blocking"
-    assert properties["node"] == source.host["node_id"]
+    assert properties["node"] == source.host.node_id
 
 
 def test_failure_carries_the_checks_remedy_when_the_report_has_one(broken: Path) -> None:

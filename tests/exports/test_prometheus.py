@@ -78,7 +78,7 @@ def test_promtool_check_metrics_accepts_the_textfile(reports: dict[str, Path], n
 def test_the_textfile_reads_the_reports_own_verdict(reports: dict[str, Path], tmp_path: Path) -> None:
     broken = report_module.read(reports["broken"])
     samples = _samples(_textfile(reports, "broken", tmp_path).read_text())
-    where = {"device": "none", "level": "standard", "node": broken.host["node_id"]}
+    where = {"device": "none", "level": "standard", "node": broken.host.node_id}
     torch_import = {"check": "torch.import", **where}
     assert samples[_key("preflight_check_status", **torch_import, status="fail")] == 1
     assert samples[_key("preflight_check_status", **torch_import, status="pass")] == 0
@@ -102,7 +102,7 @@ def test_the_textfile_reads_the_reports_own_verdict(reports: dict[str, Path], tm
 
 def test_perf_figures_are_in_base_units_with_their_reference_ratio(reports: dict[str, Path], tmp_path: Path) -> None:
     samples = _samples(_textfile(reports, "perf", tmp_path).read_text())
-    where = {"device": "cuda:0", "level": "standard", "node": report_module.read(reports["perf"]).host["node_id"]}
+    where = {"device": "cuda:0", "level": "standard", "node": report_module.read(reports["perf"]).host.node_id}
     matmul = {"check": "perf.matmul", **where}
     assert samples[_key("preflight_perf_matmul_flops_per_second", **matmul, dtype="bf16")] == pytest.approx(312e12)
     assert samples[_key("preflight_perf_copy_bytes_per_second", check="perf.bandwidth", **where)] == pytest.approx(1.5e12)

@@ -45,7 +45,7 @@ def test_healthy_runner_lets_the_job_run_with_a_summary_section(tmp_path: Path) 
     done, summary = run_hook(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "::notice title=preflight gate on gpu-runner-7::preflight: " in done.stdout
-    assert summary.startswith("## Preflight gate on gpu-runner-7: pass\n")
+    assert summary.startswith("## Preflight gate on gpu-runner-7: healthy\n")
     assert (tmp_path / "runner-temp" / "preflight" / "preflight.json").exists()
 
 
@@ -65,6 +65,6 @@ def test_blocking_finding_fails_the_job_and_the_log_says_why(tmp_path: Path, bro
 def test_a_gate_that_cannot_run_warns_and_never_fails_the_job(tmp_path: Path) -> None:
     done, summary = run_hook(tmp_path, tmp_path / "no-such-python")
     assert done.returncode == 0
-    assert "::warning title=preflight gate on gpu-runner-7::preflight: could not run: --python " in done.stdout
+    assert "::warning title=preflight gate on gpu-runner-7::preflight: not judged: --python " in done.stdout
     assert done.stdout.splitlines()[-1] == "preflight: could not run (exit 2): the job runs unjudged on gpu-runner-7"
-    assert summary.startswith("## Preflight gate on gpu-runner-7: could not run\n")
+    assert summary.startswith("## Preflight gate on gpu-runner-7: not judged\n")

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from preflight_action.gates.run import gate_main
-from preflight_action.preflight import cli as preflight_cli
 from tests.conftest import ROOT
 from tests.support.gate_reports import GATE, no_torch_python
 
@@ -60,8 +59,7 @@ def test_healthy_node_is_ok(tmp_path: Path) -> None:
     assert code == 0, stderr
     assert _one_line(stdout).startswith(("preflight: healthy, ", "preflight: no blocking failure"))
     options = json.loads(report.read_text())["options"]
-    if hasattr(preflight_cli.parse_args([]), "level"):
-        assert options["level"] == "quick"  # gates default to the quick level
+    assert options["level"] == "quick"  # gates default to the quick level
 
 
 def test_broken_stack_is_a_problem_naming_the_worst_finding(tmp_path: Path, broken_python: Path) -> None:
@@ -74,17 +72,20 @@ def test_a_preflight_that_cannot_run_is_unknown(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-python"
     code, stdout, _, _ = invoke_like_npd(tmp_path, "--python", str(missing))
     assert code == 2  # NPD: neither 0 nor 1 is Unknown, so the condition is not flipped
-    assert _one_line(stdout) == f"preflight: could not run: --python {missing}: no such interpreter; the node was not judged"
+    assert _one_line(stdout) == f"preflight: not judged: --python {missing}: no such interpreter; the node was left as it is"
 
 
-def test_an_internal_error_is_could_not_run_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    def broken_tool(argv: list[str]) -> int:
+def test_an_internal_error_is_not_judged_and_says_so(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflight_action.preflight import run
+
+    def broken_tool(*args: object, **kwargs: object) -> None:
         raise KeyError("triage")
 
-    code = gate_main(["--gate", "npd", "--output-path", os.devnull], broken_tool, preflight_cli.parse_args)
+    monkeypatch.setattr(run, "run", broken_tool)
+    code = gate_main(["--gate", "npd", "--quiet", "--output-path", os.devnull])
     out = capsys.readouterr().out
     assert code == 2
-    assert out == "preflight: could not run: internal error: KeyError: 'triage'; the node was not judged\n"
+    assert out == "preflight: not judged: internal error: KeyError: 'triage'; the node was left as it is\n"
 
 
 def test_from_report_judges_an_existing_report_without_running(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_from_report_judges_an_existing_report_without_running(tmp_path: Path) -
         [sys.executable, str(GATE), "--gate", "npd", "--from-report", str(report)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2
-    assert done.stdout.startswith(f"preflight: could not run: {report}")
+    assert done.stdout.startswith(f"preflight: not judged: {report}")
 
 
 def test_runtime_preflight_gate_flag_is_the_same_gate(tmp_path: Path, broken_python: Path) -> None:

@@ -121,12 +121,12 @@ def test_healthy_run_outputs_match_its_report(selftest: tuple[dict[str, str], Pa
     assert Path(outputs["HEALTHY_REPORT"]).is_absolute()
     # the inputs reached the CLI: cpu, torchvision on, strict on, and this test's interpreter diagnosed
     assert healthy.requested_device == "cpu"
-    assert healthy.options["check_torchvision"] is True
+    assert healthy.options.check_torchvision is True
     assert healthy.check("torchvision.import") is not None
     assert healthy.check("torchvision.import").status == "pass"
-    assert Path(healthy.interpreter["path"]).resolve() == Path(sys.executable).resolve()
+    assert Path(healthy.interpreter.path).resolve() == Path(sys.executable).resolve()
     # the node-id input named the machine (not the runner)
-    assert healthy.host["node_id"] == "selftest-node"
+    assert healthy.host.node_id == "selftest-node"
 
 
 def test_crashed_check_fails_the_strict_step_with_outputs_written(

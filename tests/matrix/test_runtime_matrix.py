@@ -19,7 +19,7 @@ from preflight_action.smoke import cli as smoke_cli
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A real CPU preflight report, a stub smoke record turned into a real pass, a simulated record of another node."""
-    from preflight_action.preflight import cli as cli_preflight
+    from preflight_action import main as cli_preflight
 
     root = tmp_path_factory.mktemp("artifacts")
     preflight = root / "pf" / "node-a.json"
@@ -235,7 +235,7 @@ def test_the_summarizer_calls_keep_working(artifacts: dict[str, Any]) -> None:
     snapshot = matrix.build_snapshot([lane], None, 3600)
     assert "inputs" not in snapshot
     nodes, backends, cells = matrix.grid(snapshot)
-    assert nodes == [report.host["node_id"]]
+    assert nodes == [report.host.node_id]
     assert backends == ["cpu"]
     assert (nodes[0], "cpu") in cells
     assert matrix.status_block("ok", "fine", [])["aria_hint"] == "Runtime status Ready - fine. fine"
@@ -300,7 +300,7 @@ def test_a_failed_auto_leg_is_not_hidden_by_a_later_cpu_leg_on_the_same_runner(a
     cpu_passed = replace(matrix.lane_from_report(replace(passing, requested_device="cpu"), "cpu.json"), updated="2026-01-01T00:05:00.000Z")
     now = matrix.parse_time("2026-01-01T00:06:00.000Z")
     snapshot = matrix.build_snapshot([auto_failed, cpu_passed], now, 3600)
-    node = passing.host["node_id"]
+    node = passing.host.node_id
     assert snapshot["items"][node]["status"]["code"] == "down"
     assert matrix.grid(snapshot)[2][(node, cpu_passed.backend)]["code"] == "down"
 
@@ -320,8 +320,8 @@ def test_a_python_matrix_on_one_node_keeps_every_leg(artifacts: dict[str, Any]) 
         extra={**ok.extra, "python": "3.10.14"},
     )
     snapshot = matrix.build_snapshot([failing, ok], matrix.parse_time("2026-01-01T00:06:00.000Z"), 3600)
-    assert snapshot["items"][passing.host["node_id"]]["status"]["code"] == "down"
-    assert snapshot["items"][passing.host["node_id"]]["runtime"]["total"] == 2
+    assert snapshot["items"][passing.host.node_id]["status"]["code"] == "down"
+    assert snapshot["items"][passing.host.node_id]["runtime"]["total"] == 2
 
 
 def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]) -> None:
@@ -333,9 +333,9 @@ def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]
     ready = matrix.lane_from_report(report, "r.json")
     dry_run = replace(ready, source="sweep", code="skipped", summary="dry run")
     snapshot = matrix.build_snapshot([ready, dry_run], matrix.parse_time(ready.updated), 3600)
-    assert snapshot["items"][report.host["node_id"]]["status"]["code"] == "ok"
+    assert snapshot["items"][report.host.node_id]["status"]["code"] == "ok"
     only_skipped = matrix.build_snapshot([dry_run], matrix.parse_time(ready.updated), 3600)
-    assert only_skipped["items"][report.host["node_id"]]["status"]["code"] == "skipped"
+    assert only_skipped["items"][report.host.node_id]["status"]["code"] == "skipped"
 
 
 def test_a_sweep_plan_is_not_mistaken_for_a_sweep_summary() -> None:

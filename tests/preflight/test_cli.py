@@ -227,7 +227,7 @@ def test_artifacts_are_readable_by_others_as_the_umask_allows(run_preflight, tmp
 
 
 def test_report_in_a_directory_that_does_not_exist_yet(tmp_path, capsys):
-    from preflight_action.preflight import cli as cli_preflight
+    from preflight_action import main as cli_preflight
 
     out = tmp_path / "deep" / "er" / "report.json"
     assert cli_preflight.main(["--device", "cpu", "--quiet", "--output-path", str(out)]) == 0

@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from preflight_action.preflight import early, entry
+import preflight_entry
+from preflight_action.preflight import early
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "runtime_preflight.py"
@@ -128,12 +129,12 @@ def test_a_gate_judging_an_existing_report_starts_no_worker(argv: list[str]) -> 
 def test_ctrl_c_before_the_cli_handles_signals_is_one_line_and_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from preflight_action.preflight import cli
+    from preflight_action import main
 
     def interrupted(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "main", interrupted)
+    monkeypatch.setattr(main, "main", interrupted)
     monkeypatch.setattr(sys, "argv", ["runtime_preflight", "--version"])  # starts no worker
-    assert entry.main() == 130
+    assert preflight_entry.runtime_preflight() == 130
     assert capsys.readouterr().err == "runtime_preflight: interrupted by SIGINT\n"

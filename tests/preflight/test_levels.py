@@ -118,7 +118,7 @@ def test_a_check_may_use_what_the_later_checks_are_not_guaranteed() -> None:
     clock.now += 14.9
     assert budget.allot("c", []) is None  # 0.1 s left: not worth starting a check
     assert "ran out before this check could start" in budget.ran_out_reason("c")
-    assert budget.record()["cut_short"] == ["c"]
+    assert budget.record().cut_short == ["c"]
 
 
 def test_without_a_budget_every_check_keeps_its_own_timeout() -> None:
@@ -127,7 +127,7 @@ def test_without_a_budget_every_check_keeps_its_own_timeout() -> None:
     assert allotment is not None
     assert allotment.limit_s == 42.0
     assert not allotment.by_budget
-    assert budget.record()["budget_s"] is None
+    assert budget.record().budget_s is None
 
 
 @pytest.mark.integration
@@ -149,10 +149,12 @@ def test_quick_level_report_records_level_and_budget(run_preflight: Any) -> None
         assert caps["sources"]["cxx_compiler_version"] == "not run: the quick level starts no compiler"
 
 
-def _quick_run_with_fault(tmp_path: Path, fault: str, budget: float, *flags: str) -> dict[str, Any]:
+def _quick_run_with_fault(tmp_path: Path, fault: str, budget: float, *flags: str, levels: Path | None = None) -> dict[str, Any]:
     """The real CLI at the quick level with ``fault`` planted; it must exit 0 within the budget plus 10%: its report."""
     out = tmp_path / "report.json"
     env = {**os.environ, "PREFLIGHT_INJECT_FAULT": fault}
+    if levels is not None:
+        env["PREFLIGHT_LEVELS_POLICY"] = str(levels)
     argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--level", "quick", *flags]
     started = time.monotonic()
     done = subprocess.run(
@@ -172,13 +174,20 @@ def _quick_run_with_fault(tmp_path: Path, fault: str, budget: float, *flags: str
 
 @pytest.mark.integration
 def test_a_device_that_hangs_mid_budget_ends_the_run_within_the_budget(tmp_path: Path) -> None:
-    """tensor.smoke hangs: it is cut at its allotment, the checks after it skip saying the budget ran out."""
+    """tensor.smoke hangs: the budget stops it at its allotment and, past hang_after_s, fails it as hung (a budget cut
+    is never kinder than --check-timeout); the checks after it skip saying the budget ran out."""
     budget = 30.0
     report = _quick_run_with_fault(tmp_path, "tensor.smoke=hang", budget)
     by_id = {c["id"]: c for c in report["checks"]}
-    assert by_id["tensor.smoke"]["status"] == "skip"
-    assert "cut short by the --budget of 30 s" in by_id["tensor.smoke"]["skip_reason"]
-    assert by_id["tensor.smoke"]["details"]["budget_cut"] is True
+    smoke = by_id["tensor.smoke"]
+    assert smoke["status"] == "fail", smoke
+    assert "hung" in smoke["error"]
+    assert "cut short by the --budget of 30 s" in smoke["error"]
+    assert smoke["details"]["budget_cut"] is True
+    assert smoke["details"]["hung"] is True
+    assert smoke["severity"]["band"] == "critical"
+    assert report["verdict"] == "blocking"
+    assert report["status"] == "fail"
     # deps.consistency is guaranteed its own share: it runs in it when the hung check left that much (a fast
     # machine), else it skips saying the budget ran out; either way it never runs past the budget.
     deps = by_id["deps.consistency"]
@@ -219,3 +228,19 @@ def test_the_session_refuses_an_unknown_level_before_any_check() -> None:
 
     with pytest.raises(UsageError, match=r"--level 'thorough' is not one of quick, standard, deep"):
         Session(Options(device="cpu", level="thorough"))
+
+
+@pytest.mark.integration
+def test_a_check_the_budget_stops_before_it_could_hang_is_not_judged(tmp_path: Path) -> None:
+    """Stopped before hang_after_s, the check is not judged and neither is the run: never a pass, never a finding."""
+    shipped = yaml.safe_load((ROOT / "policy" / "levels.yaml").read_text(encoding="utf-8"))
+    shipped["hang_after_s"]["checks"]["tensor.smoke"] = 3600
+    levels = tmp_path / "levels.yaml"
+    levels.write_text(yaml.safe_dump(shipped), encoding="utf-8")
+    report = _quick_run_with_fault(tmp_path, "tensor.smoke=hang", 20.0, levels=levels)
+    smoke = next(c for c in report["checks"] if c["id"] == "tensor.smoke")
+    assert smoke["status"] == "skip"
+    assert smoke["unfinished"] == "budget_cut"
+    assert report["status"] == "incomplete"
+    assert report["verdict"] == "not_judged"
+    assert report["triage"]["blocking"] is False

@@ -42,9 +42,9 @@ def test_a_real_failing_run_leads_with_verdict_and_triage_and_folds_the_skipped(
     assert "device.resolve [critical 98]: " in run.stdout
 
 
-def test_a_1_0_report_without_remedies_still_reads_and_a_1_1_one_round_trips(tmp_path: Path):
+def test_a_1_0_report_without_remedies_still_reads_and_a_current_one_round_trips(tmp_path: Path):
     document = report_doc("gpu-1", "cuda", {"tensor.smoke": "RuntimeError: CUDA error: illegal memory access"})
-    assert document["schema_version"] == "1.1"
+    assert document["schema_version"] == report_module.SCHEMA_VERSION
     entry = document["triage"]["top_failed_checks"][0]
     assert entry["remedy"] == document["checks"][[c["id"] for c in document["checks"]].index("tensor.smoke")]["remedy"]
     old = copy.deepcopy(document)

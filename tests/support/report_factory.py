@@ -10,7 +10,7 @@ from typing import Any
 from preflight_action import schemas
 from preflight_action.matrix import model as matrix
 from preflight_action.preflight import severity, triage
-from preflight_action.preflight.report import CheckResult, Report, fingerprint
+from preflight_action.preflight.report import CheckResult, Host, Interpreter, Report, RunOptions, Tool, fingerprint
 
 CHECK_IDS = ("torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "dtype.support", "perf.matmul", "perf.bandwidth")
 
@@ -63,23 +63,23 @@ def build(
     policy = severity.load()
     scored = triage.score_checks(checks, policy, backend)
     report = Report(
-        tool={"name": "preflight-action", "version": "0.1.0"},
+        tool=Tool("preflight-action", "0.1.0"),
         started_at=matrix.iso(matrix.parse_time(finished_at) - timedelta(seconds=2)),
         finished_at=finished_at,
         duration_ms=2000.0,
         requested_device=backend,
         resolved_device=f"{backend}:0" if backend != "cpu" else "cpu",
         backend=backend,
-        options={
-            "check_torchvision": check_torchvision,
-            "check_compile": False,
-            "strict": True,
-            "strict_threshold": "medium",
-            "check_timeout_s": 120.0,
-            "policy": "policy/severity.yaml",
-        },
-        interpreter={"path": "/usr/bin/python3", "version": python, "source": "sys.executable"},
-        host={"node_id": node, "hostname": node, "os": os_name, "arch": "x86_64"},
+        options=RunOptions(
+            check_torchvision=check_torchvision,
+            check_compile=False,
+            strict=True,
+            strict_threshold="medium",
+            check_timeout_s=120.0,
+            policy="policy/severity.yaml",
+        ),
+        interpreter=Interpreter("/usr/bin/python3", python, "sys.executable"),
+        host=Host(node_id=node, hostname=node, os=os_name, arch="x86_64"),
         ci=ci,
         checks=scored,
         env_fingerprint=fingerprint({"node": node, "backend": backend}),

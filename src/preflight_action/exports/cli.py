@@ -11,7 +11,6 @@ import sys
 
 from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
-from preflight_action.exports.write import textfile_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,7 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-junit", type=cli_args.output_file, default=None, metavar="PATH", help="write JUnit XML here")
     parser.add_argument(
         "--output-prom",
-        type=textfile_path,
+        type=cli_args.prom_file,
         default=None,
         metavar="PATH",
         help="write a node_exporter textfile here (a *.prom file, written atomically)",

@@ -58,7 +58,7 @@ def build(report: Report) -> JUnitXml:
         ("verdict", "blocking" if report.triage.blocking else report.status),
         ("highest_band", report.triage.highest_band or "none"),
         ("simulated", str(report.simulated).lower()),
-        ("tool_version", str(report.tool.get("version", "unknown"))),
+        ("tool_version", report.tool.version),
         ("report_schema_version", report.schema_version),
     ):
         suite.add_property(name, value)

@@ -18,9 +18,8 @@ class ReportIdentity:
 
 
 def identity(report: Report) -> ReportIdentity:
-    host = report.host or {}
-    node = str(host.get("node_id") or host.get("hostname") or "unknown")
-    level = str((report.options or {}).get("level") or DEFAULT_LEVEL)
+    node = report.host.node_id or report.host.hostname or "unknown"
+    level = report.options.level or DEFAULT_LEVEL
     return ReportIdentity(node=node, device=report.resolved_device or "none", level=level, backend=report.backend or "unknown")
 
 

@@ -22,8 +22,9 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from preflight_action import atomic
 from preflight_action.exports.labels import ReportIdentity, identity
 from preflight_action.preflight.report import Report
+from preflight_action.vocab import CHECK_STATUSES
 
-STATUSES = ("pass", "fail", "skip")
+STATUSES = CHECK_STATUSES
 TERA = 1e12
 MATMUL_DTYPES = ("bf16", "fp16", "tf32")
 COPY_FIGURE = "copy_tbs"
@@ -67,9 +68,9 @@ class ReportCollector:
             base,
             {
                 "backend": ident.backend,
-                "tool_version": str(report.tool.get("version", "unknown")),
+                "tool_version": report.tool.version,
                 "torch_version": str((torch_check.details.get("version") if torch_check else None) or "unknown"),
-                "python_version": str(report.interpreter.get("version") or "unknown"),
+                "python_version": str(report.interpreter.version or "unknown"),
                 "highest_band": report.triage.highest_band or "none",
                 "simulated": str(report.simulated).lower(),
             },

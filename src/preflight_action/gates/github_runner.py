@@ -41,7 +41,7 @@ def _rows(verdict: GateVerdict) -> list[dict[str, object]]:
 def summary_markdown(verdict: GateVerdict, node: str, report_path: str | None) -> str:
     from preflight_action import templating
 
-    level = str((verdict.report.options or {}).get("level") or "standard") if verdict.report else "unknown"
+    level = verdict.report.options.level if verdict.report else "unknown"
     text = templating.render("gate_summary.md.j2", verdict=verdict, node=node, rows=_rows(verdict), report_path=report_path, level=level)
     if len(text.encode("utf-8")) > SUMMARY_LIMIT:
         text = text.encode("utf-8")[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore") + "\n\n(truncated: see the report artifact)\n"

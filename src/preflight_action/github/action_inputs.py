@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight_action.errors import UsageError
+from preflight_action.vocab import DEFAULT_LEVEL, FAIL_ON, LEVELS, FailOn, Level
 
 INSTALL_MODES = ("index", "preinstalled")
 # Flags the action sets itself from its inputs; taking them from extra-args too would make the
@@ -47,15 +48,22 @@ def parse_count(value: str, name: str) -> int | None:
     return int(text)
 
 
-LEVELS = ("quick", "standard", "deep")
-
-
-def parse_level(value: str) -> str:
+def parse_level(value: str) -> Level:
     """The level input: quick, standard or deep (empty: standard)."""
-    text = value.strip() or "standard"
-    if text not in LEVELS:
-        raise ActionInputError(f"input level: expected one of {', '.join(LEVELS)}, got {value!r}")
-    return text
+    text = value.strip() or DEFAULT_LEVEL
+    for level in LEVELS:
+        if text == level:
+            return level
+    raise ActionInputError(f"input level: expected one of {', '.join(LEVELS)}, got {value!r}")
+
+
+def parse_fail_on(value: str) -> FailOn:
+    """The fail-on input (empty: never)."""
+    text = value.strip() or "never"
+    for choice in FAIL_ON:
+        if text == choice:
+            return choice
+    raise ActionInputError(f"input fail-on: expected one of {', '.join(FAIL_ON)}, got {value!r}")
 
 
 def parse_budget(value: str) -> float | None:
@@ -115,7 +123,7 @@ class RunInputs:
     output_path: Path
     extra_args: tuple[str, ...]
     node_id: str = ""  # the node-id input: empty keeps PREFLIGHT_NODE_ID / the runner name
-    level: str = "standard"
+    level: Level = DEFAULT_LEVEL
     budget_s: float | None = None  # the budget input: empty is the level's default
     check_distributed: bool = False
     expect_gpus: int | None = None  # the expect-gpus input: empty is no expectation
@@ -155,7 +163,7 @@ class SummarizeInputs:
     comment_author: str = ""
     allow_invalid: bool = False
     baseline: str = ""  # a summary JSON path, or github (the base branch's last successful run)
-    fail_on: str = "never"
+    fail_on: FailOn = "never"
     history: str = ""
     history_from: str = ""  # github: fetch the history from the workflow's last successful run when it is not here
     history_artifact: str = "runtime-preflight-history"
@@ -165,9 +173,7 @@ class SummarizeInputs:
         pr = env.get("PREFLIGHT_PR", "").strip()
         if pr and not pr.isdigit():
             raise ActionInputError(f"input pr: expected a pull request number, got {pr!r}")
-        fail_on = env.get("PREFLIGHT_FAIL_ON", "").strip() or "never"
-        if fail_on not in ("failure", "regression", "never"):
-            raise ActionInputError(f"input fail-on: expected failure, regression or never, got {fail_on!r}")
+        fail_on = parse_fail_on(env.get("PREFLIGHT_FAIL_ON", ""))
         return cls(
             input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or DEFAULT_SUMMARY_GLOB,
             output_md=env.get("PREFLIGHT_OUTPUT_MD", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.md",

@@ -34,13 +34,13 @@ def from_report(report: Report, at: str, backend: str, run_url: str | None) -> d
             figures[check_id] = kept
     return {  # key order is the file's: at, node, backend lead every line
         "at": at,
-        "node": report.host["node_id"],
+        "node": report.host.node_id,
         "backend": backend,
         "finished_at": report.finished_at,
         "sku": facts.get("device_name"),
         "torch": facts.get("torch_version"),
         "driver": _text(facts.get("cuda_driver_version")),
-        "python": report.interpreter.get("version"),
+        "python": report.interpreter.version,
         "status": report.status,
         "run_url": (report.ci or {}).get("run_url") or run_url,
         "checks": _checks(report),

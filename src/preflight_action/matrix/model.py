@@ -72,7 +72,7 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
     if not detail:
         detail = [f"{report.count('pass')} passed, {report.count('skip')} skipped on {report.resolved_device or backend}"]
     return Lane(
-        node_id=report.host["node_id"],
+        node_id=report.host.node_id,
         backend=backend,
         code=code,
         summary=summary,
@@ -81,7 +81,7 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
         source="preflight",
         path=path,
         simulated=report.simulated,
-        extra={"requested_device": report.requested_device, "python": report.interpreter.get("version")},
+        extra={"requested_device": report.requested_device, "python": report.interpreter.version},
     )
 
 

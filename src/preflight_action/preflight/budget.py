@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from preflight_action.preflight.report import BudgetRecord
+
 # A check offered less than this is not started: it could not even send its request and read
 # the answer, and starting a worker just to kill it wastes what is left.
 MIN_START_S = 0.25
@@ -104,7 +106,7 @@ class Budget:
             f"{allotment.limit_s:.1f} s allotment (guaranteed share {allotment.share_s or 0.0:.1f} s); {how}"
         )
 
-    def record(self) -> dict[str, object]:
+    def record(self) -> BudgetRecord:
         """The report's account of the budget (null figures when the run had none)."""
         spent = self._clock() - self.started
-        return {"budget_s": self.total_s, "spent_s": round(spent, 3), "cut_short": list(self.cut_short)}
+        return BudgetRecord(self.total_s, round(max(spent, 0.0), 3), list(self.cut_short))

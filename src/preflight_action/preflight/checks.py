@@ -11,6 +11,7 @@ from preflight_action.preflight import host_checks, stress
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
+from preflight_action.vocab import CheckSource
 
 HostFunc = Callable[[Context], CheckResult]
 ParamsFunc = Callable[[Context], dict[str, Any]]
@@ -49,7 +50,7 @@ class CheckSpec:
     monitor: MonitorFunc | None = None
 
     @property
-    def source(self) -> str:
+    def source(self) -> CheckSource:
         return "host" if self.host else "probe"
 
     def enabled(self, options: Options) -> bool:

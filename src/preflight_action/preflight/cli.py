@@ -1,147 +1,172 @@
-"""``runtime_preflight``: check the runtime, write the JSON report, show the verdict.
+"""The preflight's flags: argv becomes one typed ``CommandLine`` here, and nothing below sees argparse.
 
-Exit codes: 0 the preflight ran and nothing at or above the strict threshold
-failed (always 0 without --strict); 1 with --strict when something did;
-2 bad usage or input (unknown flag, missing --python, bad --policy file).
+``runtime-preflight`` (``preflight_action.main``) and ``preflight-gate`` (``gates.cli``) share these flags
+through ``add_arguments``; what runs them is theirs. This module imports nothing above the preflight.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import os
+from dataclasses import dataclass
 
 from preflight_action import __version__, cli_args
-from preflight_action.errors import PreflightError
-from preflight_action.gates.run import GATES
-from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, DEVICES, LEVELS, Options
+from preflight_action.errors import PreflightError, UsageError
+from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, Options
+from preflight_action.vocab import BANDS, DEFAULT_DEVICE, DEFAULT_LEVEL, DEVICES, GATES, LEVELS, GateName, Level
 
-if TYPE_CHECKING:
-    from preflight_action.preflight.report import CheckResult, Report
-    from preflight_action.preflight.session import Session
-    from preflight_action.preflight.severity import SeverityPolicy
-    from preflight_action.process.interrupts import Interrupted
+PROG = "runtime_preflight"
 
 EPILOG = """\
 exit codes:
-  0  the preflight ran; without --strict always, with --strict when no failed
-     check reached the strict threshold
-  1  --strict and a failed check scored at or above the threshold
-  2  bad usage or input (unknown flag, --python not found, invalid --policy)
-  130       interrupted by SIGINT (Ctrl-C) or SIGTERM: a partial report, unfinished checks skipped as not run
+  0    the preflight ran; without --strict always, with --strict when no failed
+       check reached the strict threshold
+  1    --strict and a failed check scored at or above the threshold
+  2    bad usage or input (unknown flag, --python not found, invalid --policy)
+  3    this tool could not run (a missing dependency of its own, an internal error)
+  130  interrupted by SIGINT (Ctrl-C) or SIGTERM: a partial report, status "incomplete"
+       (or "fail"), its unfinished checks marked, verdict "not judged"
 
 The default strict threshold is the policy's (policy/severity.yaml: "medium"):
 critical, high and medium failures block; low ones are reported only.
 """
 
 
-def textfile_path(text: str) -> str:
-    """``exports.write.textfile_path``, imported when --output-prom is given: the report modules load after the worker starts."""
-    from preflight_action.exports.write import textfile_path as check
+@dataclass(frozen=True)
+class Outputs:
+    """Where the report and its renderings go (None: not asked for)."""
 
-    return check(text)
+    report: str = DEFAULT_OUTPUT_PATH
+    markdown: str | None = None
+    html: str | None = None
+    junit: str | None = None
+    prom: str | None = None
+
+    def named(self) -> list[tuple[str, str]]:
+        """(flag, path) of every output asked for, the report first."""
+        pairs = [("--output-path", self.report), ("--output-md", self.markdown), ("--output-html", self.html)]
+        pairs += [("--output-junit", self.junit), ("--output-prom", self.prom)]
+        return [(flag, path) for flag, path in pairs if path]
+
+    def validated(self) -> Outputs:
+        """A ``UsageError`` when two outputs name one file: the second would destroy the first (the report, often)."""
+        seen: dict[str, str] = {}
+        for flag, path in self.named():
+            if path in ("-", os.devnull) or path.startswith("/dev/"):
+                continue  # a stream or a device: writing it twice destroys nothing
+            key = os.path.realpath(path)
+            if key in seen:
+                raise UsageError(f"{flag} {path} is the same file as {seen[key]}: each output needs its own path")
+            seen[key] = f"{flag} {path}"
+        return self
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    options: Options
+    outputs: Outputs
+    quiet: bool = False
+    gate: GateName | None = None
 
 
 class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
-        """The epilog names each level's default budget, read from the levels policy only when help is asked for."""
+        """The epilog names each level's checks and default budget, read from the levels policy only when help is asked for."""
         from preflight_action.preflight import levels
 
         try:
             listing = levels.help_text(levels.load())
         except PreflightError as error:
             listing = f"levels: the levels policy cannot be read ({error})\n"
-        self.epilog = EPILOG + "\n" + listing
+        self.epilog = (self.epilog or "") + "\n" + listing
         return super().format_help()
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _Parser(
-        prog="runtime_preflight",
-        description="Check that this PyTorch runtime can really run: device, capabilities, "
-        "tensor and dtype smoke, torchvision, torch.compile, package pairing. Writes a JSON report.",
-        epilog=EPILOG,
+def parser(prog: str = PROG, description: str | None = None, epilog: str = EPILOG) -> argparse.ArgumentParser:
+    """The preflight's parser (a gate adds its own flags to it)."""
+    made = _Parser(
+        prog=prog,
+        description=description
+        or "Check that this PyTorch runtime can really run: device, capabilities, tensor and dtype smoke, torchvision, "
+        "torch.compile, package pairing. Writes a JSON report.",
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--device", choices=DEVICES, default="auto", help="device to check; auto picks cuda/rocm > xpu > mps > cpu (default: auto)"
-    )
-    parser.add_argument("--check-torchvision", action="store_true", help="import torchvision and run torchvision.ops.nms on the device")
-    parser.add_argument("--check-compile", action="store_true", help="torch.compile a small function on the device and compare with eager")
-    parser.add_argument(
+    add_arguments(made)
+    return made
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every preflight flag, on ``parser``."""
+    add = parser.add_argument
+    add("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="device to check; auto picks cuda/rocm > xpu > mps > cpu (default: auto)")
+    add("--check-torchvision", action="store_true", help="import torchvision and run torchvision.ops.nms on the device")
+    add("--check-compile", action="store_true", help="torch.compile a small function on the device and compare with eager")
+    add(
         "--check-distributed",
         action="store_true",
         help="all-reduce across one rank per local device (CPU: 2 gloo ranks; GPUs: NCCL/RCCL): exact results, then bus bandwidth",
     )
-    parser.add_argument(
-        "--expect-gpus", type=cli_args.positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible"
-    )
-    parser.add_argument(
+    add("--expect-gpus", type=cli_args.positive_int, default=None, metavar="N", help="fail (critical) when fewer than N GPUs are visible")
+    add(
         "--level",
         choices=LEVELS,
-        default="standard",
-        help="how deep: quick (a gate in seconds), standard (the CI preflight), deep (burn-in); checks per level: policy/levels.yaml",
+        default=None,
+        help=f"how deep: quick (a gate in seconds), standard (the CI preflight), deep (burn-in) (default: {DEFAULT_LEVEL}; "
+        "preflight-gate: quick); the checks of each are listed below (policy/levels.yaml)",
     )
-    parser.add_argument(
+    add(
         "--budget",
         type=cli_args.positive_seconds,
         default=None,
         metavar="SECONDS",
-        help="hard cap on the whole run: each check gets a share, the run ends within it plus 10%%, a check cut short says so "
-        "(default: the level's budget, listed below)",
+        help="hard cap on the whole run: each check gets a share, the run ends within it plus 10%%; a check the budget stops "
+        "is 'not judged', or failed as hung once it ran the policy's hang_after_s (default: the level's budget, below)",
     )
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
-    parser.add_argument(
-        "--strict-threshold",
-        choices=("critical", "high", "medium", "low"),
-        default=None,
-        help="lowest band that fails a --strict run (default: the policy's, medium)",
-    )
-    parser.add_argument(
+    add("--strict", action="store_true", help="exit 1 when a failed check scores at or above the strict threshold")
+    add("--strict-threshold", choices=BANDS, default=None, help="lowest band that fails a --strict run (default: the policy's, medium)")
+    add(
         "--output-path",
         type=cli_args.output_file,
         default=DEFAULT_OUTPUT_PATH,
         help=f"where to write the JSON report (default: {DEFAULT_OUTPUT_PATH})",
     )
-    parser.add_argument("--output-md", type=cli_args.output_file, default=None, help="also write the report as Markdown here")
-    parser.add_argument("--output-html", type=cli_args.output_file, default=None, help="also write the report as an HTML page here")
-    parser.add_argument(
-        "--output-junit", type=cli_args.output_file, default=None, metavar="PATH", help="also write JUnit XML here: one testcase per check"
-    )
-    parser.add_argument(
-        "--output-prom", type=textfile_path, default=None, metavar="PATH", help="also write a node_exporter textfile here (*.prom, atomic)"
-    )
-    parser.add_argument(
-        "--gate",
-        choices=GATES,
+    add("--output-md", type=cli_args.output_file, default=None, help="also write the report as Markdown here")
+    add("--output-html", type=cli_args.output_file, default=None, help="also write the report as an HTML page here")
+    add("--output-junit", type=cli_args.output_file, default=None, metavar="PATH", help="also write JUnit XML here: one testcase per check")
+    add(
+        "--output-prom",
+        type=cli_args.prom_file,
         default=None,
-        help="answer a scheduler's or runner's gate contract, quick level by default: exit 0 pass, 1 blocking, 2 could not run "
-        "(preflight-gate --help)",
+        metavar="PATH",
+        help="also write a node_exporter textfile here (*.prom, atomic)",
     )
-    parser.add_argument(
-        "--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)"
-    )
-    parser.add_argument(
+    add("--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)")
+    add(
         "--check-timeout",
         type=cli_args.positive_seconds,
         default=DEFAULT_CHECK_TIMEOUT_S,
         metavar="SECONDS",
         help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
     )
-    parser.add_argument("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines and no table; the report files only")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    add("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
+    add("--quiet", action="store_true", help="no progress lines and no table; the report files only")
+    add("--version", action="version", version=f"%(prog)s {__version__}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(arg == "--gate" or arg.startswith("--gate=") for arg in argv):
-        from preflight_action.gates.run import gate_main
+def add_gate_argument(parser: argparse.ArgumentParser) -> None:
+    """``runtime_preflight --gate``: the same as preflight-gate (see its --help)."""
+    parser.add_argument(
+        "--gate",
+        choices=GATES,
+        default=None,
+        help="answer a scheduler's or runner's gate contract, quick level by default: exit 0 healthy, 1 blocking, "
+        "2 not judged (preflight-gate --help)",
+    )
 
-        return gate_main(argv, main, parse_args, prog="runtime_preflight --gate")  # runs main without --gate
-    args = parse_args(argv)
+
+def command_line(args: argparse.Namespace, default_level: Level = DEFAULT_LEVEL) -> CommandLine:
+    """The typed record of parsed flags; raises ``UsageError`` for a combination argparse cannot see."""
     options = Options(
         device=args.device,
         check_torchvision=args.check_torchvision,
@@ -153,116 +178,20 @@ def main(argv: list[str] | None = None) -> int:
         policy_path=args.policy,
         check_distributed=args.check_distributed,
         expect_gpus=args.expect_gpus,
-        level=args.level,
+        level=args.level or default_level,
         budget_s=args.budget,
-    )
-    from preflight_action.process.interrupts import Interrupted
-
-    try:
-        with Interrupted() as guard:  # Ctrl-C / SIGTERM: a partial report, the worker stopped, exit 130
-            return _run(options, args, guard)
-    except PreflightError as error:
-        print(f"runtime_preflight: error: {error}", file=sys.stderr)
-        return error.exit_code
+    ).validated()
+    outputs = Outputs(args.output_path, args.output_md, args.output_html, args.output_junit, args.output_prom).validated()
+    return CommandLine(options, outputs, quiet=args.quiet, gate=getattr(args, "gate", None))
 
 
-def _run(options: Options, args: argparse.Namespace, guard: Interrupted) -> int:
-    # The worker (and its torch import) starts first; our heavier imports, the session's
-    # included, then overlap with it instead of adding to it.
-    from preflight_action.preflight import early
-
-    started = early.start(options.python)
-    from preflight_action.preflight.session import Session
-
-    try:
-        session = Session(options, guard, started)
-    except BaseException:
-        if started is not None:  # refused before it took the worker over (closing twice is harmless)
-            started.close()
-        raise
-    try:
-        return _run_session(session, options, args)
-    finally:
-        session.close()  # the worker was killed when the last check ended; reaped here, after the writes
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
+    """argparse's reading of ``argv`` (usage errors exit 2 as always)."""
+    made = parser(prog)
+    add_gate_argument(made)
+    return made.parse_args(argv)
 
 
-def _run_session(session: Session, options: Options, args: argparse.Namespace) -> int:
-    from preflight_action.preflight import severity as policy_module
-
-    policy = policy_module.load(options.policy_path)
-    # --quiet (a gate's prolog): no terminal library at all; rich costs more start-up than the quick level's checks.
-    report_obj = session.run(policy) if args.quiet else _run_shown(session, policy)
-    from preflight_action.preflight import report as report_module
-    from preflight_action.preflight.session import finalize
-
-    extras = session.extras()
-    document = finalize({**report_obj.to_dict(), **extras})
-    # An output that fails to be written anyway (a full disk) is one line and exit 2; the others are still written.
-    unwritten = cli_args.write_outputs(
-        "runtime_preflight", [("--output-path", args.output_path, lambda: report_module.write(document, args.output_path))]
-    )
-    final = report_module.Report.from_dict(document)
-    exit_code = 1 if options.strict and final.triage.blocking else 0
-    unwritten = max(unwritten, _write_renderings(final, args))
-    from preflight_action.exports.write import write_requested
-
-    unwritten = max(unwritten, write_requested(final, args.output_junit, args.output_prom, "runtime_preflight"))
-    if extras.get("interrupted_by"):
-        return _interrupted(extras["interrupted_by"], document, args.output_path)
-    if not args.quiet:
-        from preflight_action.preflight import terminal as render_terminal
-
-        render_terminal.show(final, exit_code)
-        print(f"report: {args.output_path}", file=sys.stderr)
-    return unwritten or exit_code
-
-
-def _run_shown(session: Session, policy: SeverityPolicy) -> Report:
-    """``session.run`` with progress on stderr: on a terminal a spinner names the check in flight (compile takes
-    tens of seconds); CI logs get one plain line per finished check."""
-    from preflight_action.preflight import terminal as render_terminal
-
-    progress_out = render_terminal.console(stderr=True)
-    status = progress_out.status("") if progress_out.is_terminal else None
-
-    def starting(check_id: str, index: int, total: int) -> None:
-        if status is not None:
-            status.update(f"[{index}/{total}] running {check_id}")
-            status.start()
-
-    def progress(result: CheckResult, index: int, total: int) -> None:
-        if status is not None:
-            status.stop()
-        progress_out.print(render_terminal.progress_line(result, index, total))
-
-    try:
-        return session.run(policy, progress, starting)
-    finally:
-        if status is not None:
-            status.stop()
-
-
-def _interrupted(signal_name: str, document: dict[str, Any], path: str) -> int:
-    from preflight_action.process import interrupts
-
-    not_run = sum(1 for c in document["checks"] if c["skip_reason"] == interrupts.not_run_reason(signal_name))
-    print(f"runtime_preflight: interrupted by {signal_name}: partial report written to {path} ({not_run} checks not run)", file=sys.stderr)
-    return interrupts.exit_code(signal_name)
-
-
-def _write_renderings(final: object, args: argparse.Namespace) -> int:
-    if not (args.output_md or args.output_html):
-        return 0
-    from preflight_action import atomic, templating
-    from preflight_action.preflight import describe
-
-    outputs = []
-    for flag, path, template in (("--output-md", args.output_md, "report.md.j2"), ("--output-html", args.output_html, "report.html.j2")):
-        if path:
-            text = templating.render(template, filters={"words": describe.words}, report=final)
-            outputs.append((flag, path, lambda path=path, text=text: atomic.write_text(Path(path), text)))
-    return cli_args.write_outputs("runtime_preflight", outputs)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def parse(argv: list[str] | None = None, prog: str = PROG) -> CommandLine:
+    """argv as a ``CommandLine``; a bad combination raises ``UsageError``."""
+    return command_line(parse_args(argv, prog))

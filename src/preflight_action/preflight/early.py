@@ -2,7 +2,7 @@
 
 torch's import is the run's floor; everything the orchestrator does before the
 worker exists adds to it. ``launch`` is called first thing by the entry points
-(``preflight.entry``: ``scripts/runtime_preflight.py``, ``runtime-preflight``; and the gate's):
+(``preflight_entry``: ``scripts/runtime_preflight.py``, ``runtime-preflight``; and the gate's):
 it reads ``--python`` from the raw arguments, starts the worker with only
 ``os`` and ``sys`` loaded (``spawn.py``), and sends the torch import at once.
 Argument parsing, the session's imports and the policies then overlap with it.

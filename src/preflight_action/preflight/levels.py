@@ -8,7 +8,7 @@ specs a Session runs (``checks.SPECS`` order, so every check's needs run first).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,12 @@ from preflight_action.errors import InputError
 if TYPE_CHECKING:  # levels is read by the checks' params too: no import of checks at run time
     from preflight_action.preflight.checks import CheckSpec
 
-LEVELS = ("quick", "standard", "deep")
-DEFAULT_LEVEL = "standard"  # without --level: the preflight as it always was
+from preflight_action.vocab import DEFAULT_LEVEL, LEVELS
+
+__all__ = ["DEFAULT_LEVEL", "LEVELS", "Level", "LevelsPolicy", "budget_for", "help_text", "load", "plan"]
+
 MAX_SHARE_SUM = 0.9  # the rest of a budget absorbs start-up, worker restarts and the report
+HANG_AFTER_S = 15.0  # a policy without hang_after_s (written before 1.2 of the report): the shipped default
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,12 @@ class LevelsPolicy:
     default_share: float
     shares: dict[str, float]
     stress: dict[str, Any]
+    default_hang_after_s: float = HANG_AFTER_S
+    hang_after: dict[str, float] = field(default_factory=dict)
+
+    def hang_after_s(self, check_id: str) -> float:
+        """How long a check may run before a budget cut fails it as hung (policy/levels.yaml ``hang_after_s``)."""
+        return self.hang_after.get(check_id, self.default_hang_after_s)
 
     def level(self, name: str) -> Level:
         return self.levels[name]
@@ -58,6 +67,8 @@ def from_document(document: dict[str, Any], source: str) -> LevelsPolicy:
         default_share=float(shares["default"]),
         shares={k: float(v) for k, v in shares["checks"].items()},
         stress=document["stress"],
+        default_hang_after_s=float(document.get("hang_after_s", {}).get("default", HANG_AFTER_S)),
+        hang_after={k: float(v) for k, v in document.get("hang_after_s", {}).get("checks", {}).items()},
     )
     for level in levels.values():
         total = sum(policy.share(check_id) for check_id in level.checks)

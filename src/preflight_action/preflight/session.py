@@ -22,11 +22,12 @@ from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.early import EarlyWorker
 from preflight_action.preflight.options import Options
-from preflight_action.preflight.report import CheckResult, Report
+from preflight_action.preflight.report import CheckResult, Host, Interpreter, Report, RunOptions, Tool, WorkerRestart
 from preflight_action.preflight.severity import SeverityPolicy
 from preflight_action.process import tree
 from preflight_action.process.interrupts import Interrupted
 from preflight_action.process.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
+from preflight_action.vocab import Unfinished
 
 Progress = Callable[[CheckResult, int, int], None]
 Starting = Callable[[str, int, int], None]
@@ -57,10 +58,7 @@ class Session:
     """One preflight run; construct it as early as possible, then call ``run``."""
 
     def __init__(self, options: Options, interrupts: Interrupted | None = None, early: EarlyWorker | None = None) -> None:
-        if options.device not in ("auto", "cpu", "cuda", "mps", "xpu", "rocm"):
-            raise UsageError(f"--device {options.device!r} is not one of auto, cpu, cuda, mps, xpu, rocm")
-        if options.check_timeout <= 0:
-            raise UsageError(f"--check-timeout must be positive, got {options.check_timeout:g}")
+        options.validated()
         try:
             self.python, self.python_source = resolve_python(options.python)
         except FileNotFoundError:
@@ -187,9 +185,12 @@ class Session:
             return CheckResult.skipped(spec.id, f"not requested (pass {spec.flag} to run it)", spec.source)
         for need in spec.needs:
             if not ctx.passed(need):
-                state = ctx.results[need].status if need in ctx.results else "not run"
+                before = ctx.results.get(need)
+                state = before.status if before is not None else "not run"
                 verb = "failed" if state == "fail" else f"was {'skipped' if state == 'skip' else state}"
-                return CheckResult.skipped(spec.id, f"needs {need}, which {verb}", spec.source)
+                # A check that could not run because its need never finished is not judged either.
+                unfinished: Unfinished | None = "needs_unfinished" if before is None or before.unfinished is not None else None
+                return CheckResult.skipped(spec.id, f"needs {need}, which {verb}", spec.source, unfinished)
         if spec.host is None:
             return self._run_probe(spec, ctx)
         started = time.perf_counter()
@@ -218,7 +219,7 @@ class Session:
         return self._assemble(ctx, policy)
 
     def _not_run(self, spec: CheckSpec) -> CheckResult:
-        return CheckResult.skipped(spec.id, self._interrupts.reason if self._interrupts else "not run", spec.source)
+        return CheckResult.skipped(spec.id, self._interrupts.reason if self._interrupts else "not run", spec.source, "interrupted")
 
     # Levels and the run budget (policy/levels.yaml, --level, --budget); the budget reaches each
     # check as its allotment, enforced by the same kill-on-timeout that isolates checks.
@@ -226,11 +227,6 @@ class Session:
     def _plan_level(self) -> None:
         """The level's checks and the run's budget; a bad levels policy stops the run before any check."""
         try:
-            if self.options.level not in levels.LEVELS:
-                raise UsageError(f"--level {self.options.level!r} is not one of {', '.join(levels.LEVELS)}")
-            seconds = self.options.budget_s
-            if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-                raise UsageError(f"--budget must be a finite number of seconds above 0, got {seconds!r}")
             policy = levels.load(self.options.levels_path)
             self.plan = levels.plan(policy, self.options.level, checks.SPECS)
         except BaseException:
@@ -247,7 +243,7 @@ class Session:
             return self._run_spec(spec, ctx)  # "not requested" costs nothing and says more than "out of budget"
         allotment = self.budget.allot(spec.id, later)
         if allotment is None:
-            return CheckResult.skipped(spec.id, self.budget.ran_out_reason(spec.id), spec.source)
+            return CheckResult.skipped(spec.id, self.budget.ran_out_reason(spec.id), spec.source, "budget_exhausted")
         self._allotment = allotment
         if spec.host is None or not allotment.by_budget:
             return self._run_spec(spec, ctx)
@@ -281,22 +277,27 @@ class Session:
         return self._allotment.by_budget and self._allotment.left() <= CUT_SLACK_S
 
     def _budget_cut(self, spec: CheckSpec, started: float) -> CheckResult:
+        """A check the budget stopped: failed as hung once it ran ``hang_after_s`` (as --check-timeout would fail it),
+        else not judged (the budget was too small to judge it)."""
         ran = time.perf_counter() - started
         how = "the worker was killed" if spec.host is None else "it stopped what it had started"
         reason = self.budget.cut_reason(spec.id, self._allotment, ran, how)
         restart = self.worker_restarts[-1] if self.worker_restarts else None
-        if restart and restart.get("before_check") == spec.id:  # a fresh worker's torch import ate into the allotment
+        if restart and restart["before_check"] == spec.id:  # a fresh worker's torch import ate into the allotment
             reason += f" (restarting the worker after {restart['after_check']} took {restart['restart_ms'] / 1000:.1f} s of it)"
         details = {"budget_cut": True, "ran_s": round(ran, 3), "allotment_s": round(self._allotment.limit_s, 3)}
-        return CheckResult(spec.id, "skip", ran * 1000.0, details, skip_reason=reason, source=spec.source)
-
-    def extras(self) -> dict[str, Any]:
-        """Report fields beyond ``Report`` (schema 1.x, optional): the interruption and the worker restarts."""
-        out: dict[str, Any] = {"worker_restarts": list(self.worker_restarts)}
-        if self.interrupted:
-            out["interrupted_by"] = self.interrupted
-        out["budget"] = self.budget.record()
-        return out
+        hang_s = self.levels_policy.hang_after_s(spec.id)
+        if ran >= hang_s:
+            error = (
+                f"no result after {ran:.1f} s: hung ({reason}); a check that runs {hang_s:g} s without an answer fails as "
+                "one killed at --check-timeout does (policy/levels.yaml hang_after_s)"
+            )
+            remedy = (
+                f"{spec.id} hung: rerun it alone with a longer --check-timeout to see whether it ends; if it never does, the "
+                "device or its driver is stuck (nvidia-smi, the kernel log) and the node should not take jobs"
+            )
+            return CheckResult(spec.id, "fail", ran * 1000.0, {**details, "hung": True}, error=error, source=spec.source, remedy=remedy)
+        return CheckResult(spec.id, "skip", ran * 1000.0, details, skip_reason=reason, source=spec.source, unfinished="budget_cut")
 
     def _stop_worker(self) -> None:
         if self._worker is not None:
@@ -317,32 +318,36 @@ class Session:
         backend_label = ctx.backend or (self.options.device if self.options.device != "auto" else "unknown")
         scored = triage.score_checks(list(ctx.results.values()), policy, ctx.backend or self.options.device)
         caps = ctx.details("capabilities.detect")
-        host = host_identity()
+        host = Host(**host_identity())
         version = caps.get("python_version") or (self._hello or {}).get("python")
+        where = (host.node_id, triage.os_words(caps, host))
         return Report(
-            tool={"name": "preflight-action", "version": __version__},
+            tool=Tool("preflight-action", __version__),
             started_at=self.started_at,
             finished_at=utc_now(),
             duration_ms=round((time.perf_counter() - self._t0) * 1000.0, 3),
             requested_device=self.options.device,
             resolved_device=ctx.device,
             backend=ctx.backend,
-            options={
-                "check_torchvision": self.options.check_torchvision,
-                "check_compile": self.options.check_compile,
-                "strict": self.options.strict,
-                "strict_threshold": threshold,
-                "check_timeout_s": self.options.check_timeout,
-                "policy": policy.source,
-                "level": self.options.level,
-                "budget_s": self.budget.total_s,
-            },
-            interpreter={"path": self.python, "version": version, "source": self.python_source},
+            options=RunOptions(
+                check_torchvision=self.options.check_torchvision,
+                check_compile=self.options.check_compile,
+                strict=self.options.strict,
+                strict_threshold=threshold,
+                check_timeout_s=self.options.check_timeout,
+                policy=policy.source,
+                level=self.options.level,
+                budget_s=self.budget.total_s,
+            ),
+            interpreter=Interpreter(self.python, version, self.python_source),
             host=host,
             ci=ci.ci_context(),
             checks=scored,
             env_fingerprint=report.fingerprint(self._fingerprint_payload(ctx)),
-            triage=triage.build(scored, policy, backend_label, threshold, where=(host["node_id"], triage.os_words(caps, host))),
+            triage=triage.build(scored, policy, backend_label, threshold, where=where),
+            budget=self.budget.record(),
+            interrupted_by=self.interrupted,
+            worker_restarts=[WorkerRestart(**entry) for entry in self.worker_restarts],
         )
 
     def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:

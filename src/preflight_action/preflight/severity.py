@@ -8,13 +8,14 @@ from typing import Any
 
 from preflight_action.errors import InputError
 from preflight_action.paths import data_dir
+from preflight_action.vocab import BANDS, BandName
 
-BAND_ORDER = ("critical", "high", "medium", "low")
+BAND_ORDER = BANDS
 
 
 @dataclass(frozen=True)
 class Band:
-    name: str
+    name: BandName
     min_score: int
     action: str
 
@@ -22,7 +23,7 @@ class Band:
 @dataclass(frozen=True)
 class SeverityPolicy:
     source: str
-    strict_threshold: str
+    strict_threshold: BandName
     bands: tuple[Band, ...]
     first_class: frozenset[str]
     experimental: frozenset[str]

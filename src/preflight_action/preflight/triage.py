@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from preflight_action.preflight import remedies
-from preflight_action.preflight.report import CheckResult, Severity, Triage, TriageEntry
+from preflight_action.preflight.report import CheckResult, Host, Severity, Triage, TriageEntry
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
 from preflight_probe.remedies import os_release
 
@@ -23,16 +23,16 @@ def score_checks(checks: list[CheckResult], policy: SeverityPolicy, backend: str
     return scored
 
 
-def os_words(caps: dict[str, Any], host: dict[str, Any]) -> str | None:
+def os_words(caps: dict[str, Any], host: Host) -> str | None:
     """'Debian GNU/Linux 12' from capabilities.detect, else the host's platform.system()."""
     name = caps.get("os_distribution")
     if name:
         version = caps.get("os_version")
         return f"{name} {version}" if version and str(version) not in str(name) else str(name)
-    release = os_release() if host.get("os") == "Linux" else {}  # the probe never ran: read it here, same machine
+    release = os_release() if host.os == "Linux" else {}  # the probe never ran: read it here, same machine
     if release.get("NAME"):
         return f"{release['NAME']} {release.get('VERSION_ID', '')}".strip()
-    return host.get("os") or None
+    return host.os or None
 
 
 def build(

@@ -18,10 +18,10 @@ from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 from preflight_action.smoke import guard, modes, record
 from preflight_action.smoke.session import SmokeOptions, run
+from preflight_action.vocab import DEVICES
 from preflight_probe import smoke_models as models
 
 DTYPES = ("float32", "float16", "bfloat16")
-DEVICES = ("auto", "cpu", "cuda", "rocm", "xpu", "mps")
 DEFAULT_ROOT = "outputs/smoke"
 EPILOG = f"""\
 modes:

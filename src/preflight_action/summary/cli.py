@@ -21,6 +21,7 @@ from typing import Any
 
 from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
+from preflight_action.vocab import FAIL_ON
 
 _RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
 
@@ -150,7 +151,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fail-on",
-        choices=("failure", "regression", "never"),
+        choices=FAIL_ON,
         default="never",
         help="exit 1 when a report failed (failure), only when a check fails that did not in the baseline (regression), "
         "or never (default: never)",

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from preflight_action import vocab
 from preflight_action.summary import delta as summary_delta
 from preflight_action.summary.load import Inputs
 from preflight_action.summary.model import Summary
 
-FAIL_ON = ("failure", "regression", "never")
+FAIL_ON = vocab.FAIL_ON
 
 
 def baseline(spec: str, github_source: Callable[[], object] | None = None) -> summary_delta.Baseline:

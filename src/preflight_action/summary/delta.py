@@ -67,7 +67,7 @@ def _item(item: DeltaItem) -> dict[str, Any]:
     return {"node_id": item.node_id, "backend": item.backend, "check_id": item.check_id, "band": item.band, "report": item.report}
 
 
-_RANK = {band: index for index, band in enumerate(BAND_ORDER)}
+_RANK: dict[str, int] = {band: index for index, band in enumerate(BAND_ORDER)}
 
 
 def _rank(band: str | None) -> int:

@@ -173,10 +173,10 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
     age = max(0.0, (now - matrix.parse_time(report.finished_at)).total_seconds() / 3600)
     return ReportRow(
         path=item.path,
-        node_id=report.host["node_id"],
-        os=report.host.get("runner_os") or report.host.get("os") or "?",
-        arch=report.host.get("arch") or "?",
-        python=report.interpreter.get("version"),
+        node_id=report.host.node_id,
+        os=report.host.runner_os or report.host.os or "?",
+        arch=report.host.arch or "?",
+        python=report.interpreter.version,
         requested_device=report.requested_device,
         resolved_device=report.resolved_device,
         backend=backend,
@@ -215,7 +215,7 @@ def _top_failed(reports: tuple[LoadedReport, ...], lanes: list[matrix.Lane], pol
                 entry.check_id, {"reports": 0, "score": -1, "band": "low", "blocking": False, "backends": set(), "error": ""}
             )
             slot["reports"] += 1
-            slot.setdefault("where", []).append(f"{entry.node or item.report.host['node_id']}{f' ({entry.os})' if entry.os else ''}")
+            slot.setdefault("where", []).append(f"{entry.node or item.report.host.node_id}{f' ({entry.os})' if entry.os else ''}")
             slot["backends"].add(lane.backend)
             slot["blocking"] = slot["blocking"] or entry.blocking
             if entry.score > slot["score"]:

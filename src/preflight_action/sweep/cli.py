@@ -15,13 +15,13 @@ from typing import Any
 
 from preflight_action import cli_args
 from preflight_action.errors import PreflightError, UsageError
-from preflight_action.preflight.options import DEVICES
 from preflight_action.sweep import artifacts, bounds, config, inputs, planner, reporting, sysinfo
 from preflight_action.sweep.artifacts import DEFAULT_OUTPUT_ROOT, RunDir, find_run, read_doc, write_doc
 from preflight_action.sweep.progress import Progress
 from preflight_action.sweep.records import PlannedPoint, SweepPlan
 from preflight_action.sweep.results import finish, write_summaries
 from preflight_action.sweep.runner import execute
+from preflight_action.vocab import DEVICES
 
 COMMANDS = ("list-flows", "validate", "plan", "run", "report", "export", "clean", "rerun-last", "merge")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action.errors import UsageError
-from preflight_action.preflight.options import DEVICES
 from preflight_action.sweep import bounds, config, planner
 from preflight_action.sweep.adapters import load_adapters
 from preflight_action.sweep.records import Adapter, Flow, HardwareProfile, SafetyPolicy, SweepPlan
+from preflight_action.vocab import DEVICES
 
 SEED_MAX = 2**32 - 1
 
