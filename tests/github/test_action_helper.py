@@ -234,6 +234,7 @@ def test_run_writes_outputs_from_a_healthy_report(tmp_path: Path, github_output:
     assert code == 0
     assert read_outputs(github_output) == {
         "status": "pass",
+        "verdict": "healthy",
         "report-path": str(tmp_path / "report.json"),
         "fail-count": "0",
         "top-severity": "none",
@@ -246,6 +247,7 @@ def test_run_fails_strict_on_a_crash_and_still_writes_outputs(tmp_path: Path, gi
     assert code == 1
     outputs = read_outputs(github_output)
     assert outputs["status"] == "fail"
+    assert outputs["verdict"] == "blocking"
     assert int(outputs["fail-count"]) >= 1
     assert outputs["top-severity"] == "critical"
     assert Path(outputs["report-path"]).exists()
@@ -256,7 +258,13 @@ def test_run_with_bad_device_reports_error_and_drops_a_stale_report(tmp_path: Pa
     stale.write_text('{"status": "pass"}', encoding="utf-8")
     code = action_helper.main(["run", "--action-root", str(ROOT)], env=_run_env(tmp_path, github_output, PREFLIGHT_DEVICE="tpu"))
     assert code == 2
-    assert read_outputs(github_output) == {"status": "error", "report-path": "", "fail-count": "", "top-severity": ""}
+    assert read_outputs(github_output) == {
+        "status": "error",
+        "verdict": "not_judged",
+        "report-path": "",
+        "fail-count": "",
+        "top-severity": "",
+    }
     assert not stale.exists()
 
 

@@ -42,7 +42,7 @@ ACTION_INPUTS = {
     "install-from",
     "orchestrator-python",
 }
-ACTION_OUTPUTS = {"status", "report-path", "fail-count", "top-severity"}
+ACTION_OUTPUTS = {"status", "verdict", "report-path", "fail-count", "top-severity"}
 
 
 def load(path: Path) -> dict[str, Any]:

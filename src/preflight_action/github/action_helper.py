@@ -170,12 +170,13 @@ def preflight_env(inputs: RunInputs, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def report_outputs(report_path: Path) -> dict[str, str]:
-    """``status``, ``report-path``, ``fail-count``, ``top-severity`` from a schema-valid report."""
+    """``status``, ``verdict``, ``report-path``, ``fail-count``, ``top-severity`` from a schema-valid report."""
     from preflight_action.preflight import report
 
     document = report.read(report_path)
     return {
         "status": document.status,
+        "verdict": document.verdict,
         "report-path": str(report_path),
         "fail-count": str(document.count("fail")),
         "top-severity": document.triage.highest_band or "none",
@@ -209,7 +210,7 @@ def run_preflight(orchestrator: str, action_root: Path, inputs: RunInputs, outpu
         outputs = report_outputs(inputs.output_path)
     except (OSError, PreflightError) as exc:
         annotate_error(f"no valid report at {inputs.output_path}: {exc}")
-        outputs = {"status": "error", "report-path": "", "fail-count": "", "top-severity": ""}
+        outputs = {"status": "error", "verdict": "not_judged", "report-path": "", "fail-count": "", "top-severity": ""}
         code = code or 1
     write_outputs(outputs, output_file)
     return code
