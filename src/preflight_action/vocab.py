@@ -48,9 +48,14 @@ VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking
 Band = Literal["critical", "high", "medium", "low"]
 BANDS: tuple[Band, ...] = get_args(Band)
 
-# preflight-summarize --fail-on (and the action's fail-on input).
-FailOn = Literal["failure", "regression", "never"]
+# preflight-summarize --fail-on (and the action's fail-on input): a failed report, a failure the baseline did not
+# have, a node slower than its peers (policy/peers.yaml), or never.
+FailOn = Literal["failure", "regression", "outlier", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
+
+# What a kernel-log finding (check kernel.log, policy/kernel_log.yaml) asks of an operator.
+KernelAction = Literal["application_or_driver", "reset_gpu", "reboot_node", "hardware_service"]
+KERNEL_ACTIONS: tuple[KernelAction, ...] = get_args(KernelAction)
 
 # The engines a gate answers (preflight-gate --gate).
 GateName = Literal["slurm", "npd", "github-runner"]
