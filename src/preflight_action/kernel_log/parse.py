@@ -12,8 +12,9 @@ import re
 from functools import cache
 from typing import NamedTuple
 
-# Every event line holds one of these ("SXid" holds "Xid"); a log holding none has no event.
-KEYWORDS = ("Xid", "fallen off the bus", "PCIe Bus Error", "AER:")
+# Every event line holds one of these ("SXid" holds "Xid"); a log holding none has no event. Not "AER:" alone:
+# every root port logs "AER: enabled with IRQ" at boot, and that is no error.
+KEYWORDS = ("Xid", "fallen off the bus", "PCIe Bus Error", "error received", "error message received")
 DETAIL_LIMIT = 200  # characters of a line's own words kept with an event
 SXID_DETAIL = ("Severity", "Data")  # how the lines after an SXid's main line start
 LOOK_BACK = 3  # lines before a "fallen off the bus" line that may name the GPU (the message spans lines)
