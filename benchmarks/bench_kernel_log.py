@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from goals import failures_verdict  # noqa: E402
-
 from preflight_action.kernel_log import judge, parse  # noqa: E402
 
 GOAL_MS = 5.0
@@ -73,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         del os.environ["PREFLIGHT_KERNEL_LOG"]
         verdict = judge.judge("medium", 5.0)
         ms = best_ms(args.repeat)
-        print(f"{'this machine: ' + str(verdict.details.get('source') or verdict.message)[:38]:<52}{verdict.details.get('lines', 0):>7} ln{ms:>10.2f}")
+        print(
+            f"{'this machine: ' + str(verdict.details.get('source') or verdict.message)[:38]:<52}{verdict.details.get('lines', 0):>7} ln{ms:>10.2f}"
+        )
     return failures_verdict(failures)
 
 

@@ -197,6 +197,24 @@ def test_an_event_without_a_comparable_time_is_never_history() -> None:
     assert not mark.covers(None)
 
 
+def test_a_gpu_the_driver_says_needs_no_recovery_any_more_is_not_blamed_for_before(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log = tmp_path / "reset.log"
+    log.write_text(
+        "[ 10.0] NVRM: Xid (PCI:0000:1b:00): 95, pid=1, name=x, Uncontained: FBHUB. RST: Yes, D-RST: No\n"
+        "[ 10.1] NVRM: Xid (PCI:0000:2c:00): 95, pid=1, name=x, Uncontained: FBHUB. RST: Yes, D-RST: No\n"
+        "[ 10.2] NVRM: Xid (PCI:0000:1b:00): 154, pid=1, name=x, GPU recovery action changed from 0x0 (None) to 0x1 (GPU Reset Required)\n"
+        "[ 95.0] NVRM: Xid (PCI:0000:1b:00): 154, pid=1, name=x, GPU recovery action changed from 0x1 (GPU Reset Required) to 0x0 (None)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(LOG_ENV, str(log))
+    verdict = judge.judge("medium", 5.0)
+    assert [(f["code"], f["devices"], f["band"]) for f in verdict.details["findings"]] == [
+        (95, ["0000:2c:00"], "high"),  # the other GPU was never reset
+        (154, ["0000:1b:00"], "low"),
+    ]
+    assert sorted((f["code"], f["variant"]) for f in verdict.details["history"]) == [(95, None), (154, "GPU Reset Required")]
+
+
 def test_an_xid_154_superseded_by_a_later_one_on_the_same_gpu_is_history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     log = tmp_path / "reset.log"
     log.write_text(

@@ -146,12 +146,18 @@ def _events(events: tuple[Event, ...], policy: KernelLogPolicy, mark: Mark | Non
     """(new, history) findings of the log's events, one per kind of event."""
     off_bus = {_bare(e.device) for e in events if e.kind == "xid" and e.code == 79}
     last_154 = {_bare(e.device): e.offset for e in events if e.kind == "xid" and e.code == 154}
+    # The driver's own word that a GPU needs no recovery any more (Xid 154 "to 0x0 (None)", printed after a reset):
+    # what that GPU logged before it is over.
+    recovered = {_bare(e.device): e.offset for e in events if e.kind == "xid" and e.code == 154 and (e.variant or "").lower() == "none"}
     new: dict[tuple[Any, ...], list[Event]] = {}
     old: dict[tuple[Any, ...], list[Event]] = {}
     for event in events:
         if event.kind == "fallen_off_bus" and _bare(event.device) in off_bus:
             continue  # the driver's words for the Xid 79 already counted
-        superseded = event.kind == "xid" and event.code == 154 and event.offset < last_154[_bare(event.device)]
+        gpu = _bare(event.device)
+        superseded = (event.kind == "xid" and event.code == 154 and event.offset < last_154[gpu]) or (
+            event.kind in ("xid", "fallen_off_bus") and event.offset < recovered.get(gpu, -1)
+        )
         target = old if superseded or (mark is not None and mark.covers(event.stamp)) else new
         rule = policy.rule(event)
         target.setdefault((event.kind, event.code, event.variant, rule.meaning), []).append(event)
