@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight_action.errors import UsageError
+from preflight_action.vocab import FAIL_ON, choice_error
 
 INSTALL_MODES = ("index", "preinstalled")
 # Flags the action sets itself from its inputs; taking them from extra-args too would make the
@@ -166,8 +167,8 @@ class SummarizeInputs:
         if pr and not pr.isdigit():
             raise ActionInputError(f"input pr: expected a pull request number, got {pr!r}")
         fail_on = env.get("PREFLIGHT_FAIL_ON", "").strip() or "never"
-        if fail_on not in ("failure", "regression", "never"):
-            raise ActionInputError(f"input fail-on: expected failure, regression or never, got {fail_on!r}")
+        if fail_on not in FAIL_ON:
+            raise ActionInputError(choice_error("input fail-on:", fail_on, FAIL_ON))
         return cls(
             input_glob=env.get("PREFLIGHT_INPUT_GLOB", "").strip() or DEFAULT_SUMMARY_GLOB,
             output_md=env.get("PREFLIGHT_OUTPUT_MD", "").strip() or "outputs/runtime_preflight_ci/preflight_summary.md",

@@ -10,8 +10,6 @@ from preflight_action.summary import delta as summary_delta
 from preflight_action.summary.load import Inputs
 from preflight_action.summary.model import Summary
 
-FAIL_ON = ("failure", "regression", "never")
-
 
 def baseline(spec: str, github_source: Callable[[], object] | None = None) -> summary_delta.Baseline:
     """``spec`` is a summary JSON path, or ``github`` (then ``github_source()`` gives the ``baseline.Source``)."""
@@ -64,7 +62,8 @@ def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: 
 
 
 def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
-    """--fail-on: (1, why) when the run failed (failure) or has a failure the baseline did not (regression)."""
+    """--fail-on: (1, why) when the run failed (failure), has a failure the baseline did not (regression), or a node
+    figure is an outlier among its peers' (outlier)."""
     if fail_on == "failure" and merged.status == "fail":
         return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
     if fail_on == "regression":
@@ -73,4 +72,7 @@ def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
         if merged.delta.new_failures:
             count = len(merged.delta.new_failures)
             return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
+    if fail_on == "outlier" and merged.peers is not None and merged.peers.outliers:
+        found = merged.peers.outliers
+        return 1, f"--fail-on outlier: {len(found)} figure{'s' if len(found) != 1 else ''} below {'their' if len(found) != 1 else 'its'} peers' (worst: {found[0].words})"
     return 0, None
