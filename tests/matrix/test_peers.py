@@ -139,3 +139,12 @@ def test_a_policy_with_a_bad_threshold_is_one_line_naming_file_and_pointer(tmp_p
     policy_files.clear_cache()
     with pytest.raises(InputError, match=r"peers\.yaml.*/drop_percent"):
         peers.load(path)
+
+
+def test_a_fleet_of_300_finds_its_one_slow_node_and_a_steady_spread_none() -> None:
+    assert len(steady(300)) > peers.EXACT_SPREAD_UP_TO  # the whole group's spread serves every member
+    scales = steady(300)
+    scales[123] = 0.5
+    (outlier,) = peers.compare(fleet(scales, node="gpu-{i:03d}"), peers.load()).outliers
+    assert (outlier.node, outlier.peers) == ("gpu-123", 299)
+    assert peers.compare(fleet(steady(300), node="gpu-{i:03d}"), peers.load()).outliers == ()

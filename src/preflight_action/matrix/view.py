@@ -97,7 +97,9 @@ def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
     for outlier in (peers.outliers if peers else ())[:ATTENTION_LINES]:
         lines.append(f"slower than its peers: {outlier.words}")
     if peers and len(peers.outliers) > ATTENTION_LINES:
-        lines.append(f"... and {len(peers.outliers) - ATTENTION_LINES} more figures below their peers' (summarize --output-json lists them all)")
+        lines.append(
+            f"... and {len(peers.outliers) - ATTENTION_LINES} more figures below their peers' (summarize --output-json lists them all)"
+        )
     inputs = snapshot.get("inputs")
     if inputs:
         read = ", ".join(f"{v} {k}" for k, v in inputs["read"].items())
