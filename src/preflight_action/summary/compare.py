@@ -74,5 +74,6 @@ def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
             return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
     if fail_on == "outlier" and merged.peers is not None and merged.peers.outliers:
         found = merged.peers.outliers
-        return 1, f"--fail-on outlier: {len(found)} figure{'s' if len(found) != 1 else ''} below {'their' if len(found) != 1 else 'its'} peers' (worst: {found[0].words})"
+        what = "1 figure below its" if len(found) == 1 else f"{len(found)} figures below their"
+        return 1, f"--fail-on outlier: {what} peers' (worst: {found[0].words})"
     return 0, None
