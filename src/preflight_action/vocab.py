@@ -32,8 +32,10 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = get_args(CheckStatus)
 CheckSource = Literal["probe", "host"]
 CHECK_SOURCES: tuple[CheckSource, ...] = get_args(CheckSource)
 
-# Why a check the level requires never reached its end (a check with one of these is "not judged").
-Unfinished = Literal["interrupted", "budget_cut", "budget_exhausted", "needs_unfinished"]
+# Why a check the level requires never reached its end (a check with one of these is "not judged");
+# tool_error: the tool could not run the check (its own policy or an input it was given is broken), which is
+# never a finding against the machine.
+Unfinished = Literal["interrupted", "budget_cut", "budget_exhausted", "needs_unfinished", "tool_error"]
 UNFINISHED: tuple[Unfinished, ...] = get_args(Unfinished)
 
 # A whole report: pass, fail (something failed), or incomplete (nothing failed, but not every
@@ -52,9 +54,14 @@ VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking
 BandName = Literal["critical", "high", "medium", "low"]
 BANDS: tuple[BandName, ...] = get_args(BandName)
 
-# preflight-summarize --fail-on (and the action's fail-on input).
-FailOn = Literal["failure", "regression", "never"]
+# preflight-summarize --fail-on (and the action's fail-on input): a failed report, a failure the baseline did not
+# have, a node slower than its peers (policy/peers.yaml), or never.
+FailOn = Literal["failure", "regression", "outlier", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
+
+# What a kernel-log finding (check kernel.log, policy/kernel_log.yaml) asks of an operator.
+KernelAction = Literal["application_or_driver", "reset_gpu", "reboot_node", "hardware_service"]
+KERNEL_ACTIONS: tuple[KernelAction, ...] = get_args(KernelAction)
 
 # The engines a gate answers (preflight-gate --gate).
 GateName = Literal["slurm", "npd", "github-runner"]

@@ -20,7 +20,7 @@ from preflight_action.preflight.cli import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_ONLY = {"model.smoke", "transfer.host", "memory.pattern", "load.sustained"}
-QUICK = ["torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency"]
+QUICK = ["kernel.log", "torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency"]
 
 
 def _ids(specs: list[checks.CheckSpec]) -> list[str]:

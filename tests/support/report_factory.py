@@ -26,8 +26,9 @@ def report_doc(
     driver: str = "575.51.03",
     simulated: bool = False,
     ci: dict[str, Any] | None = None,
+    level: str | None = None,
 ) -> dict[str, Any]:
-    """A report; ``figures`` (bf16, fp16, copy_tbs ...) become perf.matmul / perf.bandwidth details."""
+    """A report; ``figures`` (bf16, fp16, copy_tbs ...) become perf.matmul / perf.bandwidth details; ``level`` its --level."""
     failures = failures or {}
     figures = figures or {}
     moment = finished_at or datetime.now(timezone.utc) - timedelta(minutes=30)
@@ -44,7 +45,7 @@ def report_doc(
             checks.append(CheckResult(check_id, "fail", duration_ms=5.0, error=failures[check_id], details=details))
         else:
             checks.append(CheckResult(check_id, "pass", duration_ms=3.0, details=details))
-    return build(checks, node=node, backend=backend, finished_at=matrix.iso(moment), ci=ci, simulated=simulated)
+    return build(checks, node=node, backend=backend, finished_at=matrix.iso(moment), ci=ci, simulated=simulated, level=level)
 
 
 def build(
@@ -58,6 +59,7 @@ def build(
     os_name: str = "Linux",
     python: str = "3.12.4",
     check_torchvision: bool = False,
+    level: str | None = None,
 ) -> dict[str, Any]:
     """The schema-valid report document of ``checks``, scored and triaged by the real code with the shipped policy."""
     policy = severity.load()
@@ -77,6 +79,7 @@ def build(
             strict_threshold="medium",
             check_timeout_s=120.0,
             policy="policy/severity.yaml",
+            **({"level": level} if level else {}),
         ),
         interpreter=Interpreter("/usr/bin/python3", python, "sys.executable"),
         host=Host(node_id=node, hostname=node, os=os_name, arch="x86_64"),

@@ -41,6 +41,7 @@ exit codes:
 @dataclass
 class Inputs:
     lanes: list[matrix.Lane] = field(default_factory=list)
+    reports: list[tuple[Any, str]] = field(default_factory=list)  # (preflight Report, path): the peers' comparison reads them
     read: dict[str, int] = field(default_factory=lambda: {"preflight": 0, "smoke": 0, "sweep": 0})
     ignored: list[str] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
@@ -85,7 +86,9 @@ def load(paths: list[Path], local_node: str) -> Inputs:
                 continue
             if kind == "preflight":
                 schemas.validate(document, "preflight_report", str(path))
-                lane = matrix.lane_from_report(Report.from_dict(document), str(path))
+                report = Report.from_dict(document)
+                lane = matrix.lane_from_report(report, str(path))
+                inputs.reports.append((report, str(path)))
             elif kind == "smoke":
                 schemas.validate(document, "smoke_run", str(path))
                 lane = matrix.lane_from_smoke(document, str(path))
@@ -181,10 +184,13 @@ def main(argv: list[str] | None = None) -> int:
             from preflight_action.history import update as history
 
             trends = history.latest(args.history, history_policy.load())
+        from preflight_action.matrix import peers as fleet_peers
+
+        peers = fleet_peers.compare(inputs.reports, fleet_peers.load())
         if args.html:
-            outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends))))
+            outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends, peers))))
         unwritten = cli_args.write_outputs("runtime_matrix", outputs)
-        print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot), end="")
+        print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot, peers), end="")
     except PreflightError as error:
         print(f"runtime_matrix: error: {error}", file=sys.stderr)
         return error.exit_code

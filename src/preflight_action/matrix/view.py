@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from preflight_action.matrix import model as matrix
+from preflight_action.matrix.peers import Peers, number
 from preflight_action.matrix.snapshot import CODES, Snapshot
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
@@ -65,8 +66,8 @@ def cells(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], di
     return nodes, backends, out
 
 
-def text(snapshot: dict[str, Any]) -> str:
-    """A compact grid (node x backend, worst source wins) with the active ttl."""
+def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
+    """A compact grid (node x backend, worst source wins) with the active ttl, then the outliers among peers."""
     nodes, backends, grid = cells(snapshot)
     lines = [
         f"runtime matrix: {len(nodes)} node{'s' if len(nodes) != 1 else ''} x {len(backends)} backend{'s' if len(backends) != 1 else ''}, "
@@ -93,6 +94,12 @@ def text(snapshot: dict[str, Any]) -> str:
         lines.append(f"{node}: {status['label']} (updated {updated}, {age(updated, snapshot['generated_at'])})")
     if len(attention) > ATTENTION_LINES:
         lines.append(f"... and {len(attention) - ATTENTION_LINES} more nodes need attention (--json for all)")
+    for outlier in (peers.outliers if peers else ())[:ATTENTION_LINES]:
+        lines.append(f"slower than its peers: {outlier.words}")
+    if peers and len(peers.outliers) > ATTENTION_LINES:
+        lines.append(
+            f"... and {len(peers.outliers) - ATTENTION_LINES} more figures below their peers' (summarize --output-json lists them all)"
+        )
     inputs = snapshot.get("inputs")
     if inputs:
         read = ", ".join(f"{v} {k}" for k, v in inputs["read"].items())
@@ -100,10 +107,11 @@ def text(snapshot: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html(snapshot: dict[str, Any], trends: Any = None) -> str:
+def html(snapshot: dict[str, Any], trends: Any = None, peers: Peers | None = None) -> str:
     """The static dashboard (templates/matrix.html.j2): every cell labelled, severity as colour and word.
 
-    ``trends`` (``history.trends.Trends``, from ``--history``) adds its charts as inline SVG.
+    ``trends`` (``history.trends.Trends``, from ``--history``) adds its charts as inline SVG; ``peers``
+    (``matrix.peers.compare``) the nodes slower than their peers.
     """
     from markupsafe import Markup
 
@@ -125,5 +133,14 @@ def html(snapshot: dict[str, Any], trends: Any = None) -> str:
         for node, item in snapshot["items"].items()
     }
     return env.get_template("matrix.html.j2").render(
-        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, rows=rows, legend=legend(), trends=trends, charts=charts
+        snapshot=snapshot,
+        nodes=nodes,
+        backends=backends,
+        grid=grid,
+        rows=rows,
+        legend=legend(),
+        trends=trends,
+        charts=charts,
+        peers=peers,
+        number=number,
     )

@@ -58,6 +58,9 @@ class CheckSpec:
 
 
 SPECS: list[CheckSpec] = [
+    # The kernel's word (issue 28): first, so reading the log overlaps the worker's torch import; needs nothing,
+    # so it runs at every level and on every device (a host with GPUs has a kernel log either way).
+    CheckSpec("kernel.log", host=_lazy("kernel_checks", "check_kernel_log")),
     CheckSpec("torch.import"),
     CheckSpec("device.resolve", needs=("torch.import",), params=lambda ctx: {"requested": ctx.options.device}),
     # The quick level starts no compiler (the C++ compiler's path is recorded, its --version is not run)

@@ -35,6 +35,7 @@ BY_CHECK = {
     "load.sustained": "performance drops under sustained load: check cooling, power cap and clocks while the job runs",
     "model.smoke": "a small model fails on this runtime: read the error, then check the model's dtype and memory against this device",
     "dtype.select": "set a dtype the device supports in the dtype policy, or run this job on a device that has the policy's dtype",
+    "kernel.log": "read the kernel log line the error quotes (dmesg -T | grep -e Xid -e AER), then act on the Xid's action class",
     "memory.headroom": "free memory on the device or host (other processes), or lower the model size / batch the memory policy assumes",
 }
 GENERAL = "read the error above; rerun with the same interpreter to see whether it repeats"

@@ -32,6 +32,7 @@ class SeverityPolicy:
     compile_fallback_allowed: bool
     compile_fallback_score: int
     compile_fallback_rationale: str
+    scored_by_check: frozenset[str] = frozenset()  # checks whose failure carries its own score (details.score)
 
     def is_experimental(self, backend: str | None) -> bool:
         """Experimental backends get ``experimental_score`` where a check has one; all others
@@ -39,9 +40,15 @@ class SeverityPolicy:
         does not even import stays critical."""
         return backend in self.experimental
 
-    def score(self, check_id: str, backend: str | None) -> int:
-        """Severity score (0-100) of a failure of ``check_id`` on ``backend``."""
+    def score(self, check_id: str, backend: str | None, details: dict[str, Any] | None = None) -> int:
+        """Severity score (0-100) of a failure of ``check_id`` on ``backend``.
+
+        A check marked ``scored_by_check`` (its findings have their own bands, e.g. kernel.log's per Xid)
+        scores ``details["score"]`` when it set one, else its ``score`` like any other check.
+        """
         entry = self.scores.get(check_id)
+        if check_id in self.scored_by_check and details and isinstance(details.get("score"), int):
+            return max(0, min(100, int(details["score"])))
         if entry is None:
             return self.default_score
         if check_id == "compile.smoke" and self.compile_fallback_allowed:
@@ -94,7 +101,8 @@ def from_document(document: dict[str, Any], source: str) -> SeverityPolicy:
         first_class=frozenset(document["backends"]["first_class"]),
         experimental=frozenset(document["backends"]["experimental"]),
         default_score=document["default_score"],
-        scores={k: dict(v) for k, v in document["checks"].items()},
+        scores={k: {n: v for n, v in entry.items() if n != "scored_by_check"} for k, entry in document["checks"].items()},
+        scored_by_check=frozenset(k for k, entry in document["checks"].items() if entry.get("scored_by_check")),
         compile_fallback_allowed=fallback["allowed"],
         compile_fallback_score=fallback["score"],
         compile_fallback_rationale=fallback["rationale"],

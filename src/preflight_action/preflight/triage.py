@@ -16,7 +16,7 @@ def score_checks(checks: list[CheckResult], policy: SeverityPolicy, backend: str
     scored = []
     for check in checks:
         if check.status == "fail":
-            score = policy.score(check.id, backend)
+            score = policy.score(check.id, backend, check.details)
             scored.append(replace(check, severity=Severity(score, policy.band(score).name), remedy=remedies.for_failure(check)))
         else:
             scored.append(replace(check, severity=None, remedy=None))

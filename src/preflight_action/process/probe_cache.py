@@ -42,25 +42,31 @@ PACKAGE = "preflight_probe"
 
 
 def cache_root() -> str | None:
-    """Where cached copies live: ``$PREFLIGHT_CACHE_DIR/probe``, else the platform's user cache folder; None: none known.
+    """Where cached copies live: ``cache_base()/probe``; None: no cache folder known."""
+    base = cache_base()
+    return os.path.join(base, "probe") if base else None
+
+
+def cache_base() -> str | None:
+    """The tool's cache folder: ``$PREFLIGHT_CACHE_DIR``, else the platform's user cache folder; None: none known.
 
     The platform folders follow the XDG base directory spec, Apple's and Microsoft's conventions (as platformdirs
     does; its import alone costs more than this module's whole job, on the path that starts the worker).
     """
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
-        return os.path.join(explicit, "probe")
+        return explicit
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA")
-        return os.path.join(base, "preflight-action", "Cache", "probe") if base else None
+        return os.path.join(base, "preflight-action", "Cache") if base else None
     home = os.path.expanduser("~")
     if home == "~":
         return None
     if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Caches", "preflight-action", "probe")
+        return os.path.join(home, "Library", "Caches", "preflight-action")
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = xdg if xdg and os.path.isabs(xdg) else os.path.join(home, ".cache")
-    return os.path.join(base, "preflight-action", "probe")
+    return os.path.join(base, "preflight-action")
 
 
 def _sources(package: str) -> list[tuple[str, bytes]]:

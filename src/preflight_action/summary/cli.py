@@ -30,8 +30,9 @@ exit codes:
   0  summary written from valid inputs; a PR comment that could not be posted
      is a warning
   1  --fail-on failure and a report failed, --fail-on regression and a check
-     fails that did not fail in the baseline (a new failure), or
-     --require-comment and the PR comment could not be posted
+     fails that did not fail in the baseline (a new failure), --fail-on outlier
+     and a node's figure is an outlier among its peers', or --require-comment
+     and the PR comment could not be posted
   2  bad usage or input: no file matches --input-glob, bad --policy, or an
      input that is unreadable or fails the report schema (all outputs are
      still written and list it; --allow-invalid keeps exit 0 for those)
@@ -154,7 +155,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=FAIL_ON,
         default="never",
         help="exit 1 when a report failed (failure), only when a check fails that did not in the baseline (regression), "
-        "or never (default: never)",
+        "when a node's performance figure is an outlier among its peers' (outlier: policy/peers.yaml), or never (default: never)",
     )
     parser.add_argument(
         "--history",

@@ -65,7 +65,8 @@ def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: 
 
 
 def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
-    """--fail-on: (1, why) when the run failed (failure) or has a failure the baseline did not (regression)."""
+    """--fail-on: (1, why) when the run failed (failure), has a failure the baseline did not (regression), or a node
+    figure is an outlier among its peers' (outlier)."""
     if fail_on == "failure" and merged.status == "fail":
         return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
     if fail_on == "regression":
@@ -74,4 +75,8 @@ def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
         if merged.delta.new_failures:
             count = len(merged.delta.new_failures)
             return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
+    if fail_on == "outlier" and merged.peers is not None and merged.peers.outliers:
+        found = merged.peers.outliers
+        what = "1 figure below its" if len(found) == 1 else f"{len(found)} figures below their"
+        return 1, f"--fail-on outlier: {what} peers' (worst: {found[0].words})"
     return 0, None

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from preflight_action import __version__, templating
+from preflight_action.matrix.peers import number as peers_number
 from preflight_action.summary.model import ReportRow, Summary
 
 TEMPLATE = "summary.md.j2"
@@ -202,6 +203,8 @@ def _context(
         "where": _where(summary.artifact_url, artifact_hint),
         "delta": summary.delta,
         "trends": summary.trends,
+        "peers": summary.peers,
+        "number": peers_number,
         "delta_cap": DELTA_ROWS if detail.rows is None else min(DELTA_ROWS, detail.rows),
         "charts": _charts(summary) if detail.errors else [],
     }

@@ -16,6 +16,7 @@ from typing import Any
 from preflight_action.errors import UsageError
 from preflight_action.history.trends import Trends
 from preflight_action.matrix import model as matrix
+from preflight_action.matrix import peers as fleet_peers
 from preflight_action.matrix.snapshot import Snapshot
 from preflight_action.preflight.severity import BAND_ORDER, SeverityPolicy
 from preflight_action.summary.delta import Delta
@@ -107,6 +108,7 @@ class Summary:
     ignored: tuple[InvalidInput, ...] = field(default=())
     delta: Delta | None = None
     trends: Trends | None = None
+    peers: fleet_peers.Peers | None = None  # each node's figures against its peers' (policy/peers.yaml)
 
 
 def build(
@@ -116,8 +118,9 @@ def build(
     freshness_hours: float = DEFAULT_FRESHNESS_HOURS,
     run_url: str | None = None,
     artifact_url: str | None = None,
+    peers_policy: fleet_peers.PeersPolicy | None = None,
 ) -> Summary:
-    """Merge loaded reports into one Summary (rows, cross-matrix triage, matrix view)."""
+    """Merge loaded reports into one Summary (rows, cross-matrix triage, matrix view, outliers among peers)."""
     if not (math.isfinite(freshness_hours) and freshness_hours > 0):
         raise UsageError(f"--freshness-hours must be a positive number of hours, got {freshness_hours:g}")
     moment = now or datetime.now(timezone.utc)
@@ -163,6 +166,7 @@ def build(
         matrix=view,
         invalid=inputs.invalid,
         ignored=inputs.ignored,
+        peers=fleet_peers.compare(((i.report, i.path) for i in inputs.reports), peers_policy or fleet_peers.load()),
     )
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"  # 1.2: peers (each node's figures against its peers')
 
 
 def to_dict(summary: Summary) -> dict[str, Any]:
@@ -46,6 +46,8 @@ def to_dict(summary: Summary) -> dict[str, Any]:
         document["delta"] = summary.delta.to_dict()
     if summary.trends is not None:
         document.update(summary.trends.to_dict())
+    if summary.peers is not None:
+        document["peers"] = summary.peers.to_dict()
     return document
 
 
