@@ -9,6 +9,7 @@ printable and bounded, ``check_shape`` bounds a parsed document before anything 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # C0 and C1 controls except tab and newline, DEL, and the bidirectional controls that can make a line read
@@ -24,6 +25,7 @@ MAX_BYTES = 16 << 20  # bytes of one JSON file a reader accepts (a report is abo
 # The UTF-8 forms of the non-ASCII characters _UNSAFE names (C1 controls, U+061C, U+200E/F, U+202A-E, U+2066-9).
 _RAW_UNSAFE = re.compile(b"\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 _CONTAINERS = (dict, list)
+_SCAN = 256  # occurrences the quick byte checks look at one by one before handing over to a slower, exact path
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')  # what text_within_shape deletes
 
 
@@ -123,9 +125,10 @@ def text_within_shape(data: bytes, max_depth: int = MAX_DEPTH, max_string: int =
     quotes and brackets, drop string contents, then strip innermost pairs. Sound only while every quote
     delimits a string, so text holding an escaped quote is left to the walk.
     """
-    at = data.find(b"\\")
+    at, left = data.find(b"\\"), _SCAN
     while at >= 0:
-        if data[at + 1 : at + 2] == b'"':
+        left -= 1
+        if data[at + 1 : at + 2] == b'"' or not left:  # an escaped quote, or too many escapes to look at one by one
             return False
         at = data.find(b"\\", at + 2)  # past the escaped character, so an escaped backslash is one step
     if len(data) > max_string and max(map(len, data.split(b'"'))) > max_string:
@@ -148,17 +151,13 @@ def may_hold_unsafe(data: bytes) -> bool:
     Raw controls cannot stand inside a JSON string, so they arrive as ``\\uXXXX``, ``\\b``, ``\\f``,
     ``\\r`` escapes, as DEL, or as the UTF-8 bytes of a non-ASCII one; ``bytes.find`` looks for those.
     """
-    if b"\x7f" in data:
+    if b"\x7f" in data or (not data.isascii() and _raw_unsafe(data)):
         return True
-    if not data.isascii():
-        for lead in (b"\xc2", b"\xd8", b"\xe2"):
-            at = data.find(lead)
-            while at >= 0:
-                if _RAW_UNSAFE.match(data, at):
-                    return True
-                at = data.find(lead, at + 1)
-    at = data.find(b"\\")
+    at, left = data.find(b"\\"), _SCAN
     while at >= 0:
+        left -= 1
+        if not left:
+            return True  # too many escapes to look at one by one: not known, so the walk decides
         follow = data[at + 1 : at + 2]
         if follow in (b"b", b"f", b"r"):
             return True
@@ -174,28 +173,73 @@ def may_hold_unsafe(data: bytes) -> bool:
     return False
 
 
+def _raw_unsafe(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` holds one of the non-ASCII characters ``_UNSAFE`` names."""
+    left = _SCAN
+    for lead in (b"\xc2", b"\xd8", b"\xe2"):
+        at = data.find(lead)
+        while at >= 0:
+            if _RAW_UNSAFE.match(data, at):
+                return True
+            left -= 1
+            if not left:  # text full of such lead bytes (box drawing, say): one regex pass in C instead
+                return _RAW_UNSAFE.search(data) is not None
+            at = data.find(lead, at + 1)
+    return False
+
+
 def escape_document(document: Any) -> tuple[Any, str | None]:
     """``document`` with every unsafe character in its strings and keys shown as an escape, and the JSON pointer of
-    the first changed (None: nothing was). Containers are changed in place; iterative, for a shape already checked."""
-    first: str | None = None
-    root = [document]
-    stack: list[tuple[Any, Any, str, bool]] = [(root, 0, "", False)]  # parent, slot, pointer, its key was escaped
+    the first changed in document order (None: nothing was). Containers are changed in place; iterative, in one pass
+    over a document whose shape is already checked, and a pointer is spelled out only for what it names."""
+    if isinstance(document, str):
+        return (escape(document), "/") if _UNSAFE.search(document) else (document, None)
+    if not isinstance(document, _CONTAINERS):
+        return document, None
+    first: tuple[Any, ...] | None = None  # the path as (parent path, token) links
+    stack = [_frame(document, ())]
     while stack:
-        parent, slot, pointer, key_escaped = stack.pop()
-        node = parent[slot]
-        if key_escaped:
-            first = first or pointer
-        if isinstance(node, str):
-            if _UNSAFE.search(node):
-                parent[slot] = escape(node)
-                first = first or pointer or "/"
-        elif isinstance(node, dict):
-            keys = list(node)
-            unsafe = {key for key in keys if _UNSAFE.search(key)}
-            if unsafe:
-                node = {escape(key): value for key, value in node.items()}
-                parent[slot] = node
-            stack.extend((node, escape(key), f"{pointer}/{_token(key)}", key in unsafe) for key in reversed(keys))
-        elif isinstance(node, list):
-            stack.extend((node, index, f"{pointer}/{index}", False) for index in reversed(range(len(node))))
-    return root[0], None if first is None else _shown(first)
+        node, children, path, renamed = stack[-1]
+        for token, value in children:
+            if renamed and token in renamed:
+                first = first or (path, token)
+            if isinstance(value, str):
+                if _UNSAFE.search(value):
+                    node[token] = escape(value)
+                    first = first or (path, token)
+            elif isinstance(value, _CONTAINERS):
+                stack.append(_frame(value, (path, token)))
+                break
+        else:
+            stack.pop()
+    return document, None if first is None else _shown(_spelled(first))
+
+
+def _frame(node: dict[str, Any] | list[Any], path: tuple[Any, ...]) -> tuple[Any, Iterator[tuple[Any, Any]], tuple[Any, ...], set[str]]:
+    """One container to walk: its keys escaped first, then an iterator over its items."""
+    renamed = _escape_keys(node)
+    return node, _children(node), path, renamed
+
+
+def _escape_keys(node: Any) -> set[str]:
+    """Escape a dict's unsafe keys in place (its items keep their order); the keys as they now read."""
+    if not isinstance(node, dict) or not any(_UNSAFE.search(key) for key in node):
+        return set()
+    escaped = {escape(key): item for key, item in node.items()}
+    renamed = {escape(key) for key in node if _UNSAFE.search(key)}
+    node.clear()
+    node.update(escaped)
+    return renamed
+
+
+def _children(node: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    return iter(node.items()) if isinstance(node, dict) else enumerate(node)
+
+
+def _spelled(path: tuple[Any, ...]) -> str:
+    """``/a/0/b`` from the links ``((((), "a"), 0), "b")``."""
+    tokens = []
+    while path:
+        path, token = path
+        tokens.append(token)
+    return "".join(f"/{_token(token)}" for token in reversed(tokens))
