@@ -1,4 +1,8 @@
-"""The one Jinja2 template environment (user-overridable) and the escaping filters GitHub output needs."""
+"""The one Jinja2 template environment (user-overridable) and the escaping filters GitHub output needs.
+
+Every value a template prints shows control and bidirectional characters as escapes (``finalize``),
+so no rendering (Markdown, PR comment, job summary, HTML) carries them from an artifact.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preflight_action import untrusted
 from preflight_action.paths import templates_dir
 
 if TYPE_CHECKING:  # Jinja2 loads when a template is rendered: the filters below serve the terminal without it
@@ -14,6 +19,7 @@ if TYPE_CHECKING:  # Jinja2 loads when a template is rendered: the filters below
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _HTML = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
 _LINKISH = re.compile(r"[\[\]!#]")  # link/image brackets and #123 issue references
+_SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]\"'`]+$")
 FENCE = "`" * 3
 
 
@@ -24,7 +30,7 @@ def md_cell(value: Any, limit: int = 300) -> str:
     links, images or issue references: check output may come from a fork, and
     the bot signs the comment it lands in.
     """
-    text = " ".join(str(value if value is not None else "").split())
+    text = untrusted.escape(" ".join(str(value if value is not None else "").split()))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.translate(_HTML).replace("|", "\\|").replace("`", "'")
@@ -35,8 +41,21 @@ def md_cell(value: Any, limit: int = 300) -> str:
 
 def md_block(value: Any, limit: int = 2000) -> str:
     """Text safe inside a fenced code block: no fence breaks, no @mentions, no HTML comment openers."""
-    text = str(value if value is not None else "")[:limit].replace(FENCE, "'" * 3).replace("<!--", "<!\u200b--")
+    text = untrusted.escape(str(value if value is not None else "")[:limit]).replace(FENCE, "'" * 3).replace("<!--", "<!\u200b--")
     return _MENTION.sub("@\u200b", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is a plain http(s) URL that cannot break out of a Markdown link, else None."""
+    return url if url and _SAFE_URL.match(url) else None
+
+
+def _finalize(value: Any) -> Any:
+    """Every printed value: unsafe characters as escapes; Markup stays Markup (escapes hold no HTML)."""
+    if isinstance(value, str) and untrusted.has_unsafe(value):
+        escaped = untrusted.escape(value)
+        return type(value)(escaped) if type(value) is not str else escaped
+    return value
 
 
 def duration(ms: float) -> str:
@@ -56,6 +75,7 @@ def environment(extra_dirs: list[Path] | None = None, html: bool = False, filter
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     env.filters.update(md_cell=md_cell, md_block=md_block, duration=duration, **(filters or {}))
     return env

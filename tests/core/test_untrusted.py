@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from preflight_action import untrusted
 
 
@@ -36,3 +38,38 @@ def test_a_huge_string_is_refused_and_a_normal_document_passes() -> None:
         untrusted.check_shape({"checks": [{"error": "e" * 11}]}, max_string=10) == "/checks/0/error: a string of 11 characters (at most 10)"
     )
     assert untrusted.check_shape({"checks": [{"id": "torch.import", "details": {"x": [1, 2]}}]}) is None
+
+
+def _nested(depth: int, leaf: object = 1) -> object:
+    document: object = leaf
+    for _ in range(depth):
+        document = {"a": document}
+    return document
+
+
+def test_the_quick_checks_agree_with_check_shape_at_the_limit() -> None:
+    for depth in (63, 64, 65):
+        document = _nested(depth)
+        text = json.dumps(document).encode("utf-8")
+        assert untrusted.within_shape(document, max_depth=64) is (untrusted.check_shape(document, max_depth=64) is None)
+        if untrusted.text_within_shape(text, max_depth=64):  # may say "not known", never a wrong yes
+            assert untrusted.check_shape(document, max_depth=64) is None
+    assert untrusted.text_within_shape(json.dumps(_nested(30)).encode("utf-8"), max_depth=64)
+
+
+def test_brackets_inside_strings_cannot_make_deep_text_look_shallow() -> None:
+    # each level opens with a string holding "]" and closes after one holding "[": the brackets alone pair up flat
+    text = b"[" + b'"]",[' * 100 + b"1" + b'],"["' * 100 + b"]"
+    document = json.loads(text)
+    assert untrusted.check_shape(document) is not None
+    assert not untrusted.text_within_shape(text)
+    assert not untrusted.within_shape(document)
+
+
+def test_text_with_an_escaped_quote_or_a_long_run_is_left_to_the_walk() -> None:
+    assert not untrusted.text_within_shape(json.dumps({"e": 'say "hi"'}).encode("utf-8"))
+    assert untrusted.text_within_shape(json.dumps({"e": "C:\\temp\\", "f": [1]}).encode("utf-8"))
+    long = json.dumps({"e": "x" * 11}).encode("utf-8")
+    assert not untrusted.text_within_shape(long, max_string=10)
+    assert not untrusted.within_shape(json.loads(long), max_string=10)
+    assert untrusted.within_shape(json.loads(long), max_string=None)

@@ -113,6 +113,21 @@ def test_a_bad_report_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "j.xml").exists()
 
 
+def test_a_report_nested_past_any_parser_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a":' * 100_000 + "1" + "}" * 100_000, encoding="utf-8")  # used to end in a RecursionError
+    done = subprocess.run(
+        [sys.executable, str(EXPORT), "--from-report", str(deep), "--output-junit", str(tmp_path / "j.xml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"preflight-export: error: {deep}: nested more than 64 levels deep"]
+    assert not (tmp_path / "j.xml").exists()
+
+
 def test_the_preflight_writes_both_exports_after_its_report(tmp_path: Path) -> None:
     junit_path, prom_path = tmp_path / "out" / "junit.xml", tmp_path / "textfile" / "preflight.prom"
     report = report_module.read(run_preflight(tmp_path / "report.json", "--output-junit", str(junit_path), "--output-prom", str(prom_path)))

@@ -68,3 +68,26 @@ def test_a_gate_that_cannot_run_warns_and_never_fails_the_job(tmp_path: Path) ->
     assert "::warning title=preflight gate on gpu-runner-7::preflight: not judged: --python " in done.stdout
     assert done.stdout.splitlines()[-1] == "preflight: could not run (exit 2): the job runs unjudged on gpu-runner-7"
     assert summary.startswith("## Preflight gate on gpu-runner-7: not judged\n")
+
+
+def test_a_hostile_report_is_one_warning_naming_it_and_a_not_judged_section(tmp_path: Path) -> None:
+    report = tmp_path / "from-a-fork.json"
+    report.write_text('{"a":' * 100_000 + "1" + "}" * 100_000, encoding="utf-8")  # used to end in a RecursionError
+    summary = tmp_path / "step_summary.md"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GITHUB_", "RUNNER_", "PREFLIGHT_"))}
+    env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), RUNNER_NAME="gpu-runner-7")
+    done = subprocess.run(
+        [sys.executable, str(GATE), "--gate", "github-runner", "--from-report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines() == [
+        f"::warning title=preflight gate on gpu-runner-7::preflight: not judged: {report}: nested more than 64 levels deep; "
+        "the node was left as it is"
+    ]
+    assert summary.read_text(encoding="utf-8").startswith("## Preflight gate on gpu-runner-7: not judged\n")

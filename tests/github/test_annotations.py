@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from preflight_action.github import annotations
+from preflight_action.summary import annotate
 from preflight_action.summary import cli as cli_summarize
 from tests.summary.test_summary import matrix_docs, report_doc, summarize, write_reports
 
@@ -24,7 +25,7 @@ def test_property_escaping_encodes_colon_and_comma_but_data_does_not() -> None:
 
 def test_blocking_failures_are_errors_others_warnings(tmp_path: Path) -> None:
     documents = [*matrix_docs(), report_doc("mac", "mps", {"compile.smoke": "inductor failed"})]
-    lines = annotations.lines(summarize(tmp_path, documents))
+    lines = annotations.lines(annotate.findings(summarize(tmp_path, documents)))
     kinds = [(line.split("::")[1].split(" ")[0], line.split("title=")[1].split("::")[0]) for line in lines]
     assert kinds == [
         ("error", "preflight critical%3A tensor.smoke"),
@@ -39,7 +40,7 @@ def test_blocking_failures_are_errors_others_warnings(tmp_path: Path) -> None:
 
 def test_more_than_ten_of_a_kind_are_capped_with_a_closing_count(tmp_path: Path) -> None:
     failures = {f"custom.check_{i:02d}": f"failure {i}" for i in range(14)}  # default score 50: low band, warnings
-    lines = annotations.lines(summarize(tmp_path, [report_doc("n", "cpu", failures)]))
+    lines = annotations.lines(annotate.findings(summarize(tmp_path, [report_doc("n", "cpu", failures)])))
     warnings = [line for line in lines if line.startswith("::warning")]
     assert len(warnings) == annotations.MAX_PER_KIND
     assert (
@@ -50,14 +51,14 @@ def test_more_than_ten_of_a_kind_are_capped_with_a_closing_count(tmp_path: Path)
 
 def test_invalid_inputs_are_warned_about(tmp_path: Path) -> None:
     merged = summarize(tmp_path, [report_doc("ok", "cpu")])
-    assert annotations.lines(merged) == []
+    assert annotations.lines(annotate.findings(merged)) == []
     (tmp_path / "in" / "torn.json").write_text("{", encoding="utf-8")
     from preflight_action.preflight import severity as policy
     from preflight_action.summary import load as summary_load
     from preflight_action.summary import model as summary
 
     merged = summary.build(summary_load.load_reports(summary_load.expand([str(tmp_path / "in" / "*.json")])), policy.load())
-    [line] = annotations.lines(merged)
+    [line] = annotations.lines(annotate.findings(merged))
     assert line.startswith("::warning title=preflight%3A invalid input::")
     assert "torn.json: malformed JSON" in line
 
@@ -68,4 +69,20 @@ def test_cli_prints_annotations_on_stdout(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out.splitlines()
     assert out == [
         "::error title=preflight critical%3A tensor.smoke::tensor.smoke failed in 1 of 1 report (cuda): boom%0ABlock release candidates and fix before merge."
+    ]
+
+
+def test_controls_and_bidi_overrides_show_as_escapes_and_unknown_kinds_are_refused() -> None:
+    line = annotations.command("warning", "evil\u202egnp.exe \x1b[31mred", title="check\u2066")
+    assert line == "::warning title=check\\u2066::evil\\u202egnp.exe \\x1b[31mred"
+    with pytest.raises(ValueError, match="no workflow command 'add-mask'"):
+        annotations.command("add-mask", "x")
+
+
+def test_lines_put_errors_first_and_cap_each_kind() -> None:
+    items = [annotations.Annotation("warning", None, f"w{i}") for i in range(3)] + [annotations.Annotation("error", "t", "e")]
+    assert annotations.lines(items, cap=2) == [
+        "::error title=t::e",
+        "::warning::w0",
+        "::warning title=preflight%3A more::2 more warnings not annotated (GitHub shows 2 per step); see the job summary",
     ]

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action.github.comment import CommentUnavailable, Target, upsert
+from preflight_action.github.comment import CommentUnavailable, Target, marker, upsert
 from preflight_action.summary import cli as cli_summarize
-from preflight_action.summary.markdown import marker
 from tests.summary.test_summary import matrix_docs, report_doc, write_reports
 from tests.support.github_fake import FakeGitHub
 

@@ -341,3 +341,30 @@ def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]
 def test_a_sweep_plan_is_not_mistaken_for_a_sweep_summary() -> None:
     assert cli_matrix.kind_of({"flow": {"name": "noop"}, "points": [], "axes": {}}) is None
     assert cli_matrix.kind_of({"flow": "noop", "points": [], "counts": {}}) == "sweep"
+
+
+def test_hostile_inputs_are_one_line_each_and_the_dashboard_carries_no_bidi_override(
+    artifacts: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from preflight_action import untrusted
+
+    write(tmp_path / "good.json", smoke_record(artifacts["stub"], "node-ok", "pass"))
+    (tmp_path / "deep.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000, encoding="utf-8")
+    spoofed = tmp_path / "spoofed.json"
+    spoofed.write_text(json.dumps(smoke_record(artifacts["stub"], "evil\u202egnp", "pass"), ensure_ascii=False), encoding="utf-8")
+    html = tmp_path / "out" / "matrix.html"
+    code = cli_matrix.main(
+        ["status", "--input-glob", str(tmp_path / "*.json"), "--html", str(html), "--output-json", str(tmp_path / "out" / "m.json")]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    assert captured.err.strip().splitlines() == [
+        f"runtime_matrix: error: {tmp_path / 'deep.json'}: nested more than 64 levels deep",
+        f"runtime_matrix: warning: {spoofed}: /node_id: control or bidirectional-override characters, shown as escapes",
+    ]
+    page = html.read_text(encoding="utf-8")
+    assert not untrusted.has_unsafe(page.replace("\n", ""))
+    assert "evil\\u202egnp" in page
+    snapshot = json.loads((tmp_path / "out" / "m.json").read_text(encoding="utf-8"))
+    assert sorted(snapshot["items"]) == ["evil\\u202egnp", "node-ok"]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from preflight_action import schemas
+from preflight_action.github.limits import COMMENT
 from preflight_action.preflight import report as report_module
 from preflight_action.summary import markdown as summary_render
 from tests.summary.test_summary import report_doc, summarize
@@ -74,7 +75,7 @@ def test_pr_comment_triage_rows_say_what_to_do_and_where(tmp_path: Path):
     top = merged.top_failed[0]
     assert top.where == "gpu-1 (Ubuntu 22.04), gpu-2 (Rocky Linux 9.4)"
     assert top.remedy in ("drain gpu-1 and reinstall the driver", "drain gpu-2 and reinstall the driver")
-    text = summary_render.render(merged, "ci", summary_render.COMMENT).text
+    text = summary_render.render(merged, "ci", COMMENT).text
     row = next(line for line in text.splitlines() if "`tensor.smoke`" in line and line.startswith("|"))
     assert top.remedy in row
     assert "gpu-1 (Ubuntu 22.04), gpu-2 (Rocky Linux 9.4)" in row

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from preflight_action.github.limits import COMMENT
 from preflight_action.preflight import severity
 from preflight_action.summary import cli
 from preflight_action.summary import load as summary_load
@@ -148,7 +149,7 @@ def test_a_large_delta_still_fits_a_pr_comment_and_leads_with_new_failures(tmp_p
     from preflight_action.summary import compare
 
     merged = compare.with_delta(merged, compare.baseline(str(tmp_path / "base.json")))
-    body = markdown.render(merged, limit=markdown.COMMENT)
-    assert markdown.COMMENT.measure(body.text) <= markdown.COMMENT.size
+    body = markdown.render(merged, limit=COMMENT)
+    assert COMMENT.measure(body.text) <= COMMENT.size
     assert body.text.index("New failures") < body.text.index("### Severity triage")
     assert "more new failures not shown (the summary JSON lists them all)" in body.text

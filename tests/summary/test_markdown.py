@@ -9,8 +9,10 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
+from preflight_action.github.comment import marker
+from preflight_action.github.limits import COMMENT, STEP_SUMMARY
 from preflight_action.summary import markdown as summary_render
-from preflight_action.summary.markdown import COMMENT, STEP_SUMMARY, marker, render
+from preflight_action.summary.markdown import render
 from tests.summary.test_summary import NOW, matrix_docs, report_doc, summarize
 
 HOSTILE = "@team please look <script>alert(1)</script> <img src=x onerror=alert(1)> | broken | cell |\n\n# heading\n```\nfence"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from preflight_action.github.limits import COMMENT
 from preflight_action.summary import cli
 from preflight_action.summary import markdown as summary_render
 from preflight_action.summary import serialise as summary_json
@@ -80,7 +81,7 @@ def test_job_summary_and_pr_comment_show_the_outlier(tmp_path: Path, monkeypatch
     from preflight_action.summary import model as summary
 
     merged = summary.build(summary_load.load_reports(summary_load.expand([pattern])), severity.load())
-    comment = summary_render.render(merged, "fleet", limit=summary_render.COMMENT).text
+    comment = summary_render.render(merged, "fleet", limit=COMMENT).text
     assert "### Nodes against their peers" in comment
     assert "gpu-07" in comment.split("### Nodes against their peers")[1].split("###")[0]
 

@@ -3,15 +3,15 @@
 The runner runs the hook before the job; a non-zero exit fails the job before
 any step runs, and the hook's output lands in the job's log. With
 ``$GITHUB_STEP_SUMMARY`` set, the gate appends a section to the job summary.
+This module turns the verdict into data (the section's Markdown, the
+annotation's kind and line); ``github/`` writes them.
 The hook script (deploy/github-runner) turns "could not run" (2) into a
 warning and exit 0, so our own breakage never fails a job.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 from preflight_action.gates.verdict import BLOCKING, COULD_NOT_RUN, GateVerdict
 
@@ -42,23 +42,24 @@ def summary_markdown(verdict: GateVerdict, node: str, report_path: str | None) -
     from preflight_action import templating
 
     level = verdict.report.options.level if verdict.report else "unknown"
-    text = templating.render("gate_summary.md.j2", verdict=verdict, node=node, rows=_rows(verdict), report_path=report_path, level=level)
-    if len(text.encode("utf-8")) > SUMMARY_LIMIT:
-        text = text.encode("utf-8")[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore") + "\n\n(truncated: see the report artifact)\n"
-    return text
+    return templating.render("gate_summary.md.j2", verdict=verdict, node=node, rows=_rows(verdict), report_path=report_path, level=level)
 
 
 def apply(verdict: GateVerdict, node: str, report_path: str | None, environ: dict[str, str] | None = None) -> int:
-    from preflight_action.github.annotations import command
+    from preflight_action import templating
+    from preflight_action.github import annotations, step_summary
 
-    env = os.environ if environ is None else environ
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if summary:
+    target = step_summary.target(environ)
+    if target:
+        where = (
+            f"The whole report is {templating.md_cell(report_path)}." if report_path else "The whole report is the preflight report JSON."
+        )
         try:
-            with Path(summary).open("a", encoding="utf-8") as handle:
-                handle.write(summary_markdown(verdict, node, report_path) + "\n")
+            why_not = step_summary.append(target, summary_markdown(verdict, node, report_path) + "\n", where, share=SUMMARY_LIMIT)
         except OSError as exc:
-            print(f"preflight gate: cannot append to $GITHUB_STEP_SUMMARY {summary}: {exc.strerror or exc}", file=sys.stderr)
+            why_not = f"cannot append to ${step_summary.ENV} {target}: {exc.strerror or exc}"
+        if why_not:
+            print(f"preflight gate: {why_not}", file=sys.stderr)
     kind = {BLOCKING: "error", COULD_NOT_RUN: "warning"}.get(verdict.code, "notice")
-    print(command(kind, verdict.line, title=f"preflight gate on {node}"), flush=True)
+    print(annotations.command(kind, verdict.line, title=f"preflight gate on {node}"), flush=True)
     return verdict.code

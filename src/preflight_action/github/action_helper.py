@@ -35,6 +35,7 @@ from preflight_action.github.action_inputs import (
     SetupInputs,
     SummarizeInputs,
 )
+from preflight_action.github.annotations import command
 from preflight_action.process.tree import kill_tree
 
 # What the orchestrator imports; a preinstalled interpreter without one of them cannot run it.
@@ -72,9 +73,8 @@ def resolve_interpreter(spec: str, name: str = "python") -> str:
 
 
 def annotate_error(message: str) -> None:
-    """A ``::error::`` workflow command; ``%``, CR and LF escaped so a message cannot start another command."""
-    data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    print(f"::error title=preflight-action::{data}", flush=True)
+    """An ``::error::`` workflow command, escaped so a message cannot start another command."""
+    print(command("error", message, title="preflight-action"), flush=True)
 
 
 def write_outputs(values: Mapping[str, str], path: str | None) -> None:

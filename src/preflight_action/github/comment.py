@@ -11,26 +11,34 @@ oldest, so exactly one remains whoever runs last.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from preflight_action import redact
-from preflight_action.errors import PreflightError
-from preflight_action.summary.markdown import marker
+from preflight_action.github import client
+from preflight_action.github.client import GitHubUnavailable
 
 ACTIONS_BOT = "github-actions[bot]"
-DEFAULT_API_URL = "https://api.github.com"
-ATTEMPTS = 4
-MAX_WAIT_S = 60.0
-T = TypeVar("T")
+MARKER_PREFIX = "<!-- preflight-action:summary key="
+DEFAULT_KEY = "default"
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class CommentUnavailable(PreflightError):
+class CommentUnavailable(GitHubUnavailable):
     """The comment cannot be posted (no PR, no token, read-only token, GitHub refused)."""
 
-    exit_code = 1
+
+def comment_key(key: str | None) -> str:
+    """A key safe inside the hidden marker (no ``-->``, spaces or quotes)."""
+    cleaned = re.sub(r"-{2,}", "-", _KEY_UNSAFE.sub("-", (key or DEFAULT_KEY).strip())).strip("-")[:64]
+    return cleaned or DEFAULT_KEY
+
+
+def marker(key: str | None) -> str:
+    """The hidden first line that names the sticky comment for ``key``."""
+    return f"{MARKER_PREFIX}{comment_key(key)} -->"
 
 
 @dataclass(frozen=True)
@@ -49,23 +57,22 @@ class Target:
         cls,
         repo: str | None = None,
         pr: int | None = None,
-        token_env: str = "GITHUB_TOKEN",  # noqa: S107 - the variable's name, not a secret
+        token_env: str = client.TOKEN_ENV,
         api_url: str | None = None,
         author: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Target:
         """Flags first, then the standard Actions variables and event file."""
         env = os.environ if environ is None else environ
-        repository = repo or env.get("GITHUB_REPOSITORY")
+        where = client.Connection.from_environment(repo, token_env, api_url, env)
         number = pr if pr is not None else event_pull_number(env.get("GITHUB_EVENT_PATH"))
-        token = env.get(token_env, "")
-        if not repository or "/" not in repository:
+        if not where.repo or "/" not in where.repo:
             raise CommentUnavailable("no repository (pass --repo OWNER/NAME or set GITHUB_REPOSITORY)")
         if number is None:
             raise CommentUnavailable("not a pull request event (pass --pr NUMBER to comment anyway)")
-        if not token:
+        if not where.token:
             raise CommentUnavailable(f"no token in ${token_env} (pass the token through env: {token_env}: ${{{{ github.token }}}})")
-        return cls(repository, number, (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"), token, author)
+        return cls(where.repo, number, where.api_url, where.token, author)
 
 
 def event_pull_number(event_path: str | None) -> int | None:
@@ -76,14 +83,14 @@ def event_pull_number(event_path: str | None) -> int | None:
     ``workflow_run.pull_requests[0].number``; an ``issue_comment`` on a PR
     carries ``issue.number`` with ``issue.pull_request`` set.
     """
-    import json
-    from pathlib import Path
+    from preflight_action import documents
+    from preflight_action.errors import InputError
 
     if not event_path:
         return None
     try:
-        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        event = documents.read(event_path).value
+    except InputError:
         return None
     if not isinstance(event, dict):
         return None
@@ -110,22 +117,13 @@ class Outcome:
 
 def upsert(target: Target, body: str, key: str | None, sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Create or update the one comment for ``key`` on the pull request; CommentUnavailable otherwise."""
-    from github import Auth, Github
-
-    api = _Api(sleep, [target.token])
-    gh = Github(
-        auth=Auth.Token(target.token),
-        base_url=target.api_url,
-        timeout=target.timeout_s,
-        per_page=target.per_page,
-        retry=None,  # our own bounded loop below, with an injectable sleep
-        seconds_between_requests=None,
-        seconds_between_writes=target.write_pause_s or None,
-    )
+    api = client.Calls(sleep, [target.token], CommentUnavailable)
     tag = marker(key)
     if not body.startswith(tag):
         body = f"{tag}\n{body}"
-    try:
+    with client.session(
+        target.api_url, target.token, timeout_s=target.timeout_s, per_page=target.per_page, write_pause_s=target.write_pause_s
+    ) as gh:
         issue = api.call("read the pull request", lambda: gh.get_repo(target.repo).get_issue(target.pr))
         author = target.author or _whoami(gh, api)
         ours = _ours(api.call("list comments", lambda: list(issue.get_comments())), tag, author)
@@ -146,11 +144,9 @@ def upsert(target: Target, body: str, key: str | None, sleep: Callable[[float], 
         if keep.id != created.id:
             api.call("edit the comment", lambda: keep.edit(body))
         return Outcome("created" if keep.id == created.id else "updated", keep.id, keep.html_url, author, deleted)
-    finally:
-        gh.close()
 
 
-def _whoami(gh: Any, api: _Api) -> str:
+def _whoami(gh: Any, api: client.Calls) -> str:
     from github import GithubException
 
     try:
@@ -172,7 +168,7 @@ def _ours(comments: list[Any], tag: str, author: str) -> list[Any]:
     return sorted(mine, key=lambda c: (c.created_at, c.id))
 
 
-def _delete(api: _Api, comments: list[Any]) -> tuple[int, ...]:
+def _delete(api: client.Calls, comments: list[Any]) -> tuple[int, ...]:
     from github import UnknownObjectException
 
     gone = []
@@ -184,67 +180,3 @@ def _delete(api: _Api, comments: list[Any]) -> tuple[int, ...]:
                 raise
         gone.append(comment.id)  # deleted now, or already by the job we raced
     return tuple(gone)
-
-
-class _Api:
-    """Run one GitHub call with bounded retries on 5xx, 429 and secondary rate limits."""
-
-    def __init__(self, sleep: Callable[[float], None], secrets: list[str]) -> None:
-        self.sleep = sleep
-        self.secrets = [s for s in secrets if s]
-
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        from github import GithubException
-        from requests import RequestException
-
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return fn()
-            except GithubException as error:
-                wait = _retry_wait(error, attempt)
-                if wait is None or attempt == ATTEMPTS:
-                    raise self.unavailable(what, error, attempt) from error
-            except RequestException as error:
-                wait = float(2 ** (attempt - 1))
-                if attempt == ATTEMPTS:
-                    raise CommentUnavailable(f"cannot {what}: {self._clean(type(error).__name__)} after {attempt} attempts") from error
-            self.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def unavailable(self, what: str, error: Any, attempts: int = 1) -> CommentUnavailable:
-        data = error.data if isinstance(error.data, dict) else {}
-        message = str(data.get("message") or error.data or "")
-        details = "; ".join(str(e.get("message") or e.get("code")) for e in data.get("errors", []) if isinstance(e, dict))
-        text = f"cannot {what}: GitHub answered {error.status} {message}" + (f" ({details})" if details else "")
-        if attempts > 1:
-            text += f" after {attempts} attempts"
-        if error.status == 403 and "not accessible by integration" in message.lower():
-            text += "; the token is read-only here (fork or Dependabot pull request): post from a workflow_run workflow"
-        return CommentUnavailable(self._clean(text))
-
-    def _clean(self, text: str) -> str:
-        return redact.scrub_text(" ".join(text.split()), self.secrets)
-
-
-def _retry_wait(error: Any, attempt: int) -> float | None:
-    """Seconds to wait before retrying ``error``, or None when retrying cannot help."""
-    headers = {k.lower(): v for k, v in (error.headers or {}).items()}
-    retry_after = headers.get("retry-after")
-    backoff = float(2 ** (attempt - 1))
-    status = error.status
-    if status in (500, 502, 503, 504):
-        return backoff
-    data = error.data if isinstance(error.data, dict) else {}
-    rate_limited = status == 429 or (status == 403 and (retry_after is not None or "rate limit" in str(data.get("message", "")).lower()))
-    if not rate_limited:
-        return None
-    if retry_after is not None:
-        try:
-            wait = float(retry_after)
-        except ValueError:
-            return None
-        return wait if wait <= MAX_WAIT_S else None
-    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-        wait = float(headers["x-ratelimit-reset"]) - time.time()
-        return max(1.0, wait) if wait <= MAX_WAIT_S else None
-    return min(MAX_WAIT_S, 60.0 * attempt)  # secondary limit without a header: GitHub asks for at least a minute

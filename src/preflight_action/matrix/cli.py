@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ class Inputs:
     read: dict[str, int] = field(default_factory=lambda: {"preflight": 0, "smoke": 0, "sweep": 0})
     ignored: list[str] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # inputs read with their unsafe characters shown as escapes
 
     def summary(self) -> dict[str, Any]:
         return {"read": dict(self.read), "ignored": list(self.ignored), "invalid": list(self.invalid)}
@@ -71,7 +71,7 @@ def expand(patterns: list[str]) -> list[Path]:
 
 def load(paths: list[Path], local_node: str) -> Inputs:
     """Every readable artifact as lanes; a bad one is recorded (file + JSON pointer) and skipped."""
-    from preflight_action import schemas
+    from preflight_action import documents
     from preflight_action.preflight.report import Report
 
     inputs = Inputs()
@@ -79,7 +79,8 @@ def load(paths: list[Path], local_node: str) -> Inputs:
         if path.is_dir():
             continue
         try:
-            document = schemas.parse_file(path, "json")
+            parsed = documents.read(path)
+            document = parsed.value
             kind = kind_of(document)
             if kind is None:
                 inputs.ignored.append(str(path))
@@ -98,17 +99,21 @@ def load(paths: list[Path], local_node: str) -> Inputs:
         except InputError as error:
             inputs.invalid.append({"path": str(path), "error": str(error)})
             continue
+        if parsed.note:
+            inputs.notes.append(parsed.note)
         inputs.lanes.append(lane)
         inputs.read[kind] += 1
     return inputs
 
 
 def _sweep_backend(sysinfo: Path) -> str | None:
+    from preflight_action import documents
+
     if not sysinfo.is_file():
         return None
     try:
-        document = json.loads(sysinfo.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        document = documents.read(sysinfo).value
+    except InputError:
         return None
     backend = document.get("backend") if isinstance(document, dict) else None
     return str(backend) if backend else "cpu"
@@ -196,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     for bad in inputs.invalid:
         print(f"runtime_matrix: error: {bad['error']}", file=sys.stderr)
+    for note in inputs.notes:
+        print(f"runtime_matrix: warning: {note}", file=sys.stderr)
     return 2 if inputs.invalid or unwritten else 0
 
 

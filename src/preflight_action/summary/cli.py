@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from preflight_action import __version__, cli_args
@@ -208,6 +206,7 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from preflight_action import atomic, ci, redact
+    from preflight_action.github import limits
     from preflight_action.preflight import severity as policy
     from preflight_action.summary import compare
     from preflight_action.summary import load as summary_load
@@ -245,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         markdown = summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text
         files.append(("--output-md", args.output_md, lambda: atomic.write_text(args.output_md, markdown)))
     if step_summary:
-        files.append(("--step-summary", step_summary, lambda: _append_step_summary(args, merged, hint, scrub)))
+        files.append(("--step-summary", step_summary, lambda: _append_step_summary(args, step_summary, merged, hint, scrub)))
     unwritten = cli_args.write_outputs("summarize", files)
     if not files and not args.post_comment:
         if args.annotations:  # stdout carries the workflow commands
@@ -254,6 +253,8 @@ def _run(args: argparse.Namespace) -> int:
             sys.stdout.write(summary_render.render(merged, args.comment_key, artifact_hint=hint, scrub=scrub).text)
     for item in merged.invalid:  # printed even with --quiet: one line per bad file, file and pointer
         print(scrub(f"summarize: invalid input {item.path}: {item.reason}"), file=sys.stderr, flush=True)
+    for note in inputs.notes:  # read, with its unsafe characters shown as escapes
+        print(scrub(f"summarize: warning: {note}"), file=sys.stderr, flush=True)
     c = merged.counts
     _say(
         args,
@@ -261,8 +262,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.annotations:
         from preflight_action.github import annotations
+        from preflight_action.summary import annotate
 
-        for line in annotations.lines(merged):
+        for line in annotations.lines(annotate.findings(merged)):
             print(scrub(line), flush=True)
     code = 2 if (merged.invalid and not args.allow_invalid) or unwritten else 0
     if history_failed or (merged.delta is not None and merged.delta.invalid):
@@ -272,7 +274,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"summarize: {why}", file=sys.stderr, flush=True)
     code = max(code, gated)
     if args.post_comment:
-        body = summary_render.render(merged, args.comment_key, limit=summary_render.COMMENT, artifact_hint=hint, scrub=scrub).text
+        body = summary_render.render(merged, args.comment_key, limit=limits.COMMENT, artifact_hint=hint, scrub=scrub).text
         if not _post_comment(args, body) and args.require_comment:
             code = max(code, 1)
     return code
@@ -283,10 +285,11 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
     from preflight_action.summary import compare
 
     if args.baseline:
+        from preflight_action.github.artifacts import Source
         from preflight_action.summary import baseline as summary_baseline
 
-        def source() -> summary_baseline.Source:
-            return summary_baseline.Source.from_environment(
+        def source() -> Source:
+            return summary_baseline.source(
                 repo=args.repo,
                 branch=args.baseline_branch,
                 workflow=args.baseline_workflow,
@@ -318,36 +321,37 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
 
 def _step_summary_target(args: argparse.Namespace) -> str | None:
     """$GITHUB_STEP_SUMMARY for --step-summary, checked before any work: an unwritable one is a usage error."""
+    from preflight_action.github import step_summary
+
     if not args.step_summary:
         return None
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    target = step_summary.target()
     if not target:
-        _say(args, "summarize: --step-summary: GITHUB_STEP_SUMMARY is not set (not in GitHub Actions?); skipped")
+        _say(args, f"summarize: --step-summary: {step_summary.ENV} is not set (not in GitHub Actions?); skipped")
         return None
     problem = cli_args.append_problem(target)
     if problem:
-        raise UsageError(f"--step-summary: $GITHUB_STEP_SUMMARY {target}: {problem}")
+        raise UsageError(f"--step-summary: ${step_summary.ENV} {target}: {problem}")
     return target
 
 
-def _append_step_summary(args: argparse.Namespace, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
+def _append_step_summary(args: argparse.Namespace, target: str, merged: Any, hint: str | None, scrub: Callable[[str], str]) -> None:
+    """The summary as a job summary section, as detailed as the room left in the 1 MiB allows."""
+    from preflight_action.github import annotations, limits, step_summary
     from preflight_action.summary import markdown as summary_render
 
-    path = Path(os.environ["GITHUB_STEP_SUMMARY"])
-    used = path.stat().st_size if path.is_file() else 0
-    room = summary_render.STEP_SUMMARY.size - used - 2
-    if room < 1024:
-        print(f"::warning::job summary already holds {used} bytes; the preflight summary was not added (1 MiB limit)", flush=True)
-        return
-    text = summary_render.render(
-        merged, args.comment_key, limit=summary_render.STEP_SUMMARY, budget=room, artifact_hint=hint, scrub=scrub
-    ).text
-    with path.open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write(("\n" if used else "") + text)
+    room = step_summary.room(target)
+    text = ""
+    if room >= step_summary.MIN_ROOM:
+        text = summary_render.render(merged, args.comment_key, limit=limits.STEP_SUMMARY, budget=room, artifact_hint=hint, scrub=scrub).text
+    why_not = step_summary.append(target, text, summary_render.where(merged.artifact_url, hint))
+    if why_not:
+        print(annotations.command("warning", why_not), flush=True)
 
 
 def _post_comment(args: argparse.Namespace, body: str) -> bool:
     """Post or update the sticky comment; False (after a warning line) when that is impossible."""
+    from preflight_action.github import annotations
     from preflight_action.github import comment as github_comment
 
     try:
@@ -360,16 +364,10 @@ def _post_comment(args: argparse.Namespace, body: str) -> bool:
         )
         outcome = github_comment.upsert(target, body, args.comment_key)
     except github_comment.CommentUnavailable as why:
-        print(f"::warning title=preflight summary::PR comment not posted: {_escape(str(why))}", flush=True)
+        print(annotations.command("warning", f"PR comment not posted: {why}", title="preflight summary"), flush=True)
         return False
     _say(args, f"summarize: PR comment {outcome.action} ({outcome.url})")
     return True
-
-
-def _escape(text: str) -> str:
-    from preflight_action.github.annotations import escape_data
-
-    return escape_data(text)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from preflight_action import vocab
+from preflight_action.github.artifacts import Source
 from preflight_action.summary import delta as summary_delta
 from preflight_action.summary.load import Inputs
 from preflight_action.summary.model import Summary
@@ -14,17 +15,15 @@ from preflight_action.summary.model import Summary
 FAIL_ON = vocab.FAIL_ON
 
 
-def baseline(spec: str, github_source: Callable[[], object] | None = None) -> summary_delta.Baseline:
-    """``spec`` is a summary JSON path, or ``github`` (then ``github_source()`` gives the ``baseline.Source``)."""
+def baseline(spec: str, github_source: Callable[[], Source] | None = None) -> summary_delta.Baseline:
+    """``spec`` is a summary JSON path, or ``github`` (then ``github_source()`` says which artifact)."""
     from preflight_action.errors import PreflightError
     from preflight_action.summary import baseline as summary_baseline
 
     source = "github" if spec == "github" else "file"
     try:
         if spec == "github":
-            found = github_source() if github_source else summary_baseline.Source.from_environment()
-            assert isinstance(found, summary_baseline.Source)
-            return summary_baseline.from_github(found)
+            return summary_baseline.from_github(github_source() if github_source else summary_baseline.source())
         return summary_baseline.from_file(spec)
     except PreflightError as error:  # read, but not a summary: the run goes on without it, and exits 2
         return summary_delta.Baseline(source, spec, None, f"invalid baseline: {error}", invalid=True)
@@ -57,7 +56,7 @@ def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: 
 
     if Path(path).exists():
         return None
-    source = summary_baseline.Source.from_environment(
+    source = summary_baseline.source(
         repo=repo, branch=os.environ.get("GITHUB_REF_NAME") or None, token_env=token_env, api_url=api_url, artifact=artifact
     )
     note = summary_baseline.fetch_history(source, path)

@@ -2,7 +2,8 @@
 
 Inputs that cannot be read or fail the report schema are kept as ``InvalidInput``
 entries (file + JSON pointer reason) and never stop the others; a summary JSON
-caught by the glob is ignored, not merged.
+caught by the glob is ignored, not merged. Every file goes through the hardened
+reader (``documents``): reports may come from a fork's pull request.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from preflight_action import schemas
+from preflight_action import documents, schemas
 from preflight_action.errors import InputError
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
@@ -50,6 +49,7 @@ class Inputs:
     reports: tuple[LoadedReport, ...]
     invalid: tuple[InvalidInput, ...]
     ignored: tuple[InvalidInput, ...] = ()
+    notes: tuple[str, ...] = ()  # one line per report whose control or bidi characters were escaped
 
 
 def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
@@ -74,16 +74,18 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
     reports: list[LoadedReport] = []
     invalid: list[InvalidInput] = []
     ignored: list[InvalidInput] = []
+    notes: list[str] = []
     collecting = gc.isenabled()
     gc.disable()  # parsed JSON holds no cycles; a full collection per 700 allocations made 10k reports quadratic
     try:
         for path in paths:
             name = str(path)
             try:
-                document = _parse(name)
+                parsed = documents.read(name)
             except InputError as error:
                 invalid.append(InvalidInput(name, _without_prefix(str(error), name)))
                 continue
+            document = parsed.value
             if isinstance(document, dict) and document.get("kind") == KIND:
                 ignored.append(InvalidInput(name, "a preflight summary, not a report"))
                 continue
@@ -96,22 +98,13 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
                 continue
+            if parsed.note:
+                notes.append(parsed.note)
             reports.append(LoadedReport(name, Report.from_dict(_slim(document))))
     finally:
         if collecting:
             gc.enable()
-    return Inputs(tuple(reports), tuple(invalid), tuple(ignored))
-
-
-def _parse(name: str) -> Any:
-    """The JSON document in ``name``: one read and orjson (which checks UTF-8 itself) on the common path;
-    anything unusual goes through ``schemas.parse_file`` for the project's one error message."""
-    try:
-        with open(name, "rb") as handle:
-            data = handle.read()
-        return orjson.loads(data)
-    except (OSError, ValueError):
-        return schemas.parse_file(name, "json")
+    return Inputs(tuple(reports), tuple(invalid), tuple(ignored), tuple(notes))
 
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,12 @@
 """The summary as GitHub Markdown (template ``summary.md.j2``), kept under GitHub's size limits.
 
 A body too large for its destination (PR comment: 65,536 characters; job
-summary: 1 MiB) is rendered again with less detail, and says so with a note
-that points to the artifact holding the full summary.
+summary: 1 MiB; ``github.limits``) is rendered again with less detail, and says
+so with a note that points to the artifact holding the full summary.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,38 +16,18 @@ from typing import Any
 import jinja2
 
 from preflight_action import __version__, templating
+from preflight_action.github.comment import DEFAULT_KEY, marker
+from preflight_action.github.limits import Limit, cut
 from preflight_action.matrix.peers import number as peers_number
 from preflight_action.summary.model import ReportRow, Summary
 
 TEMPLATE = "summary.md.j2"
-MARKER_PREFIX = "<!-- preflight-action:summary key="
-DEFAULT_KEY = "default"
-_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]\"'`]+$")
 
 AFFECTED_CAP = 20  # lanes named under each failed check's error
 DELTA_ROWS = 100  # rows per delta / regression table; the summary JSON lists them all
 STATUS_ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 BAND_ICON = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
 CODE_ICON = {"ok": "✅", "skipped": "⏭️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A destination's size limit; ``unit`` is ``utf16`` (GitHub counts comment characters so) or ``bytes``."""
-
-    name: str
-    size: int
-    unit: str
-
-    def measure(self, text: str) -> int:
-        if self.unit == "bytes":
-            return len(text.encode("utf-8"))
-        return len(text.encode("utf-16-le")) // 2
-
-
-COMMENT = Limit("PR comment", 65_536, "utf16")
-STEP_SUMMARY = Limit("job summary", 1_048_576, "bytes")
 
 
 @dataclass(frozen=True)
@@ -80,20 +59,6 @@ class Rendered:
     reduced: bool
 
 
-def comment_key(key: str | None) -> str:
-    """A key safe inside the hidden marker (no ``-->``, spaces or quotes)."""
-    cleaned = re.sub(r"-{2,}", "-", _KEY_UNSAFE.sub("-", (key or DEFAULT_KEY).strip())).strip("-")[:64]
-    return cleaned or DEFAULT_KEY
-
-
-def marker(key: str | None) -> str:
-    return f"{MARKER_PREFIX}{comment_key(key)} -->"
-
-
-def safe_url(url: str | None) -> str | None:
-    return url if url and _SAFE_URL.match(url) else None
-
-
 def render(
     summary: Summary,
     key: str | None = DEFAULT_KEY,
@@ -119,7 +84,7 @@ def render(
         if limit.measure(text) <= room:
             return Rendered(text, index, index > 0)
     text = scrub(template.render(**_context(summary, key, LEVELS[-1], True, limit, artifact_hint)))
-    return Rendered(_cut(text, limit, room, _where(summary.artifact_url, artifact_hint)), len(LEVELS), True)
+    return Rendered(cut(text, limit, room, where(summary.artifact_url, artifact_hint)), len(LEVELS), True)
 
 
 @lru_cache(maxsize=8)
@@ -142,19 +107,8 @@ def _cached_md_cell(value: Any, limit: int = 300) -> str:
         return templating.md_cell(value, limit)
 
 
-def _cut(text: str, limit: Limit, room: int, where: str) -> str:
-    """Last resort (enormous node or file names): keep the head, close with the note."""
-    note = f"\n\n> [!NOTE]\n> Cut to fit GitHub's {limit.name} limit. {where}\n"
-    keep = max(0, room - limit.measure(note) - 16)
-    head = text
-    while limit.measure(head) > keep:
-        # each character is at least one unit in both measures, so this always shrinks enough
-        head = head[: len(head) - (limit.measure(head) - keep)]
-    return head.rsplit("\n", 1)[0] + note
-
-
-def _where(artifact_url: str | None, file_hint: str | None) -> str:
-    url = safe_url(artifact_url)
+def where(artifact_url: str | None, file_hint: str | None) -> str:
+    url = templating.safe_url(artifact_url)
     name = templating.md_cell(Path(file_hint).name) if file_hint else None
     if url and name:
         return f"The full summary is {name} in the [run's artifacts]({url})."
@@ -182,8 +136,8 @@ def _context(
         "status_icon": STATUS_ICON[summary.status],
         "band_icon": BAND_ICON,
         "code_icon": CODE_ICON,
-        "run_url": safe_url(summary.run_url),
-        "artifact_url": safe_url(summary.artifact_url),
+        "run_url": templating.safe_url(summary.run_url),
+        "artifact_url": templating.safe_url(summary.artifact_url),
         "rows": rows,
         "hidden_rows": len(summary.rows) - len(rows),
         "failed": failed,
@@ -200,7 +154,7 @@ def _context(
         "row_status": _row_status,
         "reduced": reduced,
         "limit_name": limit.name if limit else "",
-        "where": _where(summary.artifact_url, artifact_hint),
+        "where": where(summary.artifact_url, artifact_hint),
         "delta": summary.delta,
         "trends": summary.trends,
         "peers": summary.peers,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 SCHEMA_NAME = "preflight_summary"
 SCHEMA_VERSION = "1.2"  # 1.2: peers (each node's figures against its peers')
+MAX_BYTES = 64 * 1024 * 1024  # a summary of 10,000 reports is a few MiB; a reader refuses anything absurd
 
 
 def to_dict(summary: Summary) -> dict[str, Any]:
@@ -81,7 +82,5 @@ def lines(value: Any, level: int) -> str:
 
 def read(path: str | Path) -> dict[str, Any]:
     """Read and validate a summary JSON file."""
-    document = schemas.parse_file(path, "json")
-    schemas.validate(document, SCHEMA_NAME, str(path))
-    result: dict[str, Any] = document
+    result: dict[str, Any] = schemas.read_json(path, SCHEMA_NAME, MAX_BYTES)
     return result
