@@ -31,7 +31,11 @@ def baseline(spec: str, github_source: Callable[[], object] | None = None) -> su
 
 
 def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
-    return replace(merged, delta=summary_delta.compare(merged.rows, base))
+    """The summary with its PR delta; each new failure says what changed since the base run on its lane."""
+    from preflight_action.diff import policy as diff_policy
+
+    lines = diff_policy.load().summary_lines
+    return replace(merged, delta=summary_delta.compare(merged.rows, base, merged.inventories, lines))
 
 
 def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from preflight_action import schemas
+from preflight_action.diff.parts import Table
 from preflight_action.errors import InputError
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
@@ -43,6 +44,7 @@ class InvalidInput:
 class LoadedReport:
     path: str
     report: Report
+    inventory: dict[str, str] | None = None  # its inventory's parts by hash (diff.parts; the parts in Inputs.inventories)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Inputs:
     reports: tuple[LoadedReport, ...]
     invalid: tuple[InvalidInput, ...]
     ignored: tuple[InvalidInput, ...] = ()
+    inventories: Table | None = None  # each distinct inventory part once (a fleet's reports share a few)
 
 
 def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
@@ -74,6 +77,7 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
     reports: list[LoadedReport] = []
     invalid: list[InvalidInput] = []
     ignored: list[InvalidInput] = []
+    table = Table()
     collecting = gc.isenabled()
     gc.disable()  # parsed JSON holds no cycles; a full collection per 700 allocations made 10k reports quadratic
     try:
@@ -96,11 +100,12 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
                 continue
-            reports.append(LoadedReport(name, Report.from_dict(_slim(document))))
+            refs = table.add_document(document)  # before slimming: the inventory leaves the report here
+            reports.append(LoadedReport(name, Report.from_dict(_slim(document)), refs))
     finally:
         if collecting:
             gc.enable()
-    return Inputs(tuple(reports), tuple(invalid), tuple(ignored))
+    return Inputs(tuple(reports), tuple(invalid), tuple(ignored), table)
 
 
 def _parse(name: str) -> Any:
@@ -120,6 +125,7 @@ def _slim(document: dict[str, Any]) -> dict[str, Any]:
     The perf figures and the facts the history keys on (SKU, torch, driver) are kept.
     """
     document["env_fingerprint"]["payload"] = {}
+    document.pop("inventory", None)  # kept once per distinct part in Inputs.inventories
     for check in document["checks"]:
         if check["id"] not in FIGURE_CHECKS:
             check["details"] = {}

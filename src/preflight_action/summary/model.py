@@ -61,6 +61,7 @@ class ReportRow:
     run_url: str | None
     failed_checks: tuple[str, ...]
     failed_bands: tuple[str, ...] = ()  # the band of each failed check, same order
+    inventory: dict[str, str] | None = None  # its inventory's parts by hash (in Summary.inventories)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Summary:
     ignored: tuple[InvalidInput, ...] = field(default=())
     delta: Delta | None = None
     trends: Trends | None = None
+    inventories: dict[str, dict[str, Any]] = field(default_factory=dict)  # part hash -> part, for the rows that name one
 
 
 def build(
@@ -163,6 +165,7 @@ def build(
         matrix=view,
         invalid=inputs.invalid,
         ignored=inputs.ignored,
+        inventories=inputs.inventories.used([r.inventory for r in rows]) if inputs.inventories else {},
     )
 
 
@@ -194,6 +197,7 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         run_url=(report.ci or {}).get("run_url"),
         failed_checks=tuple(t.check_id for t in report.triage.top_failed_checks),
         failed_bands=tuple(t.band for t in report.triage.top_failed_checks),
+        inventory=item.inventory,
     )
 
 
