@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from preflight_action.preflight.inventory import PLATFORM_FACTS, Inventory, allowed
@@ -52,8 +53,9 @@ class Parts:
         value: dict[str, Any] | None = getattr(self, name)
         return value
 
+    @cached_property
     def refs(self) -> dict[str, str]:
-        """Part name -> its hash, for the parts this run has."""
+        """Part name -> its hash, for the parts this run has (computed once: a fleet's reports share their parts)."""
         return {name: ref(part) for name in PART_NAMES if (part := self.part(name)) is not None}
 
     @classmethod
@@ -62,7 +64,11 @@ class Parts:
         if not refs:
             return None
         found = {name: table.get(refs[name]) if name in refs else None for name in PART_NAMES}
-        return cls(**found) if any(v is not None for v in found.values()) else None
+        if all(v is None for v in found.values()):
+            return None
+        parts = cls(**found)
+        parts.__dict__["refs"] = {name: refs[name] for name in PART_NAMES if found[name] is not None}  # known: no hashing again
+        return parts
 
 
 def ref(part: Mapping[str, Any]) -> str:
@@ -146,7 +152,7 @@ class Table:
         self._seen: dict[bytes, dict[str, str]] = {}  # the raw inventory's bytes -> its refs (reports of one fleet repeat)
 
     def add(self, parts: Parts) -> dict[str, str]:
-        refs = parts.refs()
+        refs = parts.refs
         for name, key in refs.items():
             if key not in self.parts:
                 if len(self.parts) < self.limit:

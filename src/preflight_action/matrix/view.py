@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from preflight_action.matrix import model as matrix
 from preflight_action.matrix.snapshot import CODES, Snapshot
+from preflight_action.vocab import DIFF_GROUP_TITLES
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
@@ -124,6 +126,28 @@ def html(snapshot: dict[str, Any], trends: Any = None) -> str:
         }
         for node, item in snapshot["items"].items()
     }
+    anchors, first_lane = _anchors(trends.changes if trends is not None else ())
     return env.get_template("matrix.html.j2").render(
-        snapshot=snapshot, nodes=nodes, backends=backends, grid=grid, rows=rows, legend=legend(), trends=trends, charts=charts
+        snapshot=snapshot,
+        nodes=nodes,
+        backends=backends,
+        grid=grid,
+        rows=rows,
+        legend=legend(),
+        trends=trends,
+        charts=charts,
+        anchors=anchors,
+        first_lane=first_lane,
+        group_titles=DIFF_GROUP_TITLES,
     )
+
+
+def _anchors(changes: Any) -> tuple[dict[str, str], dict[str, int]]:
+    """Per node with a change since its last good run: the id its row links to, and which lane section carries it."""
+    anchors: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for index, change in enumerate(changes):
+        if change.node_id not in anchors:
+            anchors[change.node_id] = f"changed-{len(anchors)}-{re.sub(r'[^A-Za-z0-9_-]', '-', change.node_id)[:60]}"
+            first[change.node_id] = index
+    return anchors, first
