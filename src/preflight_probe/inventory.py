@@ -114,7 +114,8 @@ def _conda(prefix: str) -> list[tuple[str, str]]:
 
 
 def scan(limit: int) -> dict[str, Any]:
-    """The inventory's distributions: at most ``limit`` (by name), the rest counted and folded into ``digest``."""
+    """The inventory's distributions, listed under the sys.path entry that holds each (a name under two entries: the
+    first wins an import): at most ``limit`` by name, the rest counted in ``omitted`` and folded into ``digest``."""
     origins = distributions.pth_sources()
     user_site = _user_site()
     folders: list[tuple[str, list[str]]] = []
@@ -143,8 +144,6 @@ def scan(limit: int) -> dict[str, Any]:
             editable = _editable(meta) if meta.endswith(".dist-info") else (base if base in linked else None)
             if editable:
                 record["editable"] = editable
-            if record["name"] in seen_names:
-                record["shadowed"] = True  # an earlier sys.path entry has it: that copy wins an import
             seen_names.add(record["name"])
             entries.append(record)
     conda = [(normal(n), v) for n, v in _conda(sys.prefix) if normal(n) not in seen_names]
@@ -152,16 +151,21 @@ def scan(limit: int) -> dict[str, Any]:
         at = len(paths)
         paths.append({"path": os.path.join(sys.prefix, "conda-meta"), "source": "conda-meta", "added_by": None})
         entries.extend({"name": n, "version": v, "at": at} for n, v in conda)
-    entries.sort(key=lambda e: (e["name"], e.get("shadowed", False), e["at"]))
+    entries.sort(key=lambda e: (e["name"], e["at"]))
     everything = "\n".join(f"{e['name']}=={e['version']}@{paths[e['at']]['source']}" for e in entries)
     kept = entries[:limit]
-    used = sorted({e["at"] for e in kept})
-    renumber = {old: new for new, old in enumerate(used)}
-    for e in kept:
-        e["at"] = renumber[e["at"]]
+    for e in kept:  # each path lists its own: name -> version (a list where one folder holds two)
+        place = paths[e["at"]]
+        here = place.setdefault("distributions", {})
+        here[e["name"]] = [*_as_list(here[e["name"]]), e["version"]] if e["name"] in here else e["version"]
+        if e.get("editable"):
+            place.setdefault("editable", {})[e["name"]] = e["editable"]
     return {
-        "paths": [paths[i] for i in used],
-        "distributions": kept,
+        "paths": [p for p in paths if "distributions" in p],
         "omitted": len(entries) - len(kept),
         "digest": hashlib.sha256(everything.encode("utf-8")).hexdigest()[:16],
     }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -125,7 +125,7 @@ def packages(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         if was != now:
             out.append(Change(group, "moved", name, was, now, f"{name} now from {now} (was {was})"))
     if not partial:
-        out.extend(_shadowed(before.get("shadowed") or {}, after.get("shadowed") or {}))
+        out.extend(_shadowed(before.get("shadowed") or {}, after.get("shadowed") or {}, new))
         if before.get("digest") != after.get("digest") and (before.get("omitted") or after.get("omitted")) and not out:
             count = max(before.get("omitted", 0), after.get("omitted", 0))
             text = f"something among the {count} distributions past the inventory's bound changed (their digest differs)"
@@ -133,18 +133,28 @@ def packages(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     return out
 
 
-def _shadowed(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[Change]:
+def _shadowed(before: dict[str, list[Any]], after: dict[str, list[Any]], versions: dict[str, Any]) -> list[Change]:
+    """Second copies further down sys.path that came or went; new copies of the very version an import takes, in one line."""
     out = []
+    same: list[str] = []
     for name in sorted(set(before) | set(after), key=_package_order):
         was, now = sorted(map(str, before.get(name, []))), sorted(map(str, after.get(name, [])))
         if was == now:
             continue
-        subject = f"{name} (shadowed copy)"
         kind: ChangeKind = "added" if not was else "removed" if not now else "changed"
-        words = {"added": f"a second {name} ({', '.join(now)}) now further down sys.path (shadowed)"}
-        words["removed"] = f"the shadowed second {name} ({', '.join(was)}) is gone"
-        words["changed"] = f"shadowed copies of {name}: {', '.join(was)} -> {', '.join(now)}"
-        out.append(Change("packages", kind, subject, was, now, words[kind]))
+        if kind == "added" and set(now) == {str(versions.get(name))}:
+            same.append(name)
+            continue
+        words = {
+            "added": f"a second {name} ({', '.join(now)}) now further down sys.path (shadowed)",
+            "removed": f"the shadowed second {name} ({', '.join(was)}) is gone",
+            "changed": f"shadowed copies of {name}: {', '.join(was)} -> {', '.join(now)}",
+        }
+        out.append(Change("packages", kind, f"{name} (shadowed copy)", was, now, words[kind]))
+    if same:
+        shown = ", ".join(same[:8]) + (f" and {len(same) - 8} more" if len(same) > 8 else "")
+        text = f"{len(same)} package{'s' if len(same) != 1 else ''} now installed twice, the same version further down sys.path (shadowed): {shown}"
+        out.append(Change("packages", "added", "shadowed copies of the same version", None, same, text))
     return out
 
 

@@ -48,7 +48,7 @@ class Side:
         outcomes = {c.id: Outcome(c.status, bands.get(c.id), _first_line(c.error or c.skip_reason)) for c in report.checks}
         figures = {}
         for check in report.checks:
-            measured = check.details.get("figures") if check.status == "pass" else None
+            measured = check.details.get("figures")
             if isinstance(measured, dict):
                 figures[check.id] = {k: float(v) for k, v in measured.items() if _number(v)}
         return cls(label, report.host.node_id, report.finished_at, report.verdict, outcomes, of_report(report), figures)

@@ -185,8 +185,8 @@ class Table:
 
 def _raw_key(raw: Mapping[str, Any]) -> bytes:
     """The inventory without its paths (which differ between two venvs of the same packages), as canonical bytes."""
-    sources = [p.get("source") for p in raw.get("paths") or ()]
-    core = [raw.get("distributions"), sources, raw.get("omitted"), raw.get("digest"), raw.get("environment"), raw.get("platform")]
+    listed = [[p.get("source"), p.get("distributions"), sorted(p.get("editable") or ())] for p in raw.get("paths") or ()]
+    core = [listed, raw.get("omitted"), raw.get("digest"), raw.get("environment"), raw.get("platform")]
     try:
         import orjson
 
