@@ -95,7 +95,8 @@ def test_a_report_before_the_inventory_is_compared_on_what_both_recorded() -> No
     assert texts(found) == [
         "torch 2.14.0 -> 2.14.1"
     ]  # not filelock "added", HF_HOME "set" or the ABI fact: the old report never recorded them
-    assert len(notes) == 3 and all("written before the inventory" in n for n in notes)
+    assert len(notes) == 3
+    assert all("written before the inventory" in n for n in notes)
 
 
 def test_nothing_changed_in_the_inventory_points_at_the_hardware_or_the_driver() -> None:
