@@ -184,13 +184,14 @@ class Table:
 
 
 def _raw_key(raw: Mapping[str, Any]) -> bytes:
-    """The inventory without its paths (which differ between two venvs of the same packages), as canonical bytes."""
-    listed = [[p.get("source"), p.get("distributions"), sorted(p.get("editable") or ())] for p in raw.get("paths") or ()]
-    core = [listed, raw.get("omitted"), raw.get("digest"), raw.get("environment"), raw.get("platform")]
+    """What names a raw inventory's parts, cheaply: the probe's digest stands for the distributions (it covers every
+    name, version and source; a report that lies about it lies about its versions as much), then where each path's
+    copies came from, which are editable, the variables and the platform facts (paths themselves do not count)."""
+    listed = [[p.get("source"), sorted(p.get("editable") or ())] for p in raw.get("paths") or ()]
+    core = [raw.get("digest"), raw.get("omitted"), listed, raw.get("environment"), raw.get("platform")]
     try:
         import orjson
 
-        data = orjson.dumps(core, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(core)
     except ImportError:  # declared dependency; stay correct without it
-        data = json.dumps(core, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return hashlib.sha1(data, usedforsecurity=False).digest()
+        return json.dumps(core, separators=(",", ":")).encode("utf-8")
