@@ -67,11 +67,41 @@ KERNEL_ACTIONS: tuple[KernelAction, ...] = get_args(KernelAction)
 GateName = Literal["slurm", "npd", "github-runner"]
 GATES: tuple[GateName, ...] = get_args(GateName)
 
+# Where an inventoried distribution came from (the sys.path entry that holds it, or conda-meta/).
+InventorySource = Literal["site-packages", "user-site", "pth", "pythonpath", "sys-path", "conda-meta"]
+INVENTORY_SOURCES: tuple[InventorySource, ...] = get_args(InventorySource)
+# ... and an editable install, whatever folder its metadata sits in (the diff's word for its source).
+EDITABLE = "editable"
+
+# The behaviour-changing environment a report's inventory records (values redacted like the rest of the
+# report): every variable starting with one of these prefixes, and these names.
+INVENTORY_ENV_PREFIXES: tuple[str, ...] = (
+    "CUDA_", "CUBLAS_", "CUBLASLT_", "CUDNN_", "NCCL_", "NVIDIA_", "TORCH_", "PYTORCH_", "TORCHINDUCTOR_",
+    "TORCHDYNAMO_", "TRITON_", "OMP_", "MKL_", "KMP_", "HIP_", "ROCM_", "HSA_", "HF_",
+)  # fmt: skip
+INVENTORY_ENV_NAMES: tuple[str, ...] = ("LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "PYTHONPATH")
+
+# What preflight-diff groups changes into, in the order it shows them: most likely to explain a failure first.
+DiffGroup = Literal["checks", "runtime", "packages", "environment", "capabilities", "performance"]
+DIFF_GROUPS: tuple[DiffGroup, ...] = get_args(DiffGroup)
+DIFF_GROUP_TITLES: dict[DiffGroup, str] = {
+    "checks": "Checks whose outcome changed",
+    "runtime": "Runtime (torch, torchvision, CUDA, driver, Python)",
+    "packages": "Packages",
+    "environment": "Environment variables",
+    "capabilities": "Capabilities (OS, kernel, compiler, C library, CPU, device)",
+    "performance": "Performance figures beyond their noise",
+}
+# One change: a check's outcome; a version up or down; something that appeared, went, or took another value.
+ChangeKind = Literal["outcome", "upgraded", "downgraded", "added", "removed", "set", "unset", "changed", "moved", "faster", "slower"]
+CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
+
 # The exit codes every command shares. 1 is kept for a verdict ("strict run blocked", "gate blocking");
 # the tool's own failure (a missing dependency, an internal error) is never 1.
 EXIT_OK = 0
 EXIT_BLOCKING = 1
 EXIT_USAGE = 2
+EXIT_CHANGED = 1  # preflight-diff: something relevant changed between the two reports (diff(1)'s 1)
 EXIT_TOOL_BROKEN = 3
 EXIT_INTERRUPTED = 130
 

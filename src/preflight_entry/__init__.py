@@ -112,3 +112,7 @@ def matrix() -> int:
 
 def export() -> int:
     return _guarded("preflight-export", "preflight_action.exports.cli")
+
+
+def diff() -> int:
+    return _guarded("preflight-diff", "preflight_action.diff.cli")

@@ -272,6 +272,8 @@ def collect_torch(facts: Facts, torch: Any, device: str | None, query_driver_mod
     facts.put("torch_version", torch.__version__, "torch.__version__")
     facts.put("torch_path", os.path.dirname(getattr(torch, "__file__", "") or ""), "torch.__file__")
     facts.put("torch_debug", bool(getattr(torch.version, "debug", False)), "torch.version.debug")
+    abi = getattr(getattr(torch, "_C", None), "_GLIBCXX_USE_CXX11_ABI", None)  # which libstdc++ ABI extensions must match
+    facts.put("torch_cxx11_abi", bool(abi) if abi is not None else None, "torch._C._GLIBCXX_USE_CXX11_ABI")
     facts.put("torch_cuda_build", torch.version.cuda, "torch.version.cuda (CUDA runtime torch was built with)")
     facts.put("torch_hip_build", getattr(torch.version, "hip", None), "torch.version.hip")
     facts.put("torch_cpu_capability", _safe(torch.backends.cpu.get_cpu_capability), "torch.backends.cpu.get_cpu_capability()")

@@ -7,7 +7,7 @@ import os
 from importlib import metadata
 from typing import Any
 
-from preflight_probe import capabilities, pairing, remedies
+from preflight_probe import capabilities, inventory, pairing, remedies
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
 from preflight_probe.outcome import Outcome
 from preflight_probe.pairing import expected_torchvision, local_tag, parse_version
@@ -81,6 +81,8 @@ def check_deps_consistency(params: dict[str, Any]) -> Outcome:
     torch: Any = importlib.import_module("torch") if params.get("torch_imported") else None
     found = pairing.stack(torch)
     details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata", "distributions": found}
+    if params.get("inventory_limit"):  # every distribution, from the listings the scan above already made
+        details["inventory"] = inventory.scan(int(params["inventory_limit"]))
     if versions["torch"] is None and not found["torch"]:
         # One cause, one failure: torch.import already fails for a missing torch.
         return Outcome.skip("torch is not installed for this interpreter (torch.import reports it)", **details)

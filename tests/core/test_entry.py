@@ -20,6 +20,7 @@ COMMANDS = {
     "smoke.py": ["--mode", "stub", "--quiet", "--output-root", "{tmp}/smoke"],
     "runtime_matrix.py": ["status", "--input-glob", "{tmp}/*.json"],
     "export.py": ["--from-report", "{tmp}/r.json", "--output-junit", "{tmp}/j.xml"],
+    "diff.py": ["{tmp}/r.json", "{tmp}/r.json", "--output-json", "{tmp}/d.json"],
 }
 
 

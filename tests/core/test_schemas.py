@@ -47,12 +47,12 @@ def test_real_report_round_trips_through_the_dataclasses(valid_report):
 
 
 def test_fields_of_a_later_1x_report_are_carried_not_dropped(valid_report):
-    later = {**valid_report, "schema_version": "1.9", "inventory": {"packages": 400}}
+    later = {**valid_report, "schema_version": "1.9", "provenance": {"packages": 400}}
     later["checks"] = [{**valid_report["checks"][0], "evidence": ["RECORD"]}, *valid_report["checks"][1:]]
     assert schemas.problems(later, "preflight_report") == []
     rebuilt = report.Report.from_dict(later)
-    assert rebuilt.extra == {"inventory": {"packages": 400}}
-    assert rebuilt.to_dict()["inventory"] == {"packages": 400}
+    assert rebuilt.extra == {"provenance": {"packages": 400}}
+    assert rebuilt.to_dict()["provenance"] == {"packages": 400}
     assert rebuilt.to_dict()["checks"][0]["evidence"] == ["RECORD"]
 
 

@@ -35,6 +35,17 @@ def _enum(name: str, *pointer: str) -> list[Any]:
         (vocab.BANDS, "severity_policy", ("properties", "strict_threshold")),
         (vocab.BANDS, "preflight_summary", ("$defs", "band")),
         (vocab.BACKENDS, "severity_policy", ("$defs", "backend")),
+        (vocab.INVENTORY_SOURCES, "preflight_report", ("$defs", "inventory", "properties", "paths", "items", "properties", "source")),
+        (
+            (*vocab.INVENTORY_SOURCES, vocab.EDITABLE),
+            "preflight_summary",
+            ("$defs", "inventory_part", "properties", "sources", "additionalProperties"),
+        ),
+        ((*vocab.INVENTORY_SOURCES, vocab.EDITABLE), "history_record", ("$defs", "part", "properties", "sources", "additionalProperties")),
+        (vocab.DIFF_GROUPS, "preflight_diff", ("$defs", "group")),
+        (vocab.CHANGE_KINDS, "preflight_diff", ("$defs", "change", "properties", "kind")),
+        (vocab.DIFF_GROUPS, "preflight_summary", ("$defs", "change", "properties", "group")),
+        (vocab.CHANGE_KINDS, "preflight_summary", ("$defs", "change", "properties", "kind")),
     ],
 )
 def test_schema_enums_equal_the_vocabulary(values: tuple[str, ...], schema: str, pointer: tuple[str, ...]) -> None:

@@ -14,10 +14,13 @@ import itertools
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight_action.history.policy import HistoryPolicy
 from preflight_action.history.records import SeriesKey, series_key, statuses
+
+if TYPE_CHECKING:
+    from preflight_action.history.changes import LaneChange
 
 MAD_SCALE = 1.4826
 
@@ -64,6 +67,7 @@ class Series:
     reference: tuple[float, ...]
     reference_name: str
     regressed: bool
+    note: str | None = None  # a regressed chart: what changed since the node's last good run (history.changes)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Trends:
     flaky_share: float  # flaky lanes / lanes with at least two pass-or-fail runs
     no_baseline: tuple[NoBaseline, ...]
     charts: tuple[Series, ...]
+    changes: tuple[LaneChange, ...] = ()  # lanes failing anew or regressed, and what changed since their last good run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +96,7 @@ class Trends:
                 "flaky": [_plain(f) for f in self.flaky],
                 "flaky_share": self.flaky_share,
                 "no_baseline": [_plain(n) for n in self.no_baseline],
+                "changes": [c.to_dict() for c in self.changes],
             },
         }
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from preflight_action.matrix import model as matrix
 from preflight_action.matrix.peers import Peers, number
 from preflight_action.matrix.snapshot import CODES, Snapshot
+from preflight_action.vocab import DIFF_GROUP_TITLES
 
 NO_DATA: dict[str, Any] = {"code": None, "severity": "none", "severity_label": "No data", "label": "No data", "detail": [], "aria_hint": ""}
 ATTENTION_LINES = 10
@@ -132,6 +134,7 @@ def html(snapshot: dict[str, Any], trends: Any = None, peers: Peers | None = Non
         }
         for node, item in snapshot["items"].items()
     }
+    anchors, first_lane = _anchors(trends.changes if trends is not None else ())
     return env.get_template("matrix.html.j2").render(
         snapshot=snapshot,
         nodes=nodes,
@@ -143,4 +146,18 @@ def html(snapshot: dict[str, Any], trends: Any = None, peers: Peers | None = Non
         charts=charts,
         peers=peers,
         number=number,
+        anchors=anchors,
+        first_lane=first_lane,
+        group_titles=DIFF_GROUP_TITLES,
     )
+
+
+def _anchors(changes: Any) -> tuple[dict[str, str], dict[str, int]]:
+    """Per node with a change since its last good run: the id its row links to, and which lane section carries it."""
+    anchors: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for index, change in enumerate(changes):
+        if change.node_id not in anchors:
+            anchors[change.node_id] = f"changed-{len(anchors)}-{re.sub(r'[^A-Za-z0-9_-]', '-', change.node_id)[:60]}"
+            first[change.node_id] = index
+    return anchors, first

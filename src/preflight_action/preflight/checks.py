@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import host_checks, stress
+from preflight_action.preflight import host_checks, inventory, stress
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
@@ -91,7 +91,11 @@ SPECS: list[CheckSpec] = [
         flag="--check-compile",
         params=_device_params,
     ),
-    CheckSpec("deps.consistency", params=lambda ctx: {"torch_imported": ctx.passed("torch.import")}),
+    # The inventory's distribution scan rides along: it reuses the directory listings this check reads.
+    CheckSpec(
+        "deps.consistency",
+        params=lambda ctx: {"torch_imported": ctx.passed("torch.import"), "inventory_limit": inventory.MAX_DISTRIBUTIONS},
+    ),
     # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
     CheckSpec("device.placement", needs=("device.resolve",), params=host_checks.placement_params),
     CheckSpec("perf.matmul", needs=("device.resolve", "capabilities.detect"), params=host_checks.perf_params),

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
 from preflight_action import atomic
+from preflight_action.preflight.inventory import Inventory
 from preflight_action.vocab import (
     DEFAULT_LEVEL,
     BandName,
@@ -26,7 +27,8 @@ from preflight_action.vocab import (
 
 SCHEMA_NAME = "preflight_report"
 # 1.1: remedy on checks and triage rows, node and os on triage rows, budget, interrupted_by, worker_restarts.
-# 1.2: status "incomplete", verdict, a check's "unfinished" (why a required check never reached its end).
+# 1.2: status "incomplete", verdict, a check's "unfinished" (why a required check never reached its end);
+#      inventory (every importable distribution, the behaviour-changing environment, the platform facts).
 SCHEMA_VERSION = "1.2"
 
 
@@ -159,6 +161,7 @@ class Report:
     budget: BudgetRecord | None = None
     interrupted_by: str | None = None  # SIGINT / SIGTERM: the report is partial
     worker_restarts: list[WorkerRestart] = field(default_factory=list)
+    inventory: Inventory | None = None  # what ran (preflight/inventory.py); None in reports written before it
     schema_version: str = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a later 1.x, carried as they were
 
@@ -199,7 +202,7 @@ class Report:
         return self.verdict == "healthy"
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
+        document = asdict(replace(self, inventory=None))  # the inventory is JSON already: no deep copy of it
         extra = document.pop("extra")
         for check in document["checks"]:
             check_extra = check.pop("extra")
@@ -214,6 +217,10 @@ class Report:
         for restart in document["worker_restarts"]:
             if restart["error"] is None:
                 del restart["error"]
+        if self.inventory is None:
+            del document["inventory"]
+        else:
+            document["inventory"] = self.inventory.to_dict()
         document.update(
             status=self.status,
             verdict=self.verdict,
@@ -257,6 +264,7 @@ class Report:
             budget=BudgetRecord(**_known(BudgetRecord, budget)) if budget is not None else None,
             interrupted_by=interrupted,
             worker_restarts=[WorkerRestart(**_known(WorkerRestart, r)) for r in document.get("worker_restarts", ())],
+            inventory=Inventory(document["inventory"]) if "inventory" in document else None,
             schema_version=document["schema_version"],
             extra={k: v for k, v in document.items() if k not in _REPORT_KEYS},
         )

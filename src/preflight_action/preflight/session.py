@@ -16,7 +16,7 @@ from typing import Any
 from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
-from preflight_action.preflight import budget, checks, isolated, levels, report, triage
+from preflight_action.preflight import budget, checks, inventory, isolated, levels, report, triage
 from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
@@ -315,6 +315,7 @@ class Session:
 
     def _assemble(self, ctx: Context, policy: SeverityPolicy) -> Report:
         threshold = self.options.strict_threshold or policy.strict_threshold
+        what_ran = self._inventory(ctx)
         backend_label = ctx.backend or (self.options.device if self.options.device != "auto" else "unknown")
         scored = triage.score_checks(list(ctx.results.values()), policy, ctx.backend or self.options.device)
         caps = ctx.details("capabilities.detect")
@@ -348,7 +349,23 @@ class Session:
             budget=self.budget.record(),
             interrupted_by=self.interrupted,
             worker_restarts=[WorkerRestart(**entry) for entry in self.worker_restarts],
+            inventory=what_ran,
         )
+
+    def _inventory(self, ctx: Context) -> inventory.Inventory:
+        """The run's inventory; the distribution scan moves out of deps.consistency's details (said once, at the top)."""
+        deps = ctx.results.get("deps.consistency")
+        scan = deps.details.get("inventory") if deps is not None else None
+        if deps is not None and scan is not None:
+            ctx.results["deps.consistency"] = replace(deps, details={k: v for k, v in deps.details.items() if k != "inventory"})
+        if deps is None:
+            why = "no distribution scan: deps.consistency is not in this level's checks"
+        elif deps.status == "skip" and deps.unfinished is not None:
+            why = f"no distribution scan: deps.consistency never finished ({deps.unfinished})"
+        else:
+            why = f"no distribution scan: deps.consistency gave none ({deps.error or deps.skip_reason or deps.status})"
+        details = (ctx.details("capabilities.detect"), ctx.details("deps.consistency"), ctx.details("gpu.health"))
+        return inventory.build(scan if isinstance(scan, dict) else None, *details, os.environ, why)
 
     def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:
         caps = {k: v for k, v in ctx.details("capabilities.detect").items() if k not in VOLATILE_FACTS}

@@ -30,18 +30,25 @@ def baseline(spec: str, github_source: Callable[[], Source] | None = None) -> su
 
 
 def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
-    return replace(merged, delta=summary_delta.compare(merged.rows, base))
+    """The summary with its PR delta; each new failure says what changed since the base run on its lane."""
+    from preflight_action.diff import policy as diff_policy
+
+    lines = diff_policy.load().summary_lines
+    return replace(merged, delta=summary_delta.compare(merged.rows, base, merged.inventories, lines))
 
 
 def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:
     """Judge this run against the history at ``path`` and append it (see ``history.update``)."""
+    from preflight_action.diff.parts import Parts
     from preflight_action.history import policy as history_policy
     from preflight_action.history import update as history
     from preflight_action.matrix import model as matrix
 
     lanes = ((item.report, matrix.lane_from_report(item.report).backend) for item in inputs.reports)
+    table = inputs.inventories.parts if inputs.inventories else {}
+    parts = [Parts.resolve(item.inventory, table) for item in inputs.reports]  # the reports' inventories, slimmed out at load
     moment = matrix.parse_time(merged.generated_at)
-    found = history.update(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets)
+    found = history.update(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets, parts)
     return replace(merged, trends=found)
 
 

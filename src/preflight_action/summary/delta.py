@@ -9,10 +9,12 @@ and the delta says so in ``note``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+from preflight_action.diff.engine import ChangedSince, changed_since
+from preflight_action.diff.parts import Parts
 from preflight_action.preflight.severity import BAND_ORDER
 
 Key = tuple[str, str, str]  # node_id, backend, check_id
@@ -36,6 +38,7 @@ class DeltaItem:
     check_id: str
     band: str | None
     report: str  # the report file (this run's, or the baseline's for a fixed check)
+    changed_since_base: ChangedSince | None = None  # a new failure: what changed since the base run on its lane
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,16 @@ class Delta:
 
 
 def _item(item: DeltaItem) -> dict[str, Any]:
-    return {"node_id": item.node_id, "backend": item.backend, "check_id": item.check_id, "band": item.band, "report": item.report}
+    document: dict[str, Any] = {
+        "node_id": item.node_id,
+        "backend": item.backend,
+        "check_id": item.check_id,
+        "band": item.band,
+        "report": item.report,
+    }
+    if item.changed_since_base is not None:
+        document["changed_since_base"] = item.changed_since_base.to_dict()
+    return document
 
 
 _RANK: dict[str, int] = {band: index for index, band in enumerate(BAND_ORDER)}
@@ -102,8 +114,14 @@ def failures(rows: Iterable[Any], fallback_bands: dict[str, str] | None = None) 
     return out, lanes
 
 
-def compare(current_rows: Iterable[Any], baseline: Baseline) -> Delta:
-    """The delta of this run's rows against ``baseline`` (all failures new when it has no document)."""
+def compare(
+    current_rows: Iterable[Any], baseline: Baseline, inventories: Mapping[str, dict[str, Any]] | None = None, lines: int = 3
+) -> Delta:
+    """The delta of this run's rows against ``baseline`` (all failures new when it has no document).
+
+    With ``inventories`` (this run's parts by hash), each new failure says what changed since the base run on its lane.
+    """
+    current_rows = list(current_rows)
     now, now_lanes = failures(current_rows)
     document = baseline.document
     if document is None:
@@ -113,6 +131,8 @@ def compare(current_rows: Iterable[Any], baseline: Baseline) -> Delta:
     fallback = {f["check_id"]: f["worst_band"] for f in document.get("top_failed_checks", [])}
     before, _ = failures(document["reports"], fallback)
     new = [item for key, item in now.items() if key not in before]
+    if inventories is not None:
+        new = _changed_since_base(new, current_rows, inventories, document, lines)
     still = [item for key, item in now.items() if key in before]
     fixed = [item for key, item in before.items() if key not in now and key[:2] in now_lanes]
     return Delta(
@@ -124,6 +144,33 @@ def compare(current_rows: Iterable[Any], baseline: Baseline) -> Delta:
         _sorted(fixed),
         _sorted(still),
     )
+
+
+def _refs(row: Any) -> dict[str, str] | None:
+    found = row.get("inventory") if isinstance(row, dict) else getattr(row, "inventory", None)
+    return dict(found) if found else None
+
+
+def _changed_since_base(
+    new: list[DeltaItem], rows: list[Any], inventories: Mapping[str, dict[str, Any]], document: dict[str, Any], lines: int
+) -> list[DeltaItem]:
+    """Each new failure with what changed in its lane's inventory since the base run (the baseline's row of that lane)."""
+    mine = {(r["path"] if isinstance(r, dict) else r.path): _refs(r) for r in rows}
+    base_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in document["reports"]:
+        base_rows.setdefault((row["node_id"], row["backend"]), row)
+    base_table = document.get("inventories") or {}
+    out = []
+    for item in new:
+        base = base_rows.get((item.node_id, item.backend))
+        if base is None:
+            found = ChangedSince(None, (), (), "no base run on this lane: what changed cannot be told")
+        else:
+            before = Parts.resolve(_refs(base), base_table)
+            after = Parts.resolve(mine.get(item.report), inventories)
+            found = changed_since(before, after, base["path"], "base run on this lane", lines)
+        out.append(replace(item, changed_since_base=found))
+    return out
 
 
 def _sorted(items: Iterable[DeltaItem]) -> tuple[DeltaItem, ...]:

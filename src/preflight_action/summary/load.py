@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action import documents, schemas
+from preflight_action.diff.parts import Table
 from preflight_action.errors import InputError
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
@@ -42,6 +43,7 @@ class InvalidInput:
 class LoadedReport:
     path: str
     report: Report
+    inventory: dict[str, str] | None = None  # its inventory's parts by hash (diff.parts; the parts in Inputs.inventories)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Inputs:
     invalid: tuple[InvalidInput, ...]
     ignored: tuple[InvalidInput, ...] = ()
     notes: tuple[str, ...] = ()  # one line per report whose control or bidi characters were escaped
+    inventories: Table | None = None  # each distinct inventory part once (a fleet's reports share a few)
 
 
 def expand(patterns: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
@@ -75,6 +78,7 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
     invalid: list[InvalidInput] = []
     ignored: list[InvalidInput] = []
     notes: list[str] = []
+    table = Table()
     collecting = gc.isenabled()
     gc.disable()  # parsed JSON holds no cycles; a full collection per 700 allocations made 10k reports quadratic
     try:
@@ -100,11 +104,12 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
                 continue
             if parsed.note:
                 notes.append(parsed.note)
-            reports.append(LoadedReport(name, Report.from_dict(_slim(document))))
+            refs = table.add_document(document)  # before slimming: the inventory leaves the report here
+            reports.append(LoadedReport(name, Report.from_dict(_slim(document)), refs))
     finally:
         if collecting:
             gc.enable()
-    return Inputs(tuple(reports), tuple(invalid), tuple(ignored), tuple(notes))
+    return Inputs(tuple(reports), tuple(invalid), tuple(ignored), tuple(notes), table)
 
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +118,7 @@ def _slim(document: dict[str, Any]) -> dict[str, Any]:
     The perf figures and the facts the history keys on (SKU, torch, driver) are kept.
     """
     document["env_fingerprint"]["payload"] = {}
+    document.pop("inventory", None)  # kept once per distinct part in Inputs.inventories
     for check in document["checks"]:
         if check["id"] not in FIGURE_CHECKS:
             check["details"] = {}

@@ -161,16 +161,17 @@ def _context(
         "number": peers_number,
         "delta_cap": DELTA_ROWS if detail.rows is None else min(DELTA_ROWS, detail.rows),
         "charts": _charts(summary) if detail.errors else [],
+        "lane_change": {(c.node_id, c.backend): c for c in summary.trends.changes} if summary.trends else {},
     }
 
 
-def _charts(summary: Summary) -> list[str]:
-    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones)."""
+def _charts(summary: Summary) -> list[tuple[str, str | None]]:
+    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones), each with its note."""
     if summary.trends is None:
         return []
     from preflight_action.history import charts
 
-    return [charts.mermaid(series) for series in summary.trends.charts]
+    return [(charts.mermaid(series), series.note) for series in summary.trends.charts]
 
 
 def _row_status(row: ReportRow) -> str:

@@ -62,6 +62,7 @@ class ReportRow:
     run_url: str | None
     failed_checks: tuple[str, ...]
     failed_bands: tuple[str, ...] = ()  # the band of each failed check, same order
+    inventory: dict[str, str] | None = None  # its inventory's parts by hash (in Summary.inventories)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Summary:
     delta: Delta | None = None
     trends: Trends | None = None
     peers: fleet_peers.Peers | None = None  # each node's figures against its peers' (policy/peers.yaml)
+    inventories: dict[str, dict[str, Any]] = field(default_factory=dict)  # part hash -> part, for the rows that name one
 
 
 def build(
@@ -167,6 +169,7 @@ def build(
         invalid=inputs.invalid,
         ignored=inputs.ignored,
         peers=fleet_peers.compare(((i.report, i.path) for i in inputs.reports), peers_policy or fleet_peers.load()),
+        inventories=inputs.inventories.used([r.inventory for r in rows]) if inputs.inventories else {},
     )
 
 
@@ -198,6 +201,7 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         run_url=(report.ci or {}).get("run_url"),
         failed_checks=tuple(t.check_id for t in report.triage.top_failed_checks),
         failed_bands=tuple(t.band for t in report.triage.top_failed_checks),
+        inventory=item.inventory,
     )
 
 

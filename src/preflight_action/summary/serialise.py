@@ -34,21 +34,28 @@ def to_dict(summary: Summary) -> dict[str, Any]:
         "freshness_hours": summary.freshness_hours,
         "counts": dict(summary.counts),
         "links": {"run_url": summary.run_url, "artifact_url": summary.artifact_url},
-        "reports": [
-            {**plain(row), "failed_checks": list(row.failed_checks), "failed_bands": list(row.failed_bands)} for row in summary.rows
-        ],
+        "reports": [_row(row) for row in summary.rows],
         "top_failed_checks": [{**plain(f), "backends": list(f.backends)} for f in summary.top_failed],
         "by_backend": [{**plain(g), "checks": list(g.checks)} for g in summary.by_backend],
         "matrix": summary.matrix.summary_dict(),
         "invalid_inputs": [{"path": i.path, "reason": i.reason, "problems": list(i.problems)} for i in summary.invalid],
         "ignored_inputs": [{"path": i.path, "reason": i.reason} for i in summary.ignored],
     }
+    if summary.inventories:
+        document["inventories"] = summary.inventories
     if summary.delta is not None:
         document["delta"] = summary.delta.to_dict()
     if summary.trends is not None:
         document.update(summary.trends.to_dict())
     if summary.peers is not None:
         document["peers"] = summary.peers.to_dict()
+    return document
+
+
+def _row(row: Any) -> dict[str, Any]:
+    document = {**plain(row), "failed_checks": list(row.failed_checks), "failed_bands": list(row.failed_bands)}
+    if document["inventory"] is None:
+        del document["inventory"]
     return document
 
 
