@@ -142,10 +142,13 @@ def hostnames(nodelist: str) -> tuple[str, ...]:
         raise UsageError(f"srun: cannot expand SLURM_STEP_NODELIST {nodelist!r} without scontrol: pass --rdzv-endpoint HOST:PORT")
     try:
         done = subprocess.run(
-            [scontrol, "show", "hostnames", nodelist], capture_output=True, text=True, timeout=SCONTROL_TIMEOUT_S, check=True
+            [scontrol, "show", "hostnames", nodelist], capture_output=True, text=True, timeout=SCONTROL_TIMEOUT_S, check=False
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise UsageError(f"srun: scontrol show hostnames {nodelist!r} failed ({exc}): pass --rdzv-endpoint HOST:PORT") from None
+        done = subprocess.CompletedProcess([scontrol], -1, "", str(exc))
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1][:200]
+        raise UsageError(f"srun: scontrol show hostnames {nodelist!r} failed ({said}): pass --rdzv-endpoint HOST:PORT")
     return tuple(line.strip() for line in done.stdout.splitlines() if line.strip())
 
 
