@@ -35,6 +35,12 @@ def _enum(name: str, *pointer: str) -> list[Any]:
         (vocab.BANDS, "severity_policy", ("properties", "strict_threshold")),
         (vocab.BANDS, "preflight_summary", ("$defs", "band")),
         (vocab.BACKENDS, "severity_policy", ("$defs", "backend")),
+        (vocab.GANG_LAUNCHERS, "preflight_report", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "preflight_report", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
+        (vocab.GANG_LAUNCHERS, "runtime_matrix", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "runtime_matrix", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
+        (vocab.GANG_LAUNCHERS, "preflight_summary", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "preflight_summary", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
     ],
 )
 def test_schema_enums_equal_the_vocabulary(values: tuple[str, ...], schema: str, pointer: tuple[str, ...]) -> None:

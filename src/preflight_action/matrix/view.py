@@ -93,6 +93,10 @@ def text(snapshot: dict[str, Any]) -> str:
         lines.append(f"{node}: {status['label']} (updated {updated}, {age(updated, snapshot['generated_at'])})")
     if len(attention) > ATTENTION_LINES:
         lines.append(f"... and {len(attention) - ATTENTION_LINES} more nodes need attention (--json for all)")
+    for gang in snapshot.get("gangs", ()):
+        lines.append(
+            f"gang {gang['id'] or gang['endpoint'] + ' (no gang id)'} ({gang['launcher']}, {gang['size']} members): {gang['words']}"
+        )
     inputs = snapshot.get("inputs")
     if inputs:
         read = ", ".join(f"{v} {k}" for k, v in inputs["read"].items())

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"  # 1.2: optional gangs (preflight-gang reports grouped by gang id)
 
 
 def to_dict(summary: Summary) -> dict[str, Any]:
@@ -42,6 +42,8 @@ def to_dict(summary: Summary) -> dict[str, Any]:
         "invalid_inputs": [{"path": i.path, "reason": i.reason, "problems": list(i.problems)} for i in summary.invalid],
         "ignored_inputs": [{"path": i.path, "reason": i.reason} for i in summary.ignored],
     }
+    if summary.matrix.gangs:
+        document["gangs"] = [g.to_dict() for g in summary.matrix.gangs]
     if summary.delta is not None:
         document["delta"] = summary.delta.to_dict()
     if summary.trends is not None:
