@@ -59,6 +59,23 @@ def test_every_member_passes_with_the_inter_node_figure(tmp_path: Path, nnodes: 
     assert len(ids) == 1  # one gang id in every member's report: the summary groups by it
 
 
+def test_members_with_two_local_ranks_each_take_their_node_ranks_in_order_of_arrival(tmp_path: Path) -> None:
+    args = (*HEALTHY_JOIN, "--nproc-per-node", "2")
+    started = gang_members.start(tmp_path, free_port(), 2, args=args, given_ranks=False)
+    members = gang_members.finish(started, 120 * 1.1 + START_UP_ALLOWANCE_S)
+    assert {m.report.gang.node_rank for m in members if m.report.gang} == {0, 1}
+    for member in members:
+        assert member.code == 0, member.stderr
+        details = member.check.details
+        assert (details["world_size"], details["local_ranks"]) == (4, 2)
+        assert details["correctness"]["checked_ranks"] == [0, 1]
+        inter = [link for link in details["links"] if link["inter_node"]]
+        assert len(details["links"]) == 4
+        assert len(inter) == 2  # ranks 1 -> 2 and 3 -> 0 cross members; 0 -> 1 and 2 -> 3 stay inside one
+        assert all(m.ranks == 2 for m in member.report.gang.members)  # type: ignore[union-attr]
+        assert_ranks_gone(member.check)
+
+
 def test_an_absent_member_is_named_by_the_others_within_the_join_timeout_plus_10_percent(tmp_path: Path) -> None:
     args = ("--rdzv-conf", f"join_timeout={JOIN_S:g}", "--rdzv-id", "absent-test")
     members = gang_members.finish(gang_members.start(tmp_path, free_port(), 3, [0, 1], args=args), JOIN_S * 1.1 + START_UP_ALLOWANCE_S)

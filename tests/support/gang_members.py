@@ -61,8 +61,12 @@ def start(
     args: tuple[str, ...] = (),
     faults: dict[int, str] | None = None,
     env: dict[str, str] | None = None,
+    given_ranks: bool = True,
 ) -> list[Member]:
-    """One ``scripts/gang.py`` per node rank in ``ranks`` (default: all), each with its own node id and report."""
+    """One ``scripts/gang.py`` per node rank in ``ranks`` (default: all), each with its own node id and report.
+
+    ``given_ranks=False``: no ``--node-rank``, the members take ranks in order of arrival (``node_rank`` then only names them).
+    """
     members = []
     for rank in range(nnodes) if ranks is None else ranks:
         output = tmp_path / f"node-{rank}.json"
@@ -71,7 +75,14 @@ def start(
         if faults and rank in faults:
             member_env["PREFLIGHT_INJECT_FAULT"] = faults[rank]
         argv = [*GANG, "--device", "cpu", "--quiet", "--output-path", str(output)]
-        argv += ["--rdzv-endpoint", f"127.0.0.1:{port}", "--nnodes", str(nnodes), "--node-rank", str(rank), *args]
+        argv += [
+            "--rdzv-endpoint",
+            f"127.0.0.1:{port}",
+            "--nnodes",
+            str(nnodes),
+            *(["--node-rank", str(rank)] if given_ranks else []),
+            *args,
+        ]
         process = subprocess.Popen(argv, env=member_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         members.append(Member(rank, process, time.monotonic(), output))
     return members
