@@ -37,6 +37,11 @@ CHECK_ID = "gang.allreduce"
 PREFIX = "preflight-gang/"
 POLL_S = 0.1
 SLOW_S = 0.25  # the injected "slow" fault: this long added to each of the member's link transfers
+# After a step fails, a rank waits this fraction of the collective timeout for the others to fail it too (who has
+# not is stuck), and the serving rank this one for them to leave the store: both within the 10% past the timeout
+# the orchestrator allows a step (ranks.STAGE_FACTOR) before it kills the rank as hung.
+SETTLE_FRACTION = 0.03
+LINGER_FRACTION = 0.02
 DONE = "done"
 FAILED = "failed "  # + the step
 
@@ -228,7 +233,7 @@ class Gang:
         """After this rank's step failed: the ranks still inside a step (stuck or dead), once the others had time to fail too."""
         self.store.set(f"{self.prefix}progress/{self.rank}", FAILED + stage)
         keys = [f"{self.prefix}progress/{r}" for r in range(self.world)]
-        settle_until = time.monotonic() + min(3.0, 0.05 * self.args.collective_timeout)
+        settle_until = time.monotonic() + min(2.0, SETTLE_FRACTION * self.args.collective_timeout)
         while True:
             progress = [self.store.get(k).decode() if self.store.check([k]) else "" for k in keys]
             stuck = [r for r, p in enumerate(progress) if not (p == DONE or p.startswith(FAILED))]
@@ -250,7 +255,7 @@ class Gang:
             left = int(self.store.add(self.prefix + "left", 1))
             if not self.hosting:
                 return
-            until = time.monotonic() + min(3.0, 0.05 * self.args.collective_timeout)
+            until = time.monotonic() + min(1.0, LINGER_FRACTION * self.args.collective_timeout)
             while left < self.world - stuck and time.monotonic() < until:
                 time.sleep(POLL_S)
                 left = int(self.store.add(self.prefix + "left", 0))
