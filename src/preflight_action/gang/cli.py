@@ -19,7 +19,7 @@ from preflight_action.errors import PreflightError
 from preflight_action.gang import launchers
 from preflight_action.preflight import cli as preflight_cli
 from preflight_action.preflight.gang_record import CHECK_ID
-from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, Options
+from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S
 from preflight_action.vocab import EXIT_BLOCKING, EXIT_NOT_JUDGED, EXIT_OK, GATE_LEVEL, VERDICT_WORDS, Verdict
 
 if TYPE_CHECKING:
@@ -117,24 +117,12 @@ def command_line(args: argparse.Namespace, environ: dict[str, str] | None = None
     explicit_timeout = args.check_timeout
     args.check_timeout = explicit_timeout or DEFAULT_CHECK_TIMEOUT_S
     line = preflight_cli.command_line(args, default_level=GATE_LEVEL)
-    options = _room_for_gang(replace(line.options, gang=gang), explicit_timeout, args.budget)
+    from preflight_action.preflight.gang import with_room
+
+    options = with_room(
+        replace(line.options, gang=gang), keep_check_timeout=explicit_timeout is not None, keep_budget=args.budget is not None
+    )
     return replace(line, options=options.validated())
-
-
-def _room_for_gang(options: Options, check_timeout: float | None, budget: float | None) -> Options:
-    """A --check-timeout and a level's budget that the gang's own timeouts fit in, unless the flags set them."""
-    from preflight_action.gpu import interconnect
-    from preflight_action.preflight import gang, levels
-
-    assert options.gang is not None
-    needed = gang.needed_s(options.gang, interconnect.load_policy())
-    if check_timeout is None:
-        options = replace(options, check_timeout=max(DEFAULT_CHECK_TIMEOUT_S, needed))
-    if budget is None:
-        level_budget = levels.budget_for(levels.load(options.levels_path), options.level, None)
-        if level_budget is not None:
-            options = replace(options, budget_s=level_budget + needed)
-    return options
 
 
 def main(argv: list[str] | None = None) -> int:

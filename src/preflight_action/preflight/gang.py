@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from preflight_action.errors import InputError
@@ -26,7 +26,7 @@ from preflight_action.preflight import gang_judge
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.distributed import NO_COLLECTIVE
 from preflight_action.preflight.gang_record import CHECK_ID
-from preflight_action.preflight.options import GangOptions
+from preflight_action.preflight.options import GangOptions, Options
 from preflight_action.preflight.ranks import STAGE_FACTOR, STAGE_GRACE_S, run_ranks
 from preflight_action.preflight.report import CheckResult
 from preflight_action.process.probe_client import resolve_python
@@ -96,6 +96,22 @@ def needed_s(gang: GangOptions, policy: DistributedPolicy) -> float:
     settings = settings_of(policy)
     sizes = max(len(settings["cpu"]["sizes_bytes"]), len(settings["accelerator"]["sizes_bytes"]))
     return join * STAGE_FACTOR + STAGE_GRACE_S + (FIXED_STEPS + sizes) * (collective * STAGE_FACTOR + STAGE_GRACE_S) + WRAP_UP_S
+
+
+def with_room(options: Options, *, keep_check_timeout: bool = False, keep_budget: bool = False) -> Options:
+    """``options`` with a --check-timeout and a level budget the gang's own timeouts fit in (what preflight-gang runs)."""
+    from preflight_action.preflight import levels
+
+    if options.gang is None:
+        return options
+    needed = needed_s(options.gang, interconnect.load_policy())
+    if not keep_check_timeout:
+        options = replace(options, check_timeout=max(options.check_timeout, needed))
+    if not keep_budget:
+        level_budget = levels.budget_for(levels.load(options.levels_path), options.level, None)
+        if level_budget is not None:
+            options = replace(options, budget_s=level_budget + needed)
+    return options
 
 
 def host_is_local(host: str) -> bool:
