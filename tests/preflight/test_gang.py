@@ -12,11 +12,11 @@ import pytest
 from preflight_action.errors import UsageError
 from preflight_action.gang import cli
 from preflight_action.gpu import interconnect
-from preflight_action.preflight import gang, gang_judge, gang_record, levels
+from preflight_action.preflight import gang, gang_links, gang_record, levels
 from preflight_action.preflight import severity as severity_policy
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.gang import GangPlan
-from preflight_action.preflight.gang_judge import Link
+from preflight_action.preflight.gang_links import Link
 from preflight_action.preflight.options import GangOptions, Options
 from preflight_action.preflight.report import CheckResult
 
@@ -98,16 +98,16 @@ def ring(times: list[float], members: int, per_member: int = 1) -> list[Link]:
 
 def test_a_member_is_slow_when_both_its_links_are_far_below_the_links_not_touching_it() -> None:
     inter = ring([0.002, 0.2, 0.2, 0.002], 4)  # member 1's in-link (0 -> 1) and out-link (1 -> 2) are 100x slower
-    assert [m for m in range(4) if gang_judge._is_slow(m, inter, 0.5)] == [1]
+    assert [m for m in range(4) if gang_links.is_slow(m, inter, 0.5)] == [1]
     three = ring([0.002, 0.2, 0.2], 3)
-    assert [m for m in range(3) if gang_judge._is_slow(m, three, 0.5)] == [1]
+    assert [m for m in range(3) if gang_links.is_slow(m, three, 0.5)] == [1]
     steady = ring([0.002, 0.0021, 0.0023, 0.0019], 4)  # a 15% spread is no one's fault
-    assert not any(gang_judge._is_slow(m, steady, 0.5) for m in range(4))
+    assert not any(gang_links.is_slow(m, steady, 0.5) for m in range(4))
 
 
 def test_with_two_members_every_link_touches_both_so_no_one_is_slow() -> None:
     two = ring([0.2, 0.002], 2)
-    assert not any(gang_judge._is_slow(m, two, 0.5) for m in range(2))
+    assert not any(gang_links.is_slow(m, two, 0.5) for m in range(2))
 
 
 def test_links_inside_a_member_are_not_inter_node() -> None:
