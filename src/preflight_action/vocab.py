@@ -32,10 +32,11 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = get_args(CheckStatus)
 CheckSource = Literal["probe", "host"]
 CHECK_SOURCES: tuple[CheckSource, ...] = get_args(CheckSource)
 
-# Why a check the level requires never reached its end (a check with one of these is "not judged");
+# Why a check the level requires never reached its end (a check with one of these is "not judged").
 # tool_error: the tool could not run the check (its own policy or an input it was given is broken), which is
-# never a finding against the machine.
-Unfinished = Literal["interrupted", "budget_cut", "budget_exhausted", "needs_unfinished", "tool_error"]
+# never a finding against the machine. gang_incomplete: the gang all-reduce could not finish because of another
+# member (one never joined, stopped answering or got wrong results): not judged for the members who came.
+Unfinished = Literal["interrupted", "budget_cut", "budget_exhausted", "needs_unfinished", "tool_error", "gang_incomplete"]
 UNFINISHED: tuple[Unfinished, ...] = get_args(Unfinished)
 
 # A whole report: pass, fail (something failed), or incomplete (nothing failed, but not every
@@ -95,6 +96,15 @@ DIFF_GROUP_TITLES: dict[DiffGroup, str] = {
 # One change: a check's outcome; a version up or down; something that appeared, went, or took another value.
 ChangeKind = Literal["outcome", "upgraded", "downgraded", "added", "removed", "set", "unset", "changed", "moved", "faster", "slower"]
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
+# Who started a gang's members (preflight-gang): torchrun's flags, srun, a Kubernetes Indexed Job / JobSet.
+GangLauncher = Literal["torchrun", "slurm", "kubernetes"]
+GANG_LAUNCHERS: tuple[GangLauncher, ...] = get_args(GangLauncher)
+
+# A gang member as one member's report saw it: finished its collectives (ok; slow: its inter-node links far below
+# the gang's median), failed on its own ranks (wrong results, died, hung), stopped answering while the others waited,
+# never joined within the join timeout, or joined with nothing more known (the gang failed with no one to blame).
+GangMemberState = Literal["ok", "slow", "failed", "stopped", "never_joined", "joined"]
+GANG_MEMBER_STATES: tuple[GangMemberState, ...] = get_args(GangMemberState)
 
 # The exit codes every command shares. 1 is kept for a verdict ("strict run blocked", "gate blocking");
 # the tool's own failure (a missing dependency, an internal error) is never 1.
@@ -102,6 +112,7 @@ EXIT_OK = 0
 EXIT_BLOCKING = 1
 EXIT_USAGE = 2
 EXIT_CHANGED = 1  # preflight-diff: something relevant changed between the two reports (diff(1)'s 1)
+EXIT_NOT_JUDGED = 2  # a gate's or preflight-gang's "not judged": no verdict on the node, the same code as bad usage
 EXIT_TOOL_BROKEN = 3
 EXIT_INTERRUPTED = 130
 

@@ -3,7 +3,7 @@
 Each command imports its module inside a guard. A dependency of this tool that is missing, a package that
 fails to import (a broken install, a bad image) or an internal error is one line on stderr and exit 3, a
 code no reader takes for a verdict: 0 healthy / passed, 1 blocking, 2 not judged or bad usage, 3 the tool
-itself could not run, 130 interrupted. ``runtime-preflight`` and ``preflight-gate`` start the worker (and its
+itself could not run, 130 interrupted. ``runtime-preflight``, ``preflight-gate`` and ``preflight-gang`` start the worker (and its
 torch import) before anything else loads, and end without the interpreter's teardown.
 """
 
@@ -92,6 +92,10 @@ def runtime_preflight() -> int:
 
 def gate() -> int:
     return _guarded("preflight-gate", "preflight_action.gates.cli", fast=True)
+
+
+def gang() -> int:
+    return _guarded("preflight-gang", "preflight_action.gang.cli", fast=True)
 
 
 def summarize() -> int:

@@ -69,7 +69,7 @@ def _store(dist: Any, args: argparse.Namespace, chan: Channel) -> Any:
     return dist.TCPStore(HOST, int(json.loads(line)["port"]), args.world_size, False, timeout=timeout)
 
 
-def _library_version(torch: Any, backend: str) -> str | None:
+def library_version(torch: Any, backend: str) -> str | None:
     if backend != "nccl":
         return None
     version = torch.cuda.nccl.version()
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             backend=dist.get_backend(),
             device=str(device),
             torch=torch.__version__,
-            nccl_version=_library_version(torch, args.backend),
+            nccl_version=library_version(torch, args.backend),
             library="RCCL" if getattr(torch.version, "hip", None) and args.backend == "nccl" else args.backend.upper(),
             elapsed_ms=round((time.perf_counter() - started) * 1000.0, 1),
         )

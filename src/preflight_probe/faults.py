@@ -4,8 +4,9 @@
 worker crash or hang when it reaches those checks. Kinds: segfault, hang, exit.
 ``memory.pattern=corrupt`` flips every bit of a few bytes once, in the check's verify step
 (``corrupt``): the planted corruption the memory check must find.
-Multi-process checks (``distributed.allreduce``) also take ``kind:rankN`` to hit one
-rank only, and the kind ``wrong`` (that rank corrupts its collective's result).
+Multi-process checks (``distributed.allreduce``, ``gang.allreduce``) also take ``kind:rankN`` to hit one
+rank only, and the kind ``wrong`` (that rank corrupts its collective's result); ``gang.allreduce`` also
+takes ``slow`` (that rank adds a quarter second to each of its link transfers: a slow member).
 """
 
 from __future__ import annotations

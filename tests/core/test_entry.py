@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 COMMANDS = {
     "runtime_preflight.py": ["--device", "cpu", "--quiet", "--output-path", "{tmp}/r.json"],
     "gate.py": ["--gate", "npd", "--quiet", "--output-path", "{tmp}/r.json"],
+    "gang.py": ["--device", "cpu", "--quiet", "--rdzv-endpoint", "127.0.0.1:9", "--nnodes", "1", "--output-path", "{tmp}/r.json"],
     "summarize.py": ["--input-glob", "{tmp}/*.json", "--output-json", "{tmp}/s.json", "--quiet"],
     "sweep.py": ["validate"],
     "smoke.py": ["--mode", "stub", "--quiet", "--output-root", "{tmp}/smoke"],

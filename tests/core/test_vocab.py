@@ -46,6 +46,12 @@ def _enum(name: str, *pointer: str) -> list[Any]:
         (vocab.CHANGE_KINDS, "preflight_diff", ("$defs", "change", "properties", "kind")),
         (vocab.DIFF_GROUPS, "preflight_summary", ("$defs", "change", "properties", "group")),
         (vocab.CHANGE_KINDS, "preflight_summary", ("$defs", "change", "properties", "kind")),
+        (vocab.GANG_LAUNCHERS, "preflight_report", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "preflight_report", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
+        (vocab.GANG_LAUNCHERS, "runtime_matrix", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "runtime_matrix", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
+        (vocab.GANG_LAUNCHERS, "preflight_summary", ("$defs", "gang", "properties", "launcher")),
+        (vocab.GANG_MEMBER_STATES, "preflight_summary", ("$defs", "gang", "properties", "members", "items", "properties", "state")),
     ],
 )
 def test_schema_enums_equal_the_vocabulary(values: tuple[str, ...], schema: str, pointer: tuple[str, ...]) -> None:

@@ -38,6 +38,7 @@ class DistributedPolicy:
     run: dict[str, Any]
     skus: tuple[LinkSku, ...]
     references: tuple[dict[str, Any], ...]
+    gang: dict[str, Any] | None = None  # gang.allreduce's settings and references across nodes (None: a policy without them)
 
     def sku(self, device_name: str | None) -> LinkSku | None:
         """The first SKU whose substrings match ``device_name`` (file order)."""
@@ -56,7 +57,7 @@ def load_policy(path: str | None = None) -> DistributedPolicy:
     file = Path(path) if path else policy_path()
     document = read_yaml(file, "distributed_reference")
     skus = tuple(LinkSku(s["name"], tuple(s["match"]), tuple(s.get("exclude", ())), s["nvlink_links"]) for s in document["skus"])
-    return DistributedPolicy(str(file), document["run"], skus, tuple(document["references"]))
+    return DistributedPolicy(str(file), document["run"], skus, tuple(document["references"]), document.get("gang"))
 
 
 def visible_gpus(readings: dict[str, Any], count: int, environ: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from preflight_action.matrix import gangs
 from preflight_action.matrix.snapshot import CODES, Snapshot
 from preflight_action.preflight.report import Report
 
 DEFAULT_TTL_SECONDS = 6 * 3600
+SCHEMA_VERSION = "1.1"  # 1.1: optional gangs (preflight-gang reports grouped by gang id)
 ACCELERATOR = {"cpu": "CPU", "cuda": "GPU", "rocm": "GPU", "mps": "GPU", "xpu": "GPU", "npu": "NPU"}
 ACCELERATORS = ("CPU", "GPU", "NPU")
 SEVERITY_LABEL = {"info": "Info", "warning": "Warning", "error": "Error", "critical": "Critical"}
@@ -81,7 +83,8 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
         source="preflight",
         path=path,
         simulated=report.simulated,
-        extra={"requested_device": report.requested_device, "python": report.interpreter.version},
+        extra={"requested_device": report.requested_device, "python": report.interpreter.version}
+        | ({"gang": gangs.Observation(report.host.node_id, report.verdict, report.gang)} if report.gang else {}),
     )
 
 
@@ -145,6 +148,7 @@ def build_snapshot(
 ) -> dict[str, Any]:
     """The read-model snapshot: ``items`` per node, ``backends`` seen, ``ttl_seconds`` (and ``inputs`` read, when given)."""
     moment = now or datetime.now(timezone.utc)
+    lanes = list(lanes)
     cells = [_aged(lane, moment, ttl_seconds) for lane in latest_per_cell(lanes).values()]
     by_node: dict[str, list[Lane]] = {}
     for lane in cells:
@@ -170,13 +174,16 @@ def build_snapshot(
             "accelerators": _accelerators(node_lanes),
             "lanes": [_lane_entry(ln) for ln in node_lanes],
         }
-    snapshot = {
-        "schema_version": "1.0",
+    snapshot: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "generated_at": iso(moment),
         "ttl_seconds": ttl_seconds,
         "backends": sorted({ln.backend for ln in cells}),
         "items": items,
     }
+    grouped = gangs.group(lane.extra["gang"] for lane in lanes if "gang" in lane.extra)  # every report of a gang, however old
+    if grouped:
+        snapshot["gangs"] = [g.to_dict() for g in grouped]
     if inputs is not None:
         snapshot["inputs"] = inputs
     return snapshot

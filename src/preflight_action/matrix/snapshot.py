@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from preflight_action.matrix.gangs import GangGroup
+
 # code -> (severity slug, rank); higher rank is worse and wins a rollup. A skipped lane (stub,
 # simulated, dry run) carries no evidence either way, so any real observation outranks it.
 CODES = {
@@ -135,6 +137,7 @@ class Snapshot:
     items: tuple[NodeItem, ...]  # sorted by node
     inputs: dict[str, Any] | None = None
     schema_version: str = "1.0"
+    gangs: tuple[GangGroup, ...] = ()  # 1.1: preflight-gang reports grouped by gang id
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -175,6 +178,8 @@ class Snapshot:
             "backends": list(self.backends),
             "items": {item.node: item.to_dict() for item in self.items},
         }
+        if self.gangs:
+            document["gangs"] = [g.to_dict() for g in self.gangs]
         if self.inputs is not None:
             document["inputs"] = self.inputs
         return document
@@ -208,4 +213,5 @@ class Snapshot:
             items=items,
             inputs=document.get("inputs"),
             schema_version=document.get("schema_version", "1.0"),
+            gangs=tuple(GangGroup.from_dict(g) for g in document.get("gangs", ())),
         )

@@ -102,6 +102,10 @@ def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
         lines.append(
             f"... and {len(peers.outliers) - ATTENTION_LINES} more figures below their peers' (summarize --output-json lists them all)"
         )
+    for gang in snapshot.get("gangs", ()):
+        lines.append(
+            f"gang {gang['id'] or gang['endpoint'] + ' (no gang id)'} ({gang['launcher']}, {gang['size']} members): {gang['words']}"
+        )
     inputs = snapshot.get("inputs")
     if inputs:
         read = ", ".join(f"{v} {k}" for k, v in inputs["read"].items())

@@ -75,6 +75,15 @@ SPECS: list[CheckSpec] = [
         flag="--expect-gpus",
         host=_lazy("distributed", "check_device_count"),
     ),
+    # The gang all-reduce across nodes (issue 28, preflight-gang): right after what it needs, so the members
+    # meet as early as they can; its own timeouts bound it (the join timeout, then each step's).
+    CheckSpec(
+        "gang.allreduce",
+        needs=("device.resolve", "capabilities.detect"),
+        enabled_by="gang",
+        flag="preflight-gang",
+        host=_lazy("gang", "check_gang_allreduce"),
+    ),
     CheckSpec("tensor.smoke", needs=("device.resolve",), params=_device_params),
     CheckSpec("dtype.support", needs=("device.resolve",), params=_device_params),
     CheckSpec(

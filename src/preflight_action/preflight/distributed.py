@@ -62,12 +62,12 @@ def check_distributed_allreduce(ctx: Context, policy: DistributedPolicy | None =
     return judge(run, ctx, policy)
 
 
-def _library(run: RankRun) -> dict[str, Any]:
+def library_of(run: RankRun[Any]) -> dict[str, Any]:
     init = next((r.init for r in run.ranks if r.init), None) or {}
     return {"library": init.get("library"), "nccl_version": init.get("nccl_version"), "torch": init.get("torch")}
 
 
-def _failures(run: RankRun) -> list[str]:
+def _failures(run: RankRun[RankPlan]) -> list[str]:
     """One sentence per failed rank; likely culprits (wrong result, died, hung) before ranks that only saw the fallout."""
     wrong, died, hung, errored = [], [], [], []
     for rank in run.ranks:
@@ -83,13 +83,13 @@ def _failures(run: RankRun) -> list[str]:
     return wrong + died + hung + errored
 
 
-def judge(run: RankRun, ctx: Context, policy: DistributedPolicy) -> CheckResult:
+def judge(run: RankRun[RankPlan], ctx: Context, policy: DistributedPolicy) -> CheckResult:
     """The verdict over what every rank reported."""
     plan = run.plan
     world = plan.world_size
     details: dict[str, Any] = {
         "backend": plan.backend,
-        **_library(run),
+        **library_of(run),
         "world_size": world,
         "device_type": plan.device,
         "rendezvous": f"127.0.0.1:{run.port}" if run.port else None,
@@ -97,7 +97,7 @@ def judge(run: RankRun, ctx: Context, policy: DistributedPolicy) -> CheckResult:
         "deadline_s": plan.deadline_s,
         "elapsed_s": round(run.elapsed_s, 3),
         "ranks": [r.record() for r in run.ranks],
-        "correctness": _correctness(run),
+        "correctness": correctness_of(run),
     }
     failures = _failures(run)
     if failures:
@@ -121,7 +121,7 @@ def judge(run: RankRun, ctx: Context, policy: DistributedPolicy) -> CheckResult:
     details["peak_busbw_gbs"] = peak
     details["peak_algbw_gbs"] = max((t["algbw_gbs"] for t in timings), default=0.0)
     passed, comparison = _compare(ctx, policy, world, peak, details)
-    sizes = ", ".join(f"{_size(t['size_bytes'])} {t['busbw_gbs']:.2f}" for t in timings)
+    sizes = ", ".join(f"{size_words(t['size_bytes'])} {t['busbw_gbs']:.2f}" for t in timings)
     summary = f"{world} {library} ranks: exact all-reduce and broadcast; busbw GB/s by size {sizes}; {comparison}"
     if not passed:
         return CheckResult(CHECK_ID, "fail", run.elapsed_s * 1000.0, details, error=summary, source="host")
@@ -129,14 +129,14 @@ def judge(run: RankRun, ctx: Context, policy: DistributedPolicy) -> CheckResult:
     return CheckResult(CHECK_ID, "pass", run.elapsed_s * 1000.0, details, source="host")
 
 
-def _size(size: int) -> str:
+def size_words(size: int) -> str:
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= scale:
             return f"{size / scale:g} {unit}"
     return f"{size} B"
 
 
-def _correctness(run: RankRun) -> dict[str, Any]:
+def correctness_of(run: RankRun[Any]) -> dict[str, Any]:
     reports = [r.correctness for r in run.ranks if r.correctness]
     first = reports[0] if reports else {}
     return {

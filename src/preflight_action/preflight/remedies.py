@@ -30,6 +30,7 @@ BY_CHECK = {
     "device.count": "fewer devices are visible than --expect-gpus: check CUDA_VISIBLE_DEVICES, the container's GPU request and nvidia-smi",
     "gpu.nvlink": "NVLink links are down or peer access is off: check nvidia-smi nvlink --status and topo -m, then reset or drain the node",
     "distributed.allreduce": "collectives fail or are slow: check NCCL_* settings, the interconnect and that every rank sees its own device",
+    "gang.allreduce": "this member fails the gang: check its network links (ibstat, ethtool), NCCL_* / GLOO_SOCKET_IFNAME settings, then rerun the gang",
     "transfer.host": "host-device copies are slow: check the PCIe link, pinned memory and NUMA placement of the job",
     "memory.pattern": "device memory returns wrong data: drain this node and have the GPU checked (run the vendor's memory test)",
     "load.sustained": "performance drops under sustained load: check cooling, power cap and clocks while the job runs",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from preflight_action import atomic
+from preflight_action.preflight.gang_record import GangRecord
 from preflight_action.preflight.inventory import Inventory
 from preflight_action.vocab import (
     DEFAULT_LEVEL,
@@ -29,6 +30,7 @@ SCHEMA_NAME = "preflight_report"
 # 1.1: remedy on checks and triage rows, node and os on triage rows, budget, interrupted_by, worker_restarts.
 # 1.2: status "incomplete", verdict, a check's "unfinished" (why a required check never reached its end);
 #      inventory (every importable distribution, the behaviour-changing environment, the platform facts).
+#      optional "gang" (preflight-gang: the gang this node ran with, its members and figure).
 SCHEMA_VERSION = "1.2"
 
 
@@ -162,6 +164,7 @@ class Report:
     interrupted_by: str | None = None  # SIGINT / SIGTERM: the report is partial
     worker_restarts: list[WorkerRestart] = field(default_factory=list)
     inventory: Inventory | None = None  # what ran (preflight/inventory.py); None in reports written before it
+    gang: GangRecord | None = None  # preflight-gang's gang (the summary and the matrix group reports by its id)
     schema_version: str = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a later 1.x, carried as they were
 
@@ -214,6 +217,8 @@ class Report:
             del document["budget"]
         if document["interrupted_by"] is None:
             del document["interrupted_by"]
+        if document["gang"] is None:
+            del document["gang"]
         for restart in document["worker_restarts"]:
             if restart["error"] is None:
                 del restart["error"]
@@ -245,6 +250,7 @@ class Report:
             blocking_checks=list(tri["blocking_checks"]),
         )
         budget = document.get("budget")
+        gang = document.get("gang")
         return cls(
             tool=Tool(**_known(Tool, document["tool"])),
             started_at=document["started_at"],
@@ -265,6 +271,7 @@ class Report:
             interrupted_by=interrupted,
             worker_restarts=[WorkerRestart(**_known(WorkerRestart, r)) for r in document.get("worker_restarts", ())],
             inventory=Inventory(document["inventory"]) if "inventory" in document else None,
+            gang=GangRecord.from_dict(gang) if gang is not None else None,
             schema_version=document["schema_version"],
             extra={k: v for k, v in document.items() if k not in _REPORT_KEYS},
         )

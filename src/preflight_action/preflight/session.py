@@ -16,7 +16,7 @@ from typing import Any
 from preflight_action import __version__, ci, redact
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
-from preflight_action.preflight import budget, checks, inventory, isolated, levels, report, triage
+from preflight_action.preflight import budget, checks, gang_record, inventory, isolated, levels, report, triage
 from preflight_action.preflight.budget import CUT_SLACK_S, Allotment, Budget
 from preflight_action.preflight.checks import CheckSpec
 from preflight_action.preflight.context import Context
@@ -350,6 +350,7 @@ class Session:
             interrupted_by=self.interrupted,
             worker_restarts=[WorkerRestart(**entry) for entry in self.worker_restarts],
             inventory=what_ran,
+            gang=gang_record.build(self.options.gang, ctx.details(gang_record.CHECK_ID)),
         )
 
     def _inventory(self, ctx: Context) -> inventory.Inventory:

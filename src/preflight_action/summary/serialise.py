@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.2"  # 1.2: peers (each node's figures against its peers')
+SCHEMA_VERSION = "1.2"  # 1.2: peers (each node's figures against its peers'), gangs (preflight-gang reports by gang id)
 MAX_BYTES = 64 * 1024 * 1024  # a summary of 10,000 reports is a few MiB; a reader refuses anything absurd
 
 
@@ -43,6 +43,8 @@ def to_dict(summary: Summary) -> dict[str, Any]:
     }
     if summary.inventories:
         document["inventories"] = summary.inventories
+    if summary.matrix.gangs:
+        document["gangs"] = [g.to_dict() for g in summary.matrix.gangs]
     if summary.delta is not None:
         document["delta"] = summary.delta.to_dict()
     if summary.trends is not None:
