@@ -253,7 +253,7 @@ def test_a_bad_ttl_is_a_usage_error(value: str, why: str, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exited:
         cli_matrix.main(["status", "--ttl-seconds", value])
     assert exited.value.code == 2
-    assert f"runtime_matrix status: error: argument --ttl-seconds: {why}" in capsys.readouterr().err
+    assert f"preflight-matrix status: error: argument --ttl-seconds: {why}" in capsys.readouterr().err
 
 
 def test_snapshot_schema_rejects_a_status_without_its_accessible_strings(artifacts: dict[str, Any]) -> None:

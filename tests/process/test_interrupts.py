@@ -92,7 +92,7 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
     checks = {c["id"]: c for c in report["checks"]}
     not_run = sum(1 for c in checks.values() if c["skip_reason"] == interrupts.not_run_reason(sig.name))
     said = [line for line in run.stderr if "interrupted" in line]
-    assert said == [f"runtime_preflight: interrupted by {sig.name}: partial report written to {out} ({not_run} checks not run)\n"]
+    assert said == [f"runtime_preflight.py: interrupted by {sig.name}: partial report written to {out} ({not_run} checks not run)\n"]
     for done in ("torch.import", "device.resolve", "capabilities.detect"):
         assert checks[done]["status"] == "pass"
     reason = f"not run: the run was interrupted by {sig.name}"

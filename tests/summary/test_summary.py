@@ -271,7 +271,7 @@ def test_cli_empty_glob_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.Ca
     code, _, err = run_cli(["--input-glob", str(tmp_path / "nothing-*.json"), "--output-json", str(tmp_path / "s.json")], capsys)
     assert code == 2
     assert err.strip().splitlines() == [
-        f"summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"
+        f"preflight-summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"
     ]
     assert not (tmp_path / "s.json").exists()
 
@@ -380,7 +380,7 @@ def test_freshness_must_be_a_positive_finite_number(tmp_path: Path, capsys: pyte
             ["--input-glob", str(tmp_path / "*.json"), "--output-json", str(tmp_path / "s.json"), "--freshness-hours", hours]
         )
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"summarize: error: argument --freshness-hours: {why}"
+    assert capsys.readouterr().err.splitlines()[-1] == f"preflight-summarize: error: argument --freshness-hours: {why}"
     assert not (tmp_path / "s.json").exists()
 
 

@@ -26,13 +26,13 @@ def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_an_unknown_run_id_lists_the_real_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "runs"
     assert main(["--output-root", str(out), "report", "--run-id", "nope"]) == 2
-    assert _err_line(capsys) == f"sweep: --run-id nope: no sweep run with that id; {out} holds no runs yet"
+    assert _err_line(capsys) == f"preflight-sweep: --run-id nope: no sweep run with that id; {out} holds no runs yet"
     run = _run(out, _flow(tmp_path))
     capsys.readouterr()
     for command in ("report", "export"):
         assert main(["--output-root", str(out), command, "--run-id", run.name[:-3]]) == 2
         line = _err_line(capsys)
-        assert line.startswith(f"sweep: --run-id {run.name[:-3]}: no sweep run with that id under {out}; ")
+        assert line.startswith(f"preflight-sweep: --run-id {run.name[:-3]}: no sweep run with that id under {out}; ")
         assert line.endswith(f"runs: {run.name}")
         assert f"did you mean {run.name!r}?" in line
 
@@ -40,7 +40,7 @@ def test_an_unknown_run_id_lists_the_real_ones(tmp_path: Path, capsys: pytest.Ca
 def test_a_bogus_device_names_the_valid_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _exit(["--output-root", str(tmp_path), "plan", "--flow", str(_flow(tmp_path)), "--device", "bogus"]) == 2
     assert _err_line(capsys) == (
-        "sweep.py plan: error: argument --device: 'bogus' is not a device: one of auto, cpu, cuda, mps, xpu, rocm "
+        "preflight-sweep plan: error: argument --device: 'bogus' is not a device: one of auto, cpu, cuda, mps, xpu, rocm "
         "(an index as in cuda:1 picks one)"
     )
     assert not list(tmp_path.glob("sw-*")), "nothing planned"
@@ -56,18 +56,18 @@ def test_an_unknown_flag_is_unrecognized(argv: list[str], tmp_path: Path, capsys
 def test_a_flow_path_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--output-root", str(tmp_path / "runs"), "plan", "--flow", str(tmp_path)]) == 2
     assert _err_line(capsys) == (
-        f"sweep: --flow {tmp_path}: is a directory, not a flow file (a name from `list-flows` or a path to a .yaml)"
+        f"preflight-sweep: --flow {tmp_path}: is a directory, not a flow file (a name from `list-flows` or a path to a .yaml)"
     )
 
 
 @pytest.mark.parametrize(
     ("argv", "why"),
     [
-        (["clean", "--older-than", "nan"], "sweep.py clean: error: argument --older-than: must be a finite number of days, got 'nan'"),
-        (["clean", "--older-than", "-1"], "sweep.py clean: error: argument --older-than: must be at least 0 days, got -1"),
-        (["clean", "--older-than", "1e9"], "sweep.py clean: error: argument --older-than: must be at most 36525 days, got 1e9"),
-        (["plan", "--flow", "x", "--shards", "0"], "sweep.py plan: error: argument --shards: must be at least 1, got 0"),
-        (["plan", "--flow", "x", "--seed", "-3"], "sweep.py plan: error: argument --seed: must be at least 0, got -3"),
+        (["clean", "--older-than", "nan"], "preflight-sweep clean: error: argument --older-than: must be a finite number of days, got 'nan'"),
+        (["clean", "--older-than", "-1"], "preflight-sweep clean: error: argument --older-than: must be at least 0 days, got -1"),
+        (["clean", "--older-than", "1e9"], "preflight-sweep clean: error: argument --older-than: must be at most 36525 days, got 1e9"),
+        (["plan", "--flow", "x", "--shards", "0"], "preflight-sweep plan: error: argument --shards: must be at least 1, got 0"),
+        (["plan", "--flow", "x", "--seed", "-3"], "preflight-sweep plan: error: argument --seed: must be at least 0, got -3"),
     ],
 )
 def test_numbers_are_checked_when_parsed(argv: list[str], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +78,7 @@ def test_numbers_are_checked_when_parsed(argv: list[str], why: str, tmp_path: Pa
 def test_an_output_root_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("x")
     assert _exit(["--output-root", str(tmp_path / "file"), "list-flows"]) == 2
-    assert _err_line(capsys) == f"sweep.py: error: argument --output-root: {tmp_path / 'file'}: exists and is not a directory"
+    assert _err_line(capsys) == f"preflight-sweep: error: argument --output-root: {tmp_path / 'file'}: exists and is not a directory"
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace, prog: str) -> Judged:
     if not line.quiet:
         from preflight_action.preflight import terminal
 
-        terminal.show(report, 0, terminal.console(stderr=True))  # the gate's stdout is the engine's (NPD's message)
+        terminal.show(report, 0, terminal.console(stderr=True), verbose=line.verbose)  # the gate's stdout is the engine's (NPD's message)
     return Judged(gate_verdict.from_report(report), line.outputs.report, report.interrupted_by)
 
 

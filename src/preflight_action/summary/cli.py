@@ -23,6 +23,7 @@ from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 from preflight_action.vocab import FAIL_ON
 
+PROG = "preflight-summarize"
 _RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
 
 EPILOG = """\
@@ -46,8 +47,8 @@ GITHUB_BASE_REF (else GITHUB_REF_NAME) and the workflow from GITHUB_WORKFLOW_REF
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="summarize",
+    parser = cli_args.Parser(
+        prog=cli_args.prog(PROG),
         description="Merge preflight reports (JSON) into one summary: status table, severity triage, node x backend matrix.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -181,12 +182,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    prog = cli_args.prog(PROG)
+    if args.history_from and not args.history:
+        print(f"{prog}: {cli_args.unused('--history-from', '--history PATH (the history it would fetch)')}", file=sys.stderr)
     collecting = gc.isenabled()
     gc.disable()  # thousands of acyclic records: cyclic GC passes over them cost more than the work itself
     try:
         return _run(args)
     except PreflightError as error:
-        print(f"summarize: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     finally:
         if collecting:
@@ -256,7 +260,8 @@ def _run(args: argparse.Namespace) -> int:
     c = merged.counts
     _say(
         args,
-        f"summarize: {merged.status}: {c['reports']} reports, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, {c['invalid']} invalid",
+        f"summarize: {merged.status}: {c['reports']} report{'' if c['reports'] == 1 else 's'}, {c['passed']} passed, {c['failed']} failed, "
+        f"{c['stale']} stale, {c['invalid']} invalid",
     )
     if args.annotations:
         from preflight_action.github import annotations
