@@ -273,3 +273,61 @@ def test_summarize_names_a_report_from_a_newer_major_plainly(tmp_path: Path, cap
         "upgrade preflight-action"
     )
     assert (tmp_path / "s.json").is_file(), "the summary is still written"
+
+
+def _launcher(tmp_path: Path, command: str, entry: str) -> Path:
+    """A console script as pip writes it into a venv's bin/: ``command`` on PATH calls ``preflight_entry.<entry>``."""
+    import sys
+
+    script = tmp_path / "bin" / command
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom preflight_entry import {entry}\nsys.exit({entry}())\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("command", "entry", "argv"),
+    [
+        ("preflight-summarize", "summarize", ["--input-glob", "x.json", "--output-md", str(PROC / "s.md")]),
+        ("preflight-smoke", "smoke", ["--mode", "stub", "--output-root", str(PROC / "smoke")]),
+        ("preflight-matrix", "matrix", ["status", "--html", str(PROC / "m.html")]),
+        ("preflight-sweep", "sweep", ["clean", "--older-than", "nan"]),
+        ("preflight-export", "export", ["--from-report", "r.json", "--output-junit", str(PROC / "j.xml")]),
+        ("runtime-preflight", "runtime_preflight", ["--device", "cpu", "--output-md", str(PROC / "r.md")]),
+        ("preflight-gate", "gate", ["--gate", "npd", "--bogus-flag"]),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_command_typed(command: str, entry: str, argv: list[str], tmp_path: Path) -> None:
+    """No 14-line usage dump before the error, and the name the user typed, not a file's (summarize, runtime_matrix)."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(_launcher(tmp_path, command, entry)), *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert not any(line.startswith("usage:") for line in lines), done.stderr
+    if command == "preflight-gate":  # the gate adds the engine's "not judged" line after the error
+        assert lines[0].startswith("preflight-gate: error: unrecognized arguments: --bogus-flag"), lines
+    else:
+        [line] = lines
+        sub = " " + argv[0] if command in ("preflight-matrix", "preflight-sweep") else ""
+        assert line.startswith(f"{command}{sub}: error: argument "), line
+
+
+def test_the_scripts_name_themselves_as_typed() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep.py"), "clean", "--older-than", "nan"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr.startswith("sweep.py clean: error: argument --older-than: ")

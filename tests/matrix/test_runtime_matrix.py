@@ -341,3 +341,14 @@ def test_a_skipped_lane_never_hides_a_real_observation(artifacts: dict[str, Any]
 def test_a_sweep_plan_is_not_mistaken_for_a_sweep_summary() -> None:
     assert cli_matrix.kind_of({"flow": {"name": "noop"}, "points": [], "axes": {}}) is None
     assert cli_matrix.kind_of({"flow": "noop", "points": [], "counts": {}}) == "sweep"
+
+
+def test_a_malformed_input_is_not_reported_as_no_artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{bad", encoding="utf-8")
+    assert cli_matrix.main(["status", "--input-glob", str(bad), "--history", str(tmp_path / "h.jsonl")]) == 2
+    captured = capsys.readouterr()
+    assert "no preflight, smoke or sweep artifacts found" not in captured.out
+    assert "no node to show: the files read were 1 invalid (named on stderr)" in captured.out
+    assert f"preflight-matrix: error: {bad}: malformed JSON" in captured.err
+    assert "preflight-matrix: warning: --history does nothing without --html PATH" in captured.err

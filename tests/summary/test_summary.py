@@ -404,3 +404,15 @@ def test_a_workflow_run_poster_links_the_ci_run_that_made_the_reports(
     text = out.read_text(encoding="utf-8")
     assert "https://github.com/o/r/actions/runs/123" in text
     assert "/runs/999" not in text
+
+
+def test_one_report_is_counted_in_correct_english_and_a_flag_that_does_nothing_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_reports(tmp_path / "in", [report_doc("gpu-1")])
+    argv = ["--input-glob", str(tmp_path / "in" / "*.json"), "--output-json", str(tmp_path / "s.json"), "--history-from", "github"]
+    assert cli_summarize.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "preflight-summarize: warning: --history-from does nothing without --history PATH" in err
+    assert ": 1 report, 1 passed" in err
+    assert "1 reports" not in err

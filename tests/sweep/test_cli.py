@@ -113,3 +113,23 @@ def test_a_python_that_cannot_start_is_a_probe_warning_naming_it(tmp_path: Path,
     argv = ["--output-root", str(tmp_path / "runs"), "run", "--flow", str(flow), "--python", str(not_executable), "--yes", "--dry-run"]
     assert main([*argv, "--plain"]) == 0
     assert f"warning: probe: probe worker: cannot start {not_executable} (Permission denied)" in capsys.readouterr().err
+
+
+def test_the_root_and_output_root_are_accepted_after_the_command_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`preflight-sweep run --flow noop --output-root X` as users type it (it was 'unrecognized arguments')."""
+    out = tmp_path / "after"
+    assert main(["run", "--flow", "noop", "--no-probe", "--yes", "--output-root", str(out)]) == 0, capsys.readouterr().err
+    assert list(out.glob("*/summary.json"))
+    before, after = tmp_path / "before", tmp_path / "wins"
+    assert main(["--output-root", str(before), "run", "--flow", "noop", "--no-probe", "--yes", "--output-root", str(after)]) == 0
+    assert list(after.glob("*/summary.json"))
+    assert not before.exists()  # given after the command, it wins
+
+
+@pytest.mark.parametrize("command", ["list-flows", "validate", "merge"])
+def test_every_subcommand_describes_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit([command, "--help"]) == 0
+    helped = capsys.readouterr().out
+    description = helped.split("\n\n")[1]
+    assert not description.startswith(("positional arguments", "options")), helped
+    assert len(description.split()) >= 8, description

@@ -60,8 +60,7 @@ def _parse(argv: list[str], prog: str) -> argparse.Namespace:
     parser = gate_parser(prog)
 
     def refuse(message: str) -> None:
-        parser.print_usage(sys.stderr)
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)  # one line, no usage dump (--help has it)
         raise _Refused(message)
 
     parser.error = refuse  # type: ignore[method-assign,assignment]

@@ -102,36 +102,32 @@ def _thirds(figures: list[float]) -> tuple[int, float, float] | None:
     return third, sorted(figures[:third])[third // 2], sorted(figures[-third:])[third // 2]
 
 
-def _load(d: dict[str, Any]) -> str:
+def _load_rule(d: dict[str, Any]) -> str | None:
     figures = [float(s["tflops"]) for s in d.get("samples") or [] if isinstance(s, dict) and "tflops" in s]
-    said = f"{len(figures)} s at {d.get('tflops_median')} TFLOP/s median (best {d.get('tflops_best')})"
-    sag = d.get("sag_fraction")
-    thirds = _thirds(figures)
+    sag, thirds = d.get("sag_fraction"), _thirds(figures)
     if sag is None or thirds is None:
-        return said
+        return None
     third, first, last = thirds
     ratio = f" ({last / first:.0%})" if first > 0 else ""
-    return (
-        f"{said}; passes while the last {third} s keep at least {float(sag):.0%} of the first {third} s: "
-        f"{last:g} vs {first:g} TFLOP/s{ratio}"
-    )
+    return f"passes while the last {third} s keep at least {float(sag):.0%} of the first {third} s: {last:g} vs {first:g} TFLOP/s{ratio}"
 
 
-def _memory(d: dict[str, Any]) -> str:
-    said = str(d.get("summary") or "")
-    errors = d.get("errors")
-    if errors is None:
-        return said
+def _load(d: dict[str, Any]) -> str:
+    return f"{len(d.get('samples') or [])} s at {d.get('tflops_median')} TFLOP/s median (best {d.get('tflops_best')})"
+
+
+def _memory_rule(d: dict[str, Any]) -> str | None:
+    if d.get("errors") is None:
+        return None
     tested = int(d.get("bytes_tested") or 0) // (1024 * 1024)
-    return f"{said}; passes when every byte reads back as written: {errors} wrong in {tested} MiB"
+    return f"passes when every byte reads back as written: {d['errors']} wrong in {tested} MiB"
 
 
-def _transfer(d: dict[str, Any]) -> str:
-    said = str(d.get("summary") or "")
+def _transfer_rule(d: dict[str, Any]) -> str | None:
     floor, expected = d.get("floor_gb_per_s"), d.get("expected_gb_per_s")
     if floor is None or not expected:
-        return said
-    return f"{said}; passes when each direction reaches {float(floor) / float(expected):.0%} of {expected} GB/s ({floor} GB/s)"
+        return None
+    return f"passes when each direction reaches {float(floor) / float(expected):.0%} of {expected} GB/s ({floor} GB/s)"
 
 
 def _perf(d: dict[str, Any]) -> str:
@@ -139,13 +135,24 @@ def _perf(d: dict[str, Any]) -> str:
     return "; ".join(str(line) for line in d.get("comparison") or []) or str(d.get("summary") or "")
 
 
+def _summary(d: dict[str, Any]) -> str:
+    return str(d.get("summary") or "")
+
+
 # The checks that pass by a measured figure: their words state the rule and the figure.
 MEASURING = ("load.sustained", "memory.pattern", "transfer.host", "perf.matmul", "perf.bandwidth")
 
+# Each measuring check's pass rule with its figure, said whether it passed or failed.
+_RULES: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "load.sustained": _load_rule,
+    "memory.pattern": _memory_rule,
+    "transfer.host": _transfer_rule,
+}
+
 _PASS_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "load.sustained": _load,
-    "memory.pattern": _memory,
-    "transfer.host": _transfer,
+    "memory.pattern": _summary,
+    "transfer.host": _summary,
     "perf.matmul": _perf,
     "perf.bandwidth": _perf,
     "torch.import": lambda d: (
@@ -164,20 +171,28 @@ _PASS_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def words(check: CheckResult) -> str:
-    """What a person should read about this check, in one line."""
+    """What a person should read about this check, in one line (a measuring check's rule and figure included)."""
     if check.status == "skip":
         return f"skipped: {check.skip_reason}"
+    rule = _rule(check)
     if check.status == "fail":
         first = (check.error or "").strip().splitlines()
-        return first[0] if first else "failed"
+        said = first[0] if first else "failed"
+        return f"{said}; {rule}" if rule else said
     describe = _PASS_WORDS.get(check.id)
-    if describe is None:
-        summary = check.details.get("summary")
-        return str(summary) if summary else ""
     try:
-        return describe(check.details)
+        said = describe(check.details) if describe else str(check.details.get("summary") or "")
     except (TypeError, ValueError, KeyError):
-        return ""
+        said = ""
+    return "; ".join(part for part in (said, rule) if part)
+
+
+def _rule(check: CheckResult) -> str | None:
+    rule = _RULES.get(check.id)
+    try:
+        return rule(check.details) if rule else None
+    except (TypeError, ValueError, KeyError, ZeroDivisionError):
+        return None
 
 
 def cause_number(entry: TriageEntry, causes: list[list[TriageEntry]]) -> int:

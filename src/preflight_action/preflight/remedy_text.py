@@ -141,8 +141,9 @@ def command_lines(command: str, width: int, indent: str = "  ", windows: bool | 
     return lines
 
 
-def lines(remedy: str, width: int, indent: str = "  ") -> list[tuple[str, bool]]:
-    """``remedy`` laid out for a terminal ``width`` wide: (line, is a command line) pairs.
+def lines(remedy: str, width: int, indent: str = "  ", command_indent: str | None = None) -> list[tuple[str, bool]]:
+    """``remedy`` laid out for a terminal ``width`` wide: (line, is a command line) pairs; commands at ``command_indent``
+    (default: two more than the prose).
 
     A command longer than ``INLINE_MAX`` gets lines of its own; a shorter one stays in its sentence, never broken.
     """
@@ -162,7 +163,7 @@ def lines(remedy: str, width: int, indent: str = "  ") -> list[tuple[str, bool]]
         if len(command) > INLINE_MAX:
             prose(pending)
             pending = ""
-            out += [(line, True) for line in command_lines(command, width, indent + "  ")]
+            out += [(line, True) for line in command_lines(command, width, indent + "  " if command_indent is None else command_indent)]
         else:
             pending += command.replace(" ", NBSP)
         at = end

@@ -99,7 +99,7 @@ def _cause_lines(index: int, group: list[TriageEntry], report: Report, width: in
     lines += _wrapped(error.splitlines()[0] if error else "failed", width, "   ")
     remedy = lead.remedy or lead.action
     lines.append(Text("   do this:", style="bold"))
-    lines += [Text(line, style="bold" if command else "") for line, command in remedy_text.lines(remedy, width, "     ")]
+    lines += [Text(line, style="bold" if command else "") for line, command in remedy_text.lines(remedy, width, "   ", "    ")]
     if lead.remedy and lead.action:
         lines += _wrapped(f"policy for {lead.band}: {lead.action}", width, "   ", style="dim")
     return lines
