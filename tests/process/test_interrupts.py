@@ -100,8 +100,14 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
         assert (checks[check_id]["status"], checks[check_id]["skip_reason"]) == ("skip", reason)
     assert checks["compile.smoke"]["skip_reason"].startswith("not requested")  # still says why it would not have run
     assert report["fail_count"] == 0  # an interrupted check did not fail
-    assert reason in md.read_text(encoding="utf-8")
-    assert reason in page.read_text(encoding="utf-8")
+    text, html = md.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
+    assert reason in text
+    assert reason in html
+    assert text.startswith("## Runtime preflight: NOT JUDGED")  # never PASS: the verdict first, what did not finish next
+    assert text.index("### Not finished: not judged") < text.index("### Checks")
+    assert f"Interrupted by {sig.name}: this report is partial, not a pass." in text
+    assert '<p class="verdict not_judged" role="status"><strong>NOT JUDGED</strong>' in html
+    assert html.index('id="unfinished"') < html.index('id="checks"')
     assert all(gone(worker) for worker in workers), [w.pid for w in workers if not gone(w)]
 
 
