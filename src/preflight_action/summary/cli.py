@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             gc.enable()
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _run_page(url: str | None) -> str | None:
     """``https://github.com/o/r/actions/runs/123`` out of a run's artifacts link: a workflow_run
     poster links the CI run that made the reports, not itself."""
@@ -260,8 +264,8 @@ def _run(args: argparse.Namespace) -> int:
     c = merged.counts
     _say(
         args,
-        f"summarize: {merged.status}: {c['reports']} report{'' if c['reports'] == 1 else 's'}, {c['passed']} passed, {c['failed']} failed, "
-        f"{c['stale']} stale, {c['invalid']} invalid",
+        f"summarize: {merged.status}: {_plural(c['reports'], 'report')}, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, "
+        f"{c['invalid']} invalid",
     )
     if args.annotations:
         from preflight_action.github import annotations
@@ -304,7 +308,7 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             print(f"summarize: {base.note}", file=sys.stderr, flush=True)
         merged = compare.with_delta(merged, base)
         d = merged.delta
-        _say(args, f"summarize: delta: {len(d.new_failures)} new failures, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
+        _say(args, f"summarize: delta: {_plural(len(d.new_failures), 'new failure')}, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
     if args.history:
         if args.history_from:
             note = compare.carry_history(args.history, args.history_artifact, args.repo, args.token_env, args.api_url)
@@ -316,7 +320,8 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             print(f"summarize: error: {error}", file=sys.stderr, flush=True)
             return merged, True
         t = merged.trends
-        _say(args, f"summarize: history: {t.records_added} records added, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks")
+        said = f"{_plural(t.records_added, 'record')} added, {_plural(len(t.regressions), 'regression')}, {_plural(len(t.flaky), 'flaky check')}"
+        _say(args, f"summarize: history: {said}")
     return merged, False
 
 
