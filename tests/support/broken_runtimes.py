@@ -22,6 +22,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 def _torch_site() -> Path:
     """The site-packages that holds the dev environment's real torch 2.14 and torchvision (a layered venv's is not its own)."""
     spec = importlib.util.find_spec("torch")

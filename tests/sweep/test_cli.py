@@ -63,7 +63,10 @@ def test_a_flow_path_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.
 @pytest.mark.parametrize(
     ("argv", "why"),
     [
-        (["clean", "--older-than", "nan"], "preflight-sweep clean: error: argument --older-than: must be a finite number of days, got 'nan'"),
+        (
+            ["clean", "--older-than", "nan"],
+            "preflight-sweep clean: error: argument --older-than: must be a finite number of days, got 'nan'",
+        ),
         (["clean", "--older-than", "-1"], "preflight-sweep clean: error: argument --older-than: must be at least 0 days, got -1"),
         (["clean", "--older-than", "1e9"], "preflight-sweep clean: error: argument --older-than: must be at most 36525 days, got 1e9"),
         (["plan", "--flow", "x", "--shards", "0"], "preflight-sweep plan: error: argument --shards: must be at least 1, got 0"),

@@ -114,7 +114,8 @@ def _sweep_backend(sysinfo: Path) -> str | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli_args.Parser(
-        prog=cli_args.prog(PROG), description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts."
+        prog=cli_args.prog(PROG),
+        description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

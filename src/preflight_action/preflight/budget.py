@@ -98,7 +98,9 @@ class Budget:
         left = self.left() or 0.0
         return f"the --budget of {self.total_s:g} s ran out before this check could start ({left:.1f} s left, kept for the checks after it)"
 
-    def cut_reason(self, check_id: str, allotment: Allotment, ran_s: float, used_s: float, stopped_early: bool = False, before: str = "") -> str:
+    def cut_reason(
+        self, check_id: str, allotment: Allotment, ran_s: float, used_s: float, stopped_early: bool = False, before: str = ""
+    ) -> str:
         """The skip reason of a check the budget stopped, its figures adding up: ``used_s`` of the ``allotment`` had
         passed, ``ran_s`` of it running the check (``before`` says what took the rest); ``stopped_early``: the check
         stopped itself a margin before the end, to stop what it had started (a host check), else its worker was killed."""

@@ -308,7 +308,10 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             print(f"summarize: {base.note}", file=sys.stderr, flush=True)
         merged = compare.with_delta(merged, base)
         d = merged.delta
-        _say(args, f"summarize: delta: {_plural(len(d.new_failures), 'new failure')}, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
+        _say(
+            args,
+            f"summarize: delta: {_plural(len(d.new_failures), 'new failure')}, {len(d.fixed)} fixed, {len(d.still_failing)} still failing",
+        )
     if args.history:
         if args.history_from:
             note = compare.carry_history(args.history, args.history_artifact, args.repo, args.token_env, args.api_url)

@@ -27,7 +27,9 @@ PROG = "preflight-sweep"
 COMMANDS = ("list-flows", "validate", "plan", "run", "report", "export", "clean", "rerun-last", "merge")
 
 
-ROOT_HELP = "folder holding flows/ and policy/ (default: this checkout, else the cwd when it has flows/, else the flows shipped with the tool)"
+ROOT_HELP = (
+    "folder holding flows/ and policy/ (default: this checkout, else the cwd when it has flows/, else the flows shipped with the tool)"
+)
 OUTPUT_ROOT_HELP = f"where run directories go (default: {DEFAULT_OUTPUT_ROOT})"
 
 
@@ -155,7 +157,9 @@ def cmd_plan(args: argparse.Namespace, root: Path) -> int:
 def _interrupted(run: RunDir, signal_name: str) -> int:
     from preflight_action.process import interrupts
 
-    print(f"interrupted by {signal_name}: summaries written; finish with `{cli_args.prog(PROG)} run --resume {run.run_id}`", file=sys.stderr)
+    print(
+        f"interrupted by {signal_name}: summaries written; finish with `{cli_args.prog(PROG)} run --resume {run.run_id}`", file=sys.stderr
+    )
     return interrupts.exit_code(signal_name)
 
 
