@@ -73,11 +73,20 @@ def torch_source(driver: bool | None = None, platform: str = sys.platform) -> tu
     )
 
 
-def _stamp(session: nox.Session, targets: list[str], index: list[str]) -> dict[str, object]:
-    """What an install of ``targets`` depends on: the interpreter, pyproject's dependencies and where torch comes from."""
+def _stamp(session: nox.Session, index: list[str] | None) -> dict[str, object]:
+    """What an install depends on: the interpreter, pyproject's dependencies and, when torch is in it, torch's index."""
     project = PYPROJECT["project"]
-    wanted = {"dependencies": project["dependencies"], "optional": project.get("optional-dependencies", {}), "targets": targets}
-    return {"python": session.python, "index": index, "project": wanted}
+    wanted = {"dependencies": project["dependencies"], "optional": project.get("optional-dependencies", {})}
+    return {"python": session.python, "project": wanted, "torch_index": index}
+
+
+def _still_matches(had: object, wanted: dict[str, object]) -> bool:
+    """The venv holds what ``wanted`` asks for: the same, or the same with torch where none is needed now."""
+    if not isinstance(had, dict) or {k: v for k, v in had.items() if k != "torch_index"} != {
+        k: v for k, v in wanted.items() if k != "torch_index"
+    }:
+        return False
+    return wanted["torch_index"] is None or had.get("torch_index") == wanted["torch_index"]
 
 
 def _venv(session: nox.Session) -> Path:
@@ -143,12 +152,12 @@ def _install_for_preflight(session: nox.Session, torch: bool) -> None:
     targets = ["-e", ".[torch]" if torch else "."]
     index, words = torch_source() if torch else ([], "")
     stamp_path = _venv(session) / STAMP
-    wanted = _stamp(session, targets, index)
+    wanted = _stamp(session, index if torch else None)
     try:
         had = json.loads(stamp_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         had = None
-    if had == wanted:
+    if _still_matches(had, wanted):
         session.log(f"reusing {_venv(session)}: it still holds what pyproject.toml asks for (delete it to reinstall)")
         return
     if torch:

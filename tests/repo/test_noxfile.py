@@ -113,6 +113,10 @@ def test_preflight_says_what_it_installs_then_reuses_its_venv_while_it_still_mat
     assert any(line.startswith(f"reusing {venv}") for line in second.logged)
     assert second.ran[:2] == ("python", "scripts/runtime_preflight.py")
 
+    other = FakeSession(["--python", "/usr/bin/python3"], venv=venv)  # diagnosing another interpreter needs no torch here
+    noxfile.preflight(other)
+    assert other.installed == [], "a venv with torch also serves a run that needs none"
+
     project = {**noxfile.PYPROJECT["project"], "dependencies": ["new-dependency>=1"]}
     monkeypatch.setattr(noxfile, "PYPROJECT", {**noxfile.PYPROJECT, "project": project})  # pyproject gained a dependency
     third = FakeSession([], venv=venv, plan=_wheels(tmp_path))
@@ -167,3 +171,16 @@ def test_torch_comes_from_the_cpu_index_without_a_driver_when_it_answers_else_th
     assert noxfile.torch_source(driver=False, platform="darwin")[0] == []
     monkeypatch.setenv("PREFLIGHT_TORCH_INDEX", index_server)
     assert noxfile.torch_source(driver=True, platform="linux")[0] == ["--extra-index-url", index_server]
+
+
+def test_a_venv_made_without_torch_is_reinstalled_when_torch_is_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFLIGHT_TORCH_INDEX", "default")
+    noxfile = _noxfile()
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    without = FakeSession(["--python", "/usr/bin/python3"], venv=venv, plan=_wheels(tmp_path))
+    noxfile.preflight(without)
+    assert without.installed == [("-e", ".")]
+    needs = FakeSession([], venv=venv, plan=_wheels(tmp_path))
+    noxfile.preflight(needs)
+    assert needs.installed == [("-e", ".[torch]")]
