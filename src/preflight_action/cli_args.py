@@ -43,6 +43,9 @@ class Parser(argparse.ArgumentParser):
     """argparse with one line for a usage error: what is wrong and where --help is, never the usage dump."""
 
     def error(self, message: str) -> NoReturn:
+        extra = message.partition("unrecognized arguments: ")[2].split()
+        if extra and all(os.path.exists(arg) for arg in extra):  # `--input-glob out/*.json` unquoted: the shell expanded it
+            message += " (files: did the shell expand a pattern? quote it, e.g. --input-glob 'outputs/*.json')"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

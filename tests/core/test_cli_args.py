@@ -331,3 +331,15 @@ def test_the_scripts_name_themselves_as_typed() -> None:
         check=False,
     )
     assert done.stderr.startswith("sweep.py clean: error: argument --older-than: ")
+
+
+def test_a_pattern_the_shell_expanded_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action.summary import cli as cli_summarize
+
+    paths = write_reports(tmp_path, [report_doc("gpu-1"), report_doc("gpu-2")])
+    with pytest.raises(SystemExit) as refused:  # what `--input-glob reports/*.json` unquoted becomes
+        cli_summarize.main(["--input-glob", *map(str, paths)])
+    assert refused.value.code == 2
+    line = _last_line(capsys)
+    assert line.startswith(f"preflight-summarize: error: unrecognized arguments: {paths[1]}")
+    assert line.endswith("(files: did the shell expand a pattern? quote it, e.g. --input-glob 'outputs/*.json')")
