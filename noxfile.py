@@ -140,8 +140,11 @@ def install_plan(session: nox.Session, args: list[str]) -> str:
     ranked = sorted(zip(downloads, sizes, strict=True), key=lambda pair: -(pair[1] or 0))
     largest = ", ".join(f"{name} {version} ({_human(size)})" for (name, version, _), size in ranked[:4] if size)
     unknown = sum(1 for size in sizes if size is None)
+    count = f"{len(items)} package{'' if len(items) == 1 else 's'}"
+    if not downloads:
+        return f"{count}, nothing to download (this project, editable; everything else is installed already)"
     total = f"{_human(known)}{f' and {unknown} of unknown size' if unknown else ''}"
-    return f"{len(items)} packages, {total} to download or unpack; largest: {largest or 'none'}"
+    return f"{count}, {total} to download or unpack; largest: {largest or 'of unknown size'}"
 
 
 def _install_for_preflight(session: nox.Session, torch: bool) -> None:

@@ -184,3 +184,12 @@ def test_a_venv_made_without_torch_is_reinstalled_when_torch_is_needed(tmp_path:
     needs = FakeSession([], venv=venv, plan=_wheels(tmp_path))
     noxfile.preflight(needs)
     assert needs.installed == [("-e", ".[torch]")]
+
+
+def test_a_plan_with_only_this_project_says_there_is_nothing_to_download(tmp_path: Path) -> None:
+    noxfile = _noxfile()
+    session = FakeSession([], venv=tmp_path, plan=[("preflight-action", "0.1.0", noxfile.ROOT)])
+    assert (
+        noxfile.install_plan(session, ["-e", "."])
+        == "1 package, nothing to download (this project, editable; everything else is installed already)"
+    )
