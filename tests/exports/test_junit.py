@@ -109,7 +109,7 @@ def test_a_bad_report_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
-    assert done.stderr.startswith(f"preflight-export: error: {bad}")
+    assert done.stderr.startswith(f"export.py: error: {bad}")
     assert not (tmp_path / "j.xml").exists()
 
 
