@@ -26,11 +26,158 @@ def _install(session: nox.Session, *groups: str, torch: bool = True) -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
-@nox.session(python=PYTHON)
+# The PyTorch index of CPU-only wheels: on a host without an NVIDIA driver, `nox -s preflight` installs torch from it
+# (about 200 MB) instead of the default index's CUDA build (torch plus ~16 nvidia-* wheels, several GB).
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+STAMP = ".preflight-install.json"  # in the session's venv: what was installed, to reuse it while it still matches
+
+
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is loaded here (Linux: /proc/driver/nvidia; elsewhere: nvidia-smi on PATH)."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def _reachable(url: str, timeout_s: float = 5.0) -> str | None:
+    """None when ``url`` answers (any HTTP status below 500), else why not, in a few words."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout_s):  # noqa: S310 - our constant or the user's
+            return None
+    except urllib.error.HTTPError as error:
+        return None if error.code < 500 else f"HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        return str(reason)
+
+
+def torch_source(driver: bool | None = None, platform: str = sys.platform) -> tuple[list[str], str]:
+    """(pip arguments, words) for where torch comes from: the CPU index on a Linux host without an NVIDIA driver when it
+    answers, else the default index; ``$PREFLIGHT_TORCH_INDEX`` names another index (``default``: the default one)."""
+    chosen = os.environ.get("PREFLIGHT_TORCH_INDEX", "").strip()
+    if chosen == "default":
+        return [], "the default index ($PREFLIGHT_TORCH_INDEX=default)"
+    if chosen:
+        return ["--extra-index-url", chosen], f"{chosen} ($PREFLIGHT_TORCH_INDEX)"
+    if platform != "linux":
+        return [], "the default index (its torch for this OS has no CUDA libraries to download)"
+    if _nvidia_driver() if driver is None else driver:
+        return [], "the default index (an NVIDIA driver is loaded here: the CUDA build)"
+    why = _reachable(f"{CPU_INDEX}/torch/")
+    if why is None:
+        return ["--extra-index-url", CPU_INDEX], f"the PyTorch CPU index {CPU_INDEX} (no NVIDIA driver here: the CPU build)"
+    return (
+        [],
+        f"the default index: no NVIDIA driver here, but the PyTorch CPU index {CPU_INDEX} cannot be reached ({why}), so the CUDA build",
+    )
+
+
+def _stamp(session: nox.Session, index: list[str] | None) -> dict[str, object]:
+    """What an install depends on: the interpreter, pyproject's dependencies and, when torch is in it, torch's index."""
+    project = PYPROJECT["project"]
+    wanted = {"dependencies": project["dependencies"], "optional": project.get("optional-dependencies", {})}
+    return {"python": session.python, "project": wanted, "torch_index": index}
+
+
+def _still_matches(had: object, wanted: dict[str, object]) -> bool:
+    """The venv holds what ``wanted`` asks for: the same, or the same with torch where none is needed now."""
+    if not isinstance(had, dict) or {k: v for k, v in had.items() if k != "torch_index"} != {
+        k: v for k, v in wanted.items() if k != "torch_index"
+    }:
+        return False
+    return wanted["torch_index"] is None or had.get("torch_index") == wanted["torch_index"]
+
+
+def _venv(session: nox.Session) -> Path:
+    location = session.virtualenv.location
+    return Path(location) if location else ROOT / ".nox" / session.name
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def _sizes(urls: list[str]) -> list[int | None]:
+    """Each download's size: a local file's from the disk, a remote one's from a HEAD request (None: not said)."""
+    import urllib.parse
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(url: str) -> int | None:
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme == "file":
+            path = Path(urllib.request.url2pathname(parsed.path))
+            return path.stat().st_size if path.is_file() else None
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=10) as answer:  # noqa: S310 - pip's own URLs
+                length = answer.headers.get("Content-Length")
+                return int(length) if length else None
+        except (OSError, ValueError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, urls))
+
+
+def install_plan(session: nox.Session, args: list[str]) -> str:
+    """What ``pip install args`` would install and how big it is, in one line (pip's --dry-run --report; nothing installed)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "plan.json"
+        session.run("python", "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report), *args, silent=True)
+        plan = json.loads(report.read_text(encoding="utf-8"))
+    items = [(i["metadata"]["name"], i["metadata"]["version"], i.get("download_info", {}).get("url", "")) for i in plan.get("install", [])]
+    downloads = [(name, version, url) for name, version, url in items if not url.startswith("file://" + str(ROOT))]
+    sizes = _sizes([url for _, _, url in downloads])
+    known = sum(size for size in sizes if size)
+    ranked = sorted(zip(downloads, sizes, strict=True), key=lambda pair: -(pair[1] or 0))
+    largest = ", ".join(f"{name} {version} ({_human(size)})" for (name, version, _), size in ranked[:4] if size)
+    unknown = sum(1 for size in sizes if size is None)
+    count = f"{len(items)} package{'' if len(items) == 1 else 's'}"
+    if not downloads:
+        return f"{count}, nothing to download (this project, editable; everything else is installed already)"
+    total = f"{_human(known)}{f' and {unknown} of unknown size' if unknown else ''}"
+    return f"{count}, {total} to download or unpack; largest: {largest or 'of unknown size'}"
+
+
+def _install_for_preflight(session: nox.Session, torch: bool) -> None:
+    """Install our package (editable) and, unless ``torch`` is False, torch and torchvision; reuse the venv as it is
+    while what it holds still matches (pyproject's dependencies, the interpreter, where torch comes from)."""
+    import json
+
+    targets = ["-e", ".[torch]" if torch else "."]
+    index, words = torch_source() if torch else ([], "")
+    stamp_path = _venv(session) / STAMP
+    wanted = _stamp(session, index if torch else None)
+    try:
+        had = json.loads(stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        had = None
+    if _still_matches(had, wanted):
+        session.log(f"reusing {_venv(session)}: it still holds what pyproject.toml asks for (delete it to reinstall)")
+        return
+    if torch:
+        session.log(f"torch and torchvision from {words}")
+    session.log(f"about to install into {_venv(session)}: {install_plan(session, [*targets, *index])}")
+    session.install(*targets, *index, silent=False)  # pip's own progress bars, on a terminal
+    if torch:
+        said = session.run("python", "-c", "import importlib.metadata as m; print(m.version('torch'))", silent=True)
+        session.log(f"installed torch {str(said).strip()} from {words}")
+    stamp_path.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
 def preflight(session: nox.Session) -> None:
     """Preflight this machine: JSON, Markdown and HTML report under outputs/runtime_preflight/."""
     diagnosing_other = any(arg == "--python" or arg.startswith("--python=") for arg in session.posargs)
-    _install(session, torch=not diagnosing_other)
+    _install_for_preflight(session, torch=not diagnosing_other)
     out = "outputs/runtime_preflight"
     # --check-distributed: one rank per local device (2 gloo ranks on a laptop, a few seconds).
     # Arguments after -- are appended to these defaults, never replace them: `-- --quiet` keeps --strict, and a

@@ -18,6 +18,41 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
+
+# Each console script and the scripts/*.py files that run the same command from a checkout.
+SCRIPTS = {
+    "runtime-preflight": ("runtime_preflight.py",),
+    "preflight-summarize": ("summarize.py", "summarize_runtime_preflight.py"),
+    "preflight-sweep": ("sweep.py",),
+    "preflight-smoke": ("smoke.py",),
+    "preflight-matrix": ("runtime_matrix.py",),
+    "preflight-export": ("export.py",),
+    "preflight-gate": ("gate.py",),
+}
+
+
+def prog(command: str) -> str:
+    """The command as the user typed it, for usage and error lines: ``command`` (the console script), or the
+    ``scripts/*.py`` file that runs it; anything else (a test, ``python -m``) gets the console script's name."""
+    typed = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return typed if typed == command or typed in SCRIPTS.get(command, ()) else command
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one line for a usage error: what is wrong and where --help is, never the usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        extra = message.partition("unrecognized arguments: ")[2].split()
+        if extra and all(os.path.exists(arg) for arg in extra):  # `--input-glob out/*.json` unquoted: the shell expanded it
+            message += " (files: did the shell expand a pattern? quote it, e.g. --input-glob 'outputs/*.json')"
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def unused(flag: str, needs: str) -> str:
+    """The warning for a flag that does nothing without another (it is ignored, and the run goes on)."""
+    return f"warning: {flag} does nothing without {needs}; ignored"
+
 
 # Past these the code cannot represent the value (a timeout past threading.TIMEOUT_MAX or a
 # cutoff before year 1 is an OverflowError); a year of seconds or a century of days is plenty.

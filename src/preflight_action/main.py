@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from preflight_action import cli_args
 from preflight_action.errors import PreflightError
 from preflight_action.preflight import cli
 from preflight_action.vocab import EXIT_BLOCKING, EXIT_OK
@@ -22,14 +23,15 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    prog = cli_args.prog(cli.PROG)
     if any(arg == "--gate" or arg.startswith("--gate=") for arg in argv):
         from preflight_action.gates.cli import run_gate
 
-        return run_gate(argv, prog=f"{cli.PROG} --gate")
+        return run_gate(argv, prog=f"{prog} --gate")
     try:
-        line = cli.parse(argv)
+        line = cli.parse(argv, prog)
     except PreflightError as error:
-        print(f"{cli.PROG}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     from preflight_action.process.interrupts import Interrupted
 
@@ -37,18 +39,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = _run(line, guard)
         except PreflightError as error:
-            print(f"{cli.PROG}: error: {error}", file=sys.stderr)
+            print(f"{prog}: error: {error}", file=sys.stderr)
             return error.exit_code
         from preflight_action import outputs
 
-        unwritten = outputs.write_all(report, line.outputs, cli.PROG)
+        unwritten = outputs.write_all(report, line.outputs, prog)
     if report.interrupted_by:
-        return _interrupted(report, line.outputs.report)
+        return _interrupted(report, line.outputs.report, prog)
     exit_code = EXIT_BLOCKING if line.options.strict and report.triage.blocking else EXIT_OK
     if not line.quiet:
         from preflight_action.preflight import terminal
 
-        terminal.show(report, exit_code)
+        terminal.show(report, exit_code, verbose=line.verbose)
         print(f"report: {line.outputs.report}", file=sys.stderr)
     return unwritten or exit_code
 
@@ -64,12 +66,13 @@ def _run(line: cli.CommandLine, guard: Interrupted) -> Report:
         return run(line.options, progress=progress, starting=starting, interrupts=guard)
 
 
-def _interrupted(report: Report, path: str) -> int:
+def _interrupted(report: Report, path: str, prog: str) -> int:
+    from preflight_action.preflight.describe import plural
     from preflight_action.process import interrupts
 
     signal_name = report.interrupted_by or "SIGINT"  # called only for an interrupted report
     not_run = len(report.unfinished)
-    print(f"{cli.PROG}: interrupted by {signal_name}: partial report written to {path} ({not_run} checks not run)", file=sys.stderr)
+    print(f"{prog}: interrupted by {signal_name}: partial report written to {path} ({plural(not_run, 'check')} not run)", file=sys.stderr)
     return interrupts.exit_code(signal_name)
 
 

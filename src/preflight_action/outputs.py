@@ -22,7 +22,7 @@ def _rendering(report: Report, template: str, path: str) -> Callable[[], object]
         from preflight_action import templating
         from preflight_action.preflight import describe
 
-        text = templating.render(template, filters={"words": describe.words}, report=report)
+        text = templating.render(template, filters=describe.template_filters(), report=report)
         return atomic.write_text(Path(path), text)
 
     return write

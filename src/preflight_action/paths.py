@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# In a wheel, schemas/ and policy/ are force-included under preflight_action/_data;
+# In a wheel, schemas/, policy/ and flows/ are force-included under preflight_action/_data;
 # in a checkout (or an editable install) they sit at the repository root.
 _DATA_DIRS = (PACKAGE_DIR / "_data", PACKAGE_DIR.parent.parent)
 
 
 def data_dir(name: str) -> Path:
-    """The directory ``schemas`` or ``policy`` shipped with this package."""
+    """The directory ``schemas``, ``policy`` or ``flows`` shipped with this package."""
     for base in _DATA_DIRS:
         candidate = base / name
         if candidate.is_dir():

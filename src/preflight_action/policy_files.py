@@ -58,7 +58,13 @@ def load(source: PolicySource, build: Callable[[Any, str], T], explicit: str | P
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino)  # a rewrite within one clock tick still shows
     except OSError:
         stamp = (-1, -1, -1)  # the reader raises the "file not found" / "cannot read" InputError
-    return _load(source.schema, build, str(file), stamp)  # type: ignore[no-any-return]
+    try:
+        return _load(source.schema, build, str(file), stamp)  # type: ignore[no-any-return]
+    except InputError as error:
+        if explicit or not source.env_var or not os.environ.get(source.env_var):
+            raise
+        # The user never typed this path: say which variable named it.
+        raise InputError(f"${source.env_var}: {error}") from None
 
 
 @lru_cache(maxsize=64)

@@ -90,7 +90,7 @@ def test_preflight_refuses_an_unwritable_output_before_any_check(flag: str, tmp_
         argv = ["--device", "cpu", "--quiet", "--output-path", str(report), flag, str(target)]
         assert _exit_of(cli.main, argv) == 2
         line = _last_line(capsys)
-        assert line.startswith(f"runtime_preflight: error: argument {flag}: {target}: ")
+        assert line.startswith(f"runtime-preflight: error: argument {flag}: {target}: ")
     assert not report.exists(), "refused before the run, not after it"
 
 
@@ -108,7 +108,7 @@ def test_preflight_numbers(argv: list[str], why: str, tmp_path: Path, capsys: py
     from preflight_action import main as cli
 
     assert _exit_of(cli.main, ["--output-path", str(tmp_path / "r.json"), *argv]) == 2
-    assert _last_line(capsys) == f"runtime_preflight: error: {why}"
+    assert _last_line(capsys) == f"runtime-preflight: error: {why}"
 
 
 def test_a_preflight_output_that_fails_at_write_time_leaves_the_others_and_exits_2(
@@ -130,7 +130,7 @@ def test_a_preflight_output_that_fails_at_write_time_leaves_the_others_and_exits
     argv = ["--device", "cpu", "--quiet", "--output-path", str(tmp_path / "r.json"), "--output-md", str(md)]
     argv += ["--output-html", str(tmp_path / "r.html")]
     assert cli.main(argv) == 2
-    assert _last_line(capsys).startswith(f"runtime_preflight: error: --output-md {md}: cannot write it (")
+    assert _last_line(capsys).startswith(f"runtime-preflight: error: --output-md {md}: cannot write it (")
     assert json.loads((tmp_path / "r.json").read_text())["checks"]
     assert (tmp_path / "r.html").read_text().startswith("<!")
 
@@ -143,7 +143,7 @@ def test_summarize_refuses_an_unwritable_output(flag: str, tmp_path: Path, capsy
     write_reports(tmp_path / "in", [report_doc("ok", "cpu")])
     argv = ["--input-glob", str(tmp_path / "in" / "*.json"), flag, str(PROC / "s")]
     assert _exit_of(cli.main, argv) == 2
-    assert _last_line(capsys).startswith(f"summarize: error: argument {flag}: {PROC / 's'}: ")
+    assert _last_line(capsys).startswith(f"preflight-summarize: error: argument {flag}: {PROC / 's'}: ")
 
 
 @needs_proc
@@ -159,7 +159,7 @@ def test_summarize_refuses_an_unwritable_step_summary_and_writes_nothing(
     out = tmp_path / "s.json"
     argv = ["--input-glob", str(tmp_path / "in" / "*.json"), "--output-json", str(out), "--step-summary", "--quiet"]
     assert cli.main(argv) == 2
-    assert _last_line(capsys).startswith(f"summarize: error: --step-summary: $GITHUB_STEP_SUMMARY {target}: ")
+    assert _last_line(capsys).startswith(f"preflight-summarize: error: --step-summary: $GITHUB_STEP_SUMMARY {target}: ")
     assert not out.exists()
 
 
@@ -188,7 +188,7 @@ def test_matrix_status_refuses_an_unwritable_html(tmp_path: Path, capsys: pytest
     from preflight_action.matrix import cli
 
     assert _exit_of(cli.main, ["status", "--input-glob", str(tmp_path / "*.json"), "--html", str(tmp_path)]) == 2
-    assert _last_line(capsys) == f"runtime_matrix status: error: argument --html: {tmp_path}: is a directory"
+    assert _last_line(capsys) == f"preflight-matrix status: error: argument --html: {tmp_path}: is a directory"
 
 
 def test_matrix_status_with_a_glob_that_matches_nothing_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,7 +196,7 @@ def test_matrix_status_with_a_glob_that_matches_nothing_exits_2(tmp_path: Path, 
 
     pattern = str(tmp_path / "*.json")
     assert cli.main(["status", "--input-glob", pattern]) == 2
-    assert _last_line(capsys) == f"runtime_matrix: error: --input-glob {pattern}: no file matches (did the artifacts download?)"
+    assert _last_line(capsys) == f"preflight-matrix: error: --input-glob {pattern}: no file matches (did the artifacts download?)"
 
 
 @needs_proc
@@ -207,10 +207,10 @@ def test_smoke_refuses_an_unwritable_output_root(
 
     (tmp_path / "plain").write_text("x")
     assert _exit_of(cli.main, ["--mode", "stub", "--output-root", str(tmp_path / "plain")]) == 2
-    assert _last_line(capsys) == f"smoke: error: argument --output-root: {tmp_path / 'plain'}: exists and is not a directory"
+    assert _last_line(capsys) == f"preflight-smoke: error: argument --output-root: {tmp_path / 'plain'}: exists and is not a directory"
     monkeypatch.setenv("PREFLIGHT_SMOKE_ROOT", str(PROC / "smoke"))
     assert cli.main(["--mode", "stub", "--quiet"]) == 2
-    assert _last_line(capsys).startswith(f"smoke: error: PREFLIGHT_SMOKE_ROOT {PROC / 'smoke'}: cannot be created: ")
+    assert _last_line(capsys).startswith(f"preflight-smoke: error: PREFLIGHT_SMOKE_ROOT {PROC / 'smoke'}: cannot be created: ")
 
 
 def test_an_environment_number_that_is_nan_is_refused(
@@ -220,11 +220,11 @@ def test_an_environment_number_that_is_nan_is_refused(
 
     monkeypatch.setenv("PREFLIGHT_SMOKE_TIMEOUT_SECS", "nan")
     assert cli.main(["--mode", "stub", "--quiet", "--output-root", str(tmp_path)]) == 2
-    assert _last_line(capsys) == "smoke: error: PREFLIGHT_SMOKE_TIMEOUT_SECS='nan': must be a finite number of seconds, got 'nan'"
+    assert _last_line(capsys) == "preflight-smoke: error: PREFLIGHT_SMOKE_TIMEOUT_SECS='nan': must be a finite number of seconds, got 'nan'"
     monkeypatch.delenv("PREFLIGHT_SMOKE_TIMEOUT_SECS")
     monkeypatch.setenv("PREFLIGHT_SMOKE_MEM_FACTOR", "nan")
     assert cli.main(["--mode", "stub", "--quiet", "--output-root", str(tmp_path)]) == 2
-    assert _last_line(capsys) == "smoke: error: PREFLIGHT_SMOKE_MEM_FACTOR='nan': must be a finite number, not negative"
+    assert _last_line(capsys) == "preflight-smoke: error: PREFLIGHT_SMOKE_MEM_FACTOR='nan': must be a finite number, not negative"
     assert list(tmp_path.iterdir()) == [], "refused before a run directory was made"
 
 
@@ -273,3 +273,73 @@ def test_summarize_names_a_report_from_a_newer_major_plainly(tmp_path: Path, cap
         "upgrade preflight-action"
     )
     assert (tmp_path / "s.json").is_file(), "the summary is still written"
+
+
+def _launcher(tmp_path: Path, command: str, entry: str) -> Path:
+    """A console script as pip writes it into a venv's bin/: ``command`` on PATH calls ``preflight_entry.<entry>``."""
+    import sys
+
+    script = tmp_path / "bin" / command
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom preflight_entry import {entry}\nsys.exit({entry}())\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("command", "entry", "argv"),
+    [
+        ("preflight-summarize", "summarize", ["--input-glob", "x.json", "--output-md", str(PROC / "s.md")]),
+        ("preflight-smoke", "smoke", ["--mode", "stub", "--output-root", str(PROC / "smoke")]),
+        ("preflight-matrix", "matrix", ["status", "--html", str(PROC / "m.html")]),
+        ("preflight-sweep", "sweep", ["clean", "--older-than", "nan"]),
+        ("preflight-export", "export", ["--from-report", "r.json", "--output-junit", str(PROC / "j.xml")]),
+        ("runtime-preflight", "runtime_preflight", ["--device", "cpu", "--output-md", str(PROC / "r.md")]),
+        ("preflight-gate", "gate", ["--gate", "npd", "--bogus-flag"]),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_command_typed(command: str, entry: str, argv: list[str], tmp_path: Path) -> None:
+    """No 14-line usage dump before the error, and the name the user typed, not a file's (summarize, runtime_matrix)."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(_launcher(tmp_path, command, entry)), *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert not any(line.startswith("usage:") for line in lines), done.stderr
+    if command == "preflight-gate":  # the gate adds the engine's "not judged" line after the error
+        assert lines[0].startswith("preflight-gate: error: unrecognized arguments: --bogus-flag"), lines
+    else:
+        [line] = lines
+        sub = " " + argv[0] if command in ("preflight-matrix", "preflight-sweep") else ""
+        assert line.startswith(f"{command}{sub}: error: argument "), line
+
+
+def test_the_scripts_name_themselves_as_typed() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep.py"), "clean", "--older-than", "nan"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr.startswith("sweep.py clean: error: argument --older-than: ")
+
+
+def test_a_pattern_the_shell_expanded_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action.summary import cli as cli_summarize
+
+    paths = write_reports(tmp_path, [report_doc("gpu-1"), report_doc("gpu-2")])
+    with pytest.raises(SystemExit) as refused:  # what `--input-glob reports/*.json` unquoted becomes
+        cli_summarize.main(["--input-glob", *map(str, paths)])
+    assert refused.value.code == 2
+    line = _last_line(capsys)
+    assert line.startswith(f"preflight-summarize: error: unrecognized arguments: {paths[1]}")
+    assert line.endswith("(files: did the shell expand a pattern? quote it, e.g. --input-glob 'outputs/*.json')")

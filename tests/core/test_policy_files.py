@@ -124,3 +124,18 @@ def test_a_bad_policy_from_the_environment_fails_the_preflight_with_exit_2(
     assert f"{file}: /bands" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_bad_policy_named_by_its_variable_says_which_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflight_action.errors import InputError
+    from preflight_action.preflight import levels
+
+    bad = tmp_path / "levels.yaml"
+    bad.write_text("levels: 3\n", encoding="utf-8")
+    monkeypatch.setenv("PREFLIGHT_LEVELS_POLICY", str(bad))
+    with pytest.raises(InputError) as refused:
+        levels.load()
+    assert str(refused.value).startswith(f"$PREFLIGHT_LEVELS_POLICY: {bad}: ")
+    with pytest.raises(InputError) as given:
+        levels.load(bad)  # a path the user passed is named as it was given
+    assert str(given.value).startswith(f"{bad}: ")

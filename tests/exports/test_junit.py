@@ -109,7 +109,7 @@ def test_a_bad_report_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
-    assert done.stderr.startswith(f"preflight-export: error: {bad}")
+    assert done.stderr.startswith(f"export.py: error: {bad}")
     assert not (tmp_path / "j.xml").exists()
 
 
@@ -124,7 +124,7 @@ def test_a_report_nested_past_any_parser_is_one_line_and_exit_2(tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [f"preflight-export: error: {deep}: nested more than 64 levels deep"]
+    assert done.stderr.splitlines() == [f"export.py: error: {deep}: nested more than 64 levels deep"]
     assert not (tmp_path / "j.xml").exists()
 
 

@@ -134,7 +134,7 @@ def test_an_unwritable_textfile_is_refused_before_anything_is_written(reports: d
     argv = _export_argv(reports["broken"], "--output-prom", str(blocker / "preflight.prom"), "--output-junit", str(junit))
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert done.stderr.splitlines()[-1].startswith(f"preflight-export: error: argument --output-prom: {blocker / 'preflight.prom'}")
+    assert done.stderr.splitlines()[-1].startswith(f"export.py: error: argument --output-prom: {blocker / 'preflight.prom'}")
     assert not junit.exists()  # output flags are checked when parsed, so nothing is half done
     assert blocker.read_text().startswith("a file")
 
@@ -146,7 +146,7 @@ def test_the_textfile_must_be_a_prom_file(reports: dict[str, Path], tmp_path: Pa
     )
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == (
-        f"preflight-export: error: argument --output-prom: {wrong}: node_exporter's textfile collector reads only *.prom files"
+        f"export.py: error: argument --output-prom: {wrong}: node_exporter's textfile collector reads only *.prom files"
     )
     assert not wrong.exists()
 

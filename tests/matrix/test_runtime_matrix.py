@@ -253,7 +253,7 @@ def test_a_bad_ttl_is_a_usage_error(value: str, why: str, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exited:
         cli_matrix.main(["status", "--ttl-seconds", value])
     assert exited.value.code == 2
-    assert f"runtime_matrix status: error: argument --ttl-seconds: {why}" in capsys.readouterr().err
+    assert f"preflight-matrix status: error: argument --ttl-seconds: {why}" in capsys.readouterr().err
 
 
 def test_snapshot_schema_rejects_a_status_without_its_accessible_strings(artifacts: dict[str, Any]) -> None:
@@ -360,11 +360,22 @@ def test_hostile_inputs_are_one_line_each_and_the_dashboard_carries_no_bidi_over
     assert code == 2
     assert "Traceback" not in captured.err
     assert captured.err.strip().splitlines() == [
-        f"runtime_matrix: error: {tmp_path / 'deep.json'}: nested more than 64 levels deep",
-        f"runtime_matrix: warning: {spoofed}: /node_id: control or bidirectional-override characters, shown as escapes",
+        f"preflight-matrix: error: {tmp_path / 'deep.json'}: nested more than 64 levels deep",
+        f"preflight-matrix: warning: {spoofed}: /node_id: control or bidirectional-override characters, shown as escapes",
     ]
     page = html.read_text(encoding="utf-8")
     assert not untrusted.has_unsafe(page.replace("\n", ""))
     assert "evil\\u202egnp" in page
     snapshot = json.loads((tmp_path / "out" / "m.json").read_text(encoding="utf-8"))
     assert sorted(snapshot["items"]) == ["evil\\u202egnp", "node-ok"]
+
+
+def test_a_malformed_input_is_not_reported_as_no_artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{bad", encoding="utf-8")
+    assert cli_matrix.main(["status", "--input-glob", str(bad), "--history", str(tmp_path / "h.jsonl")]) == 2
+    captured = capsys.readouterr()
+    assert "no preflight, smoke or sweep artifacts found" not in captured.out
+    assert "no node to show: the files read were 1 invalid (named on stderr)" in captured.out
+    assert f"preflight-matrix: error: {bad}: malformed JSON" in captured.err
+    assert "preflight-matrix: warning: --history does nothing without --html PATH" in captured.err

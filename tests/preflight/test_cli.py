@@ -38,7 +38,7 @@ def test_healthy_cpu_run_passes_and_writes_a_valid_report(run_preflight):
     }
     assert run.report["triage"]["top_failed_checks"] == []
     assert run.check("capabilities.detect")["details"]["sources"]["torch_cuda_build"].startswith("torch.version.cuda")
-    assert "PASS" in run.stdout
+    assert run.stdout.startswith("HEALTHY  ")  # the verdict first
     assert "tensor.smoke" in run.stdout
 
 
@@ -144,7 +144,7 @@ def test_fingerprint_is_stable_across_runs_and_excludes_volatile_facts(run_prefl
 def test_missing_interpreter_is_a_usage_error(run_preflight):
     run = run_preflight("--python", "/nonexistent/python3")
     assert run.exit_code == 2
-    assert run.stderr.strip() == "runtime_preflight: error: --python /nonexistent/python3: no such interpreter"
+    assert run.stderr.strip() == "runtime-preflight: error: --python /nonexistent/python3: no such interpreter"
     assert run.report == {}
 
 
@@ -173,10 +173,11 @@ def test_markdown_and_html_renderings(run_preflight, tmp_path):
     md, html = tmp_path / "r.md", tmp_path / "r.html"
     run = run_preflight("--device", "cuda", "--output-md", str(md), "--output-html", str(html))
     text = md.read_text()
-    assert "## Runtime preflight: FAIL" in text
+    assert "## Runtime preflight: BLOCKING" in text
     assert "| critical | 98 | `device.resolve` | cuda |" in text
     page = html.read_text()
     assert '<tr class="band-critical"><td>critical</td>' in page
+    assert '<p class="verdict blocking" role="status"><strong>BLOCKING</strong>' in page
     assert run.report["status"] == "fail"
 
 

@@ -100,7 +100,7 @@ def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_usage_error_after_launch_leaves_no_worker(tmp_path: Path) -> None:
     done = _run(tmp_path, "--device", "cpu", "--check-timeout", "-1")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("runtime_preflight: error: argument --check-timeout")
+    assert done.stderr.strip().splitlines()[-1].startswith("runtime_preflight.py: error: argument --check-timeout")
     time.sleep(0.5)  # a killed worker is reaped by init once its parent is gone
     assert _workers_from(tmp_path / "cache") == []
 
@@ -135,6 +135,6 @@ def test_ctrl_c_before_the_cli_handles_signals_is_one_line_and_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(main, "main", interrupted)
-    monkeypatch.setattr(sys, "argv", ["runtime_preflight", "--version"])  # starts no worker
+    monkeypatch.setattr(sys, "argv", ["runtime-preflight", "--version"])  # starts no worker
     assert preflight_entry.runtime_preflight() == 130
-    assert capsys.readouterr().err == "runtime_preflight: interrupted by SIGINT\n"
+    assert capsys.readouterr().err == "runtime-preflight: interrupted by SIGINT\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from preflight_action.errors import InputError
-from preflight_action.preflight import checks, levels
+from preflight_action.preflight import checks, cli, levels
 from preflight_action.preflight.budget import Budget
 from preflight_action.preflight.cli import parse_args
 
@@ -90,9 +91,9 @@ def test_budget_must_be_finite_and_positive(bad: str, capsys: pytest.CaptureFixt
 def test_help_states_each_levels_default_budget(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--help"])
-    out = capsys.readouterr().out
-    assert "deep      default budget 600 s" in out
-    assert "quick     default budget 60 s" in out
+    out = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"deep burn-in [^;]*;[^;]*; default budget 600 s; 26 checks listed", out), out
+    assert re.search(r"quick readiness gate [^;]*;[^;]*; default budget 60 s; 16 checks listed", out), out
 
 
 class FakeClock:
@@ -121,6 +122,28 @@ def test_a_check_may_use_what_the_later_checks_are_not_guaranteed() -> None:
     assert budget.record().cut_short == ["c"]
 
 
+def test_a_budget_cut_says_figures_that_add_up() -> None:
+    """Its allotment, what the check ran of it and what went before it started: never "stopped after 2.8 s, at the end
+    of its 3.2 s allotment" with the missing 0.4 s unexplained."""
+    clock = FakeClock()
+    budget = Budget(20.0, 120.0, lambda _c: 0.16, clock=clock)
+    allotment = budget.allot("load.sustained", [])
+    assert allotment is not None
+    clock.now += 0.4  # restarting the worker before the check
+    reason = budget.cut_reason("load.sustained", allotment, 19.6, 20.0, before="restarting the worker after tensor.smoke took 0.4 s")
+    assert reason == (
+        "cut short by the --budget of 20 s: its 20.0 s allotment (guaranteed share 3.2 s) ran out after 19.6 s of running; "
+        "the worker was killed; 0.4 s of the allotment went before the check started (restarting the worker after "
+        "tensor.smoke took 0.4 s)"
+    )
+    host = budget.cut_reason("memory.headroom", allotment, 17.5, 18.0, stopped_early=True)
+    assert host == (
+        "cut short by the --budget of 20 s: stopped after 17.5 s, 2.0 s before the end of its 20.0 s allotment "
+        "(guaranteed share 3.2 s), to stop what it had started; 0.5 s of the allotment went before the check started"
+    )
+    assert budget.record().cut_short == ["load.sustained", "memory.headroom"]
+
+
 def test_without_a_budget_every_check_keeps_its_own_timeout() -> None:
     budget = Budget(None, 42.0, lambda _c: 0.5)
     allotment = budget.allot("a", ["b"])
@@ -143,6 +166,10 @@ def test_quick_level_report_records_level_and_budget(run_preflight: Any) -> None
     assert not ran & {"dtype.support", "perf.matmul", "device.placement", "dtype.select", *DEEP_ONLY}
     for check_id in QUICK:
         assert run.check(check_id)["status"] == "pass", run.check(check_id)
+    helped = cli.parser().format_help()
+    listed = re.search(r"quick .*?(\d+) checks listed", " ".join(helped.split()))
+    assert listed, helped
+    assert int(listed.group(1)) == len(run.report["checks"])  # --help counts the checks as a run lists them
     caps = run.check("capabilities.detect")["details"]
     if caps["cxx_compiler"]:  # found on PATH, but not run: the quick level starts no compiler
         assert caps["cxx_compiler_version"] is None
@@ -205,7 +232,8 @@ def test_a_host_check_that_hangs_is_cut_by_the_budget_not_failed(tmp_path: Path)
     check = next(c for c in report["checks"] if c["id"] == "distributed.allreduce")
     assert check["status"] == "skip", check
     assert "cut short by the --budget of 30 s" in check["skip_reason"]
-    assert "it stopped what it had started" in check["skip_reason"]
+    assert "before the end of its" in check["skip_reason"]
+    assert "to stop what it had started" in check["skip_reason"]
     assert check["details"]["error_when_cut"]
     assert report["budget"]["cut_short"] == ["distributed.allreduce"]
 

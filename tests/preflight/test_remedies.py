@@ -27,7 +27,9 @@ def test_a_real_failing_run_leads_with_verdict_and_triage_and_folds_the_skipped(
     assert text.index("### Triage") < text.index("| device |") < text.index("### Checks")
     assert f"Where: `{entry['node']}` ({entry['os']})" in text
     assert "| critical | 98 | `device.resolve` | cuda | --device cuda was requested but is not available" in text
-    assert resolve["remedy"][:60] in text.split("### Checks")[0]
+    what_to_do = text.split("### Checks")[0].split("**1. `device.resolve`** (critical 98): what to do", 1)[1]
+    assert resolve["remedy"].split()[0] in what_to_do  # the finding's own remedy, its commands in code blocks
+    assert what_to_do.index(resolve["remedy"].split()[0]) < what_to_do.index("Policy for critical: ")
     assert f"<details><summary>{skipped} skipped checks</summary>" in text
     checks_table = text.split("### Checks", 1)[1].split("<details>", 1)[0]
     assert "skip" not in checks_table  # skipped checks live in the fold only
@@ -35,12 +37,13 @@ def test_a_real_failing_run_leads_with_verdict_and_triage_and_folds_the_skipped(
     page = html.read_text()
     assert page.index('id="triage"') < page.index('id="checks"')
     assert f'<details id="skipped"><summary>{skipped} skipped checks</summary>' in page
-    triage_html = page.split('id="triage"', 1)[1].split("</table>", 1)[0]
-    assert '<td class="remedy">' in triage_html
-    assert "Block release candidates" in triage_html  # the band's rule stays beside the remedy
+    what_html = page.split('<section id="cause-1"', 1)[1].split("</section>", 1)[0]
+    assert '<div class="remedy">' in what_html
+    assert what_html.index('<div class="remedy">') < what_html.index("Policy for critical: Block release candidates")
 
     assert "what to do (on " in run.stdout
-    assert "device.resolve [critical 98]: " in run.stdout
+    assert "1. [critical 98] device.resolve" in run.stdout
+    assert run.stdout.index("   do this:") < run.stdout.index("   policy for critical: ")  # the remedy first, the band's rule second
 
 
 def test_a_1_0_report_without_remedies_still_reads_and_a_current_one_round_trips(tmp_path: Path):

@@ -92,7 +92,7 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
     checks = {c["id"]: c for c in report["checks"]}
     not_run = sum(1 for c in checks.values() if c["skip_reason"] == interrupts.not_run_reason(sig.name))
     said = [line for line in run.stderr if "interrupted" in line]
-    assert said == [f"runtime_preflight: interrupted by {sig.name}: partial report written to {out} ({not_run} checks not run)\n"]
+    assert said == [f"runtime_preflight.py: interrupted by {sig.name}: partial report written to {out} ({not_run} checks not run)\n"]
     for done in ("torch.import", "device.resolve", "capabilities.detect"):
         assert checks[done]["status"] == "pass"
     reason = f"not run: the run was interrupted by {sig.name}"
@@ -100,8 +100,14 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
         assert (checks[check_id]["status"], checks[check_id]["skip_reason"]) == ("skip", reason)
     assert checks["compile.smoke"]["skip_reason"].startswith("not requested")  # still says why it would not have run
     assert report["fail_count"] == 0  # an interrupted check did not fail
-    assert reason in md.read_text(encoding="utf-8")
-    assert reason in page.read_text(encoding="utf-8")
+    text, html = md.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
+    assert reason in text
+    assert reason in html
+    assert text.startswith("## Runtime preflight: NOT JUDGED")  # never PASS: the verdict first, what did not finish next
+    assert text.index("### Not finished: not judged") < text.index("### Checks")
+    assert f"Interrupted by {sig.name}: this report is partial, not a pass." in text
+    assert '<p class="verdict not_judged" role="status"><strong>NOT JUDGED</strong>' in html
+    assert html.index('id="unfinished"') < html.index('id="checks"')
     assert all(gone(worker) for worker in workers), [w.pid for w in workers if not gone(w)]
 
 

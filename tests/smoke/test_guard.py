@@ -133,6 +133,6 @@ def test_the_cli_refuses_an_absurd_batch_before_anything_is_allocated_or_written
     )
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("smoke: error: --batch-size 100000000: a resnet18 batch of 100000000 at 64x64 needs ")
+    assert line.startswith("smoke.py: error: --batch-size 100000000: a resnet18 batch of 100000000 at 64x64 needs ")
     assert line.endswith("; use a smaller --batch-size")
     assert not root.exists()  # refused before the run directory, the worker or any tensor

@@ -96,5 +96,5 @@ def test_a_bad_peers_policy_is_one_line_and_exit_2(
     assert cli.main(["--input-glob", pattern, "--output-json", str(tmp_path / "s.json"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith(f"summarize: error: {policy}: ")
+    assert err[0].startswith(f"preflight-summarize: error: $PREFLIGHT_PEERS_POLICY: {policy}: ")
     assert "/min_peers" in err[0]

@@ -271,7 +271,7 @@ def test_cli_empty_glob_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.Ca
     code, _, err = run_cli(["--input-glob", str(tmp_path / "nothing-*.json"), "--output-json", str(tmp_path / "s.json")], capsys)
     assert code == 2
     assert err.strip().splitlines() == [
-        f"summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"
+        f"preflight-summarize: error: --input-glob {tmp_path / 'nothing-*.json'}: no file matches (did the report artifacts download?)"
     ]
     assert not (tmp_path / "s.json").exists()
 
@@ -380,7 +380,7 @@ def test_freshness_must_be_a_positive_finite_number(tmp_path: Path, capsys: pyte
             ["--input-glob", str(tmp_path / "*.json"), "--output-json", str(tmp_path / "s.json"), "--freshness-hours", hours]
         )
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"summarize: error: argument --freshness-hours: {why}"
+    assert capsys.readouterr().err.splitlines()[-1] == f"preflight-summarize: error: argument --freshness-hours: {why}"
     assert not (tmp_path / "s.json").exists()
 
 
@@ -404,3 +404,15 @@ def test_a_workflow_run_poster_links_the_ci_run_that_made_the_reports(
     text = out.read_text(encoding="utf-8")
     assert "https://github.com/o/r/actions/runs/123" in text
     assert "/runs/999" not in text
+
+
+def test_one_report_is_counted_in_correct_english_and_a_flag_that_does_nothing_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_reports(tmp_path / "in", [report_doc("gpu-1")])
+    argv = ["--input-glob", str(tmp_path / "in" / "*.json"), "--output-json", str(tmp_path / "s.json"), "--history-from", "github"]
+    assert cli_summarize.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "preflight-summarize: warning: --history-from does nothing without --history PATH" in err
+    assert ": 1 report, 1 passed" in err
+    assert "1 reports" not in err

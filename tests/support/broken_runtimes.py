@@ -12,6 +12,7 @@ copy of a real torch shared library, a g++ whose headers are gone, and a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,7 +22,16 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SITE = Path(sysconfig.get_paths()["purelib"])  # the dev venv's site-packages: the real torch 2.14 and torchvision
+
+def _torch_site() -> Path:
+    """The site-packages that holds the dev environment's real torch 2.14 and torchvision (a layered venv's is not its own)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).parent.parent
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+SITE = _torch_site()
 CACHE = Path(os.environ.get("PREFLIGHT_BROKEN_RUNTIMES_CACHE", "/tmp/preflight-broken-runtimes"))
 TORCH_213_WHEEL = "torch==2.13.0+cpu"
 

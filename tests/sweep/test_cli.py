@@ -26,13 +26,13 @@ def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_an_unknown_run_id_lists_the_real_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "runs"
     assert main(["--output-root", str(out), "report", "--run-id", "nope"]) == 2
-    assert _err_line(capsys) == f"sweep: --run-id nope: no sweep run with that id; {out} holds no runs yet"
+    assert _err_line(capsys) == f"preflight-sweep: --run-id nope: no sweep run with that id; {out} holds no runs yet"
     run = _run(out, _flow(tmp_path))
     capsys.readouterr()
     for command in ("report", "export"):
         assert main(["--output-root", str(out), command, "--run-id", run.name[:-3]]) == 2
         line = _err_line(capsys)
-        assert line.startswith(f"sweep: --run-id {run.name[:-3]}: no sweep run with that id under {out}; ")
+        assert line.startswith(f"preflight-sweep: --run-id {run.name[:-3]}: no sweep run with that id under {out}; ")
         assert line.endswith(f"runs: {run.name}")
         assert f"did you mean {run.name!r}?" in line
 
@@ -40,7 +40,7 @@ def test_an_unknown_run_id_lists_the_real_ones(tmp_path: Path, capsys: pytest.Ca
 def test_a_bogus_device_names_the_valid_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _exit(["--output-root", str(tmp_path), "plan", "--flow", str(_flow(tmp_path)), "--device", "bogus"]) == 2
     assert _err_line(capsys) == (
-        "sweep.py plan: error: argument --device: 'bogus' is not a device: one of auto, cpu, cuda, mps, xpu, rocm "
+        "preflight-sweep plan: error: argument --device: 'bogus' is not a device: one of auto, cpu, cuda, mps, xpu, rocm "
         "(an index as in cuda:1 picks one)"
     )
     assert not list(tmp_path.glob("sw-*")), "nothing planned"
@@ -56,18 +56,21 @@ def test_an_unknown_flag_is_unrecognized(argv: list[str], tmp_path: Path, capsys
 def test_a_flow_path_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--output-root", str(tmp_path / "runs"), "plan", "--flow", str(tmp_path)]) == 2
     assert _err_line(capsys) == (
-        f"sweep: --flow {tmp_path}: is a directory, not a flow file (a name from `list-flows` or a path to a .yaml)"
+        f"preflight-sweep: --flow {tmp_path}: is a directory, not a flow file (a name from `list-flows` or a path to a .yaml)"
     )
 
 
 @pytest.mark.parametrize(
     ("argv", "why"),
     [
-        (["clean", "--older-than", "nan"], "sweep.py clean: error: argument --older-than: must be a finite number of days, got 'nan'"),
-        (["clean", "--older-than", "-1"], "sweep.py clean: error: argument --older-than: must be at least 0 days, got -1"),
-        (["clean", "--older-than", "1e9"], "sweep.py clean: error: argument --older-than: must be at most 36525 days, got 1e9"),
-        (["plan", "--flow", "x", "--shards", "0"], "sweep.py plan: error: argument --shards: must be at least 1, got 0"),
-        (["plan", "--flow", "x", "--seed", "-3"], "sweep.py plan: error: argument --seed: must be at least 0, got -3"),
+        (
+            ["clean", "--older-than", "nan"],
+            "preflight-sweep clean: error: argument --older-than: must be a finite number of days, got 'nan'",
+        ),
+        (["clean", "--older-than", "-1"], "preflight-sweep clean: error: argument --older-than: must be at least 0 days, got -1"),
+        (["clean", "--older-than", "1e9"], "preflight-sweep clean: error: argument --older-than: must be at most 36525 days, got 1e9"),
+        (["plan", "--flow", "x", "--shards", "0"], "preflight-sweep plan: error: argument --shards: must be at least 1, got 0"),
+        (["plan", "--flow", "x", "--seed", "-3"], "preflight-sweep plan: error: argument --seed: must be at least 0, got -3"),
     ],
 )
 def test_numbers_are_checked_when_parsed(argv: list[str], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +81,7 @@ def test_numbers_are_checked_when_parsed(argv: list[str], why: str, tmp_path: Pa
 def test_an_output_root_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("x")
     assert _exit(["--output-root", str(tmp_path / "file"), "list-flows"]) == 2
-    assert _err_line(capsys) == f"sweep.py: error: argument --output-root: {tmp_path / 'file'}: exists and is not a directory"
+    assert _err_line(capsys) == f"preflight-sweep: error: argument --output-root: {tmp_path / 'file'}: exists and is not a directory"
 
 
 @pytest.mark.parametrize(
@@ -113,3 +116,23 @@ def test_a_python_that_cannot_start_is_a_probe_warning_naming_it(tmp_path: Path,
     argv = ["--output-root", str(tmp_path / "runs"), "run", "--flow", str(flow), "--python", str(not_executable), "--yes", "--dry-run"]
     assert main([*argv, "--plain"]) == 0
     assert f"warning: probe: probe worker: cannot start {not_executable} (Permission denied)" in capsys.readouterr().err
+
+
+def test_the_root_and_output_root_are_accepted_after_the_command_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`preflight-sweep run --flow noop --output-root X` as users type it (it was 'unrecognized arguments')."""
+    out = tmp_path / "after"
+    assert main(["run", "--flow", "noop", "--no-probe", "--yes", "--output-root", str(out)]) == 0, capsys.readouterr().err
+    assert list(out.glob("*/summary.json"))
+    before, after = tmp_path / "before", tmp_path / "wins"
+    assert main(["--output-root", str(before), "run", "--flow", "noop", "--no-probe", "--yes", "--output-root", str(after)]) == 0
+    assert list(after.glob("*/summary.json"))
+    assert not before.exists()  # given after the command, it wins
+
+
+@pytest.mark.parametrize("command", ["list-flows", "validate", "merge"])
+def test_every_subcommand_describes_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit([command, "--help"]) == 0
+    helped = capsys.readouterr().out
+    description = helped.split("\n\n")[1]
+    assert not description.startswith(("positional arguments", "options")), helped
+    assert len(description.split()) >= 8, description

@@ -14,8 +14,8 @@ from preflight_action.errors import PreflightError, UsageError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="preflight-export",
+    parser = cli_args.Parser(
+        prog=cli_args.prog("preflight-export"),
         description="Write a preflight report as JUnit XML (one testcase per check) and/or a node_exporter textfile.",
     )
     parser.add_argument("--from-report", required=True, metavar="PATH", help="the preflight report JSON to export")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_outputs(report.read(args.from_report), args.output_junit, args.output_prom):
             print(f"wrote {path}", file=sys.stderr)
     except PreflightError as error:
-        print(f"preflight-export: error: {error}", file=sys.stderr)
+        print(f"{cli_args.prog('preflight-export')}: error: {error}", file=sys.stderr)
         return error.exit_code
     return 0
 

@@ -60,8 +60,7 @@ def _parse(argv: list[str], prog: str) -> argparse.Namespace:
     parser = gate_parser(prog)
 
     def refuse(message: str) -> None:
-        parser.print_usage(sys.stderr)
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)  # one line, no usage dump (--help has it)
         raise _Refused(message)
 
     parser.error = refuse  # type: ignore[method-assign,assignment]
@@ -113,7 +112,7 @@ def _run(args: argparse.Namespace, prog: str) -> Judged:
     if not line.quiet:
         from preflight_action.preflight import terminal
 
-        terminal.show(report, 0, terminal.console(stderr=True))  # the gate's stdout is the engine's (NPD's message)
+        terminal.show(report, 0, terminal.console(stderr=True), verbose=line.verbose)  # the gate's stdout is the engine's (NPD's message)
     return Judged(gate_verdict.from_report(report), line.outputs.report, report.interrupted_by)
 
 

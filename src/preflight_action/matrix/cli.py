@@ -19,6 +19,7 @@ from preflight_action import __version__, cli_args, schemas
 from preflight_action.errors import InputError, PreflightError, UsageError
 from preflight_action.matrix import model as matrix
 
+PROG = "preflight-matrix"
 DEFAULT_GLOBS = (
     "outputs/runtime_preflight/*.json",
     "outputs/smoke/run.*/smoke_run.json",
@@ -120,8 +121,9 @@ def _sweep_backend(sysinfo: Path) -> str | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="runtime_matrix", description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts."
+    parser = cli_args.Parser(
+        prog=cli_args.prog(PROG),
+        description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +175,9 @@ def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    prog = cli_args.prog(PROG)
+    if args.history and not args.html:
+        print(f"{prog}: {cli_args.unused('--history', '--html PATH (its trend charts go into the dashboard)')}", file=sys.stderr)
     try:
         from preflight_action.host import node_id
 
@@ -194,15 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         peers = fleet_peers.compare(inputs.reports, fleet_peers.load())
         if args.html:
             outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends, peers))))
-        unwritten = cli_args.write_outputs("runtime_matrix", outputs)
+        unwritten = cli_args.write_outputs(prog, outputs)
         print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot, peers), end="")
     except PreflightError as error:
-        print(f"runtime_matrix: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     for bad in inputs.invalid:
-        print(f"runtime_matrix: error: {bad['error']}", file=sys.stderr)
+        print(f"{prog}: error: {bad['error']}", file=sys.stderr)
     for note in inputs.notes:
-        print(f"runtime_matrix: warning: {note}", file=sys.stderr)
+        print(f"{prog}: warning: {note}", file=sys.stderr)
     return 2 if inputs.invalid or unwritten else 0
 
 

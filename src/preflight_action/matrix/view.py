@@ -77,7 +77,14 @@ def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
         f"ttl_seconds: {snapshot['ttl_seconds']} (lanes with no report newer than that show as Stale)",
     ]
     if not nodes:
-        lines.append("no preflight, smoke or sweep artifacts found")
+        inputs = snapshot.get("inputs") or {}
+        bad, ignored = len(inputs.get("invalid") or ()), len(inputs.get("ignored") or ())
+        if bad or ignored:  # files were found: say what became of them, not that there were none
+            said = [f"{bad} invalid (named on stderr)"] if bad else []
+            said += [f"{ignored} not a preflight, smoke or sweep artifact"] if ignored else []
+            lines.append(f"no node to show: the files read were {' and '.join(said)}")
+        else:
+            lines.append("no preflight, smoke or sweep artifacts found")
         return "\n".join(lines) + "\n"
     words = {key: cell["word"] + ("*" if cell["simulated"] else "") for key, cell in grid.items()}
     node_width = max(len("node"), *(len(n) for n in nodes))

@@ -98,13 +98,23 @@ class Budget:
         left = self.left() or 0.0
         return f"the --budget of {self.total_s:g} s ran out before this check could start ({left:.1f} s left, kept for the checks after it)"
 
-    def cut_reason(self, check_id: str, allotment: Allotment, ran_s: float, how: str = "the worker was killed") -> str:
-        """The skip reason of a check the budget stopped."""
+    def cut_reason(
+        self, check_id: str, allotment: Allotment, ran_s: float, used_s: float, stopped_early: bool = False, before: str = ""
+    ) -> str:
+        """The skip reason of a check the budget stopped, its figures adding up: ``used_s`` of the ``allotment`` had
+        passed, ``ran_s`` of it running the check (``before`` says what took the rest); ``stopped_early``: the check
+        stopped itself a margin before the end, to stop what it had started (a host check), else its worker was killed."""
         self.cut_short.append(check_id)
-        return (
-            f"cut short by the --budget of {self.total_s:g} s: stopped after {ran_s:.1f} s, at the end of its "
-            f"{allotment.limit_s:.1f} s allotment (guaranteed share {allotment.share_s or 0.0:.1f} s); {how}"
-        )
+        share = f"guaranteed share {allotment.share_s or 0.0:.1f} s"
+        if stopped_early:
+            left = max(allotment.limit_s - used_s, 0.0)
+            said = f"stopped after {ran_s:.1f} s, {left:.1f} s before the end of its {allotment.limit_s:.1f} s allotment ({share}), to stop what it had started"
+        else:
+            said = f"its {allotment.limit_s:.1f} s allotment ({share}) ran out after {ran_s:.1f} s of running; the worker was killed"
+        gone = used_s - ran_s
+        if gone >= 0.05:
+            said += f"; {gone:.1f} s of the allotment went before the check started" + (f" ({before})" if before else "")
+        return f"cut short by the --budget of {self.total_s:g} s: {said}"
 
     def record(self) -> BudgetRecord:
         """The report's account of the budget (null figures when the run had none)."""

@@ -15,7 +15,7 @@ from preflight_action.errors import PreflightError, UsageError
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_OUTPUT_PATH, Options
 from preflight_action.vocab import BANDS, DEFAULT_DEVICE, DEFAULT_LEVEL, DEVICES, GATES, LEVELS, GateName, Level
 
-PROG = "runtime_preflight"
+PROG = "runtime-preflight"  # the console script; cli_args.prog says it as the user typed it
 
 EPILOG = """\
 exit codes:
@@ -67,9 +67,10 @@ class CommandLine:
     outputs: Outputs
     quiet: bool = False
     gate: GateName | None = None
+    verbose: bool = False
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(cli_args.Parser):
     def format_help(self) -> str:
         """The epilog names each level's checks and default budget, read from the levels policy only when help is asked for."""
         from preflight_action.preflight import levels
@@ -82,10 +83,10 @@ class _Parser(argparse.ArgumentParser):
         return super().format_help()
 
 
-def parser(prog: str = PROG, description: str | None = None, epilog: str = EPILOG) -> argparse.ArgumentParser:
+def parser(prog: str | None = None, description: str | None = None, epilog: str = EPILOG) -> argparse.ArgumentParser:
     """The preflight's parser (a gate adds its own flags to it)."""
     made = _Parser(
-        prog=prog,
+        prog=prog or cli_args.prog(PROG),
         description=description
         or "Check that this PyTorch runtime can really run: device, capabilities, tensor and dtype smoke, torchvision, "
         "torch.compile, package pairing. Writes a JSON report.",
@@ -150,7 +151,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
     )
     add("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
-    add("--quiet", action="store_true", help="no progress lines and no table; the report files only")
+    add("--quiet", action="store_true", help="no progress lines and no report on the terminal; the report files only")
+    add("-v", "--verbose", action="store_true", help="on the terminal, list every skipped check with why (folded into one line otherwise)")
     add("--version", action="version", version=f"%(prog)s {__version__}")
 
 
@@ -182,16 +184,16 @@ def command_line(args: argparse.Namespace, default_level: Level = DEFAULT_LEVEL)
         budget_s=args.budget,
     ).validated()
     outputs = Outputs(args.output_path, args.output_md, args.output_html, args.output_junit, args.output_prom).validated()
-    return CommandLine(options, outputs, quiet=args.quiet, gate=getattr(args, "gate", None))
+    return CommandLine(options, outputs, quiet=args.quiet, gate=getattr(args, "gate", None), verbose=args.verbose)
 
 
-def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     """argparse's reading of ``argv`` (usage errors exit 2 as always)."""
     made = parser(prog)
     add_gate_argument(made)
     return made.parse_args(argv)
 
 
-def parse(argv: list[str] | None = None, prog: str = PROG) -> CommandLine:
+def parse(argv: list[str] | None = None, prog: str | None = None) -> CommandLine:
     """argv as a ``CommandLine``; a bad combination raises ``UsageError``."""
     return command_line(parse_args(argv, prog))

@@ -8,6 +8,7 @@ specs a Session runs (``checks.SPECS`` order, so every check's needs run first).
 from __future__ import annotations
 
 import difflib
+import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,10 +115,17 @@ def budget_for(policy: LevelsPolicy, level_name: str, explicit: float | None) ->
 
 
 def help_text(policy: LevelsPolicy) -> str:
-    """One line per level for --help: its default budget and its checks."""
+    """One line per level for --help, counted as a run lists its checks: the level's own, plus the checks a flag adds
+    (a run without the flag lists them as "not requested")."""
+    from preflight_action.preflight import checks  # the full list of checks, read only when help is asked for
+
     lines = ["levels (policy/levels.yaml; --budget replaces the default budget):"]
     for name in LEVELS:
         level = policy.level(name)
+        planned = plan(policy, name, checks.SPECS)
+        flagged = [f"{spec.flag}" for spec in planned if spec.enabled_by]
         budget = f"default budget {level.budget_s:g} s" if level.budget_s else "no default budget"
-        lines.append(f"  {name:<9} {budget}; {len(level.checks)} checks: {level.description}")
+        extra = f" + {len(flagged)} by flag ({', '.join(flagged)})" if flagged else ""
+        said = f"{level.description}; {budget}; {len(planned)} checks listed, {len(level.checks)} always{extra}"
+        lines += textwrap.wrap(said, 79, initial_indent=f"  {name:<9} ", subsequent_indent=" " * 12, break_on_hyphens=False)
     return "\n".join(lines) + "\n"

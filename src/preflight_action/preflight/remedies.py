@@ -45,3 +45,8 @@ GENERAL = "read the error above; rerun with the same interpreter to see whether 
 def for_failure(check: CheckResult) -> str:
     """The failure's own remedy, else the words for its check id."""
     return check.remedy or BY_CHECK.get(check.id) or GENERAL
+
+
+def diagnosed(check: CheckResult) -> bool:
+    """Whether the check's remedy names its diagnosed cause (not the general words for its check id)."""
+    return bool(check.remedy) and check.remedy not in (BY_CHECK.get(check.id), GENERAL)

@@ -71,6 +71,7 @@ class TriageEntry:
     remedy: str | None = None  # this failure's own next step
     node: str | None = None  # where it failed: host node_id
     os: str | None = None  # ... and OS distribution and version
+    cause: str | None = None  # 1.2: the check whose finding this row shares (None: its own)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,14 @@ class Triage:
     highest_band: BandName | None
     blocking: bool
     blocking_checks: list[str]
+
+    @property
+    def causes(self) -> list[list[TriageEntry]]:
+        """The failures grouped by root cause, worst first: one finding each, its checks in rank order."""
+        groups: dict[str, list[TriageEntry]] = {}
+        for entry in self.top_failed_checks:
+            groups.setdefault(entry.cause or entry.check_id, []).append(entry)
+        return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,9 @@ class Report:
             del document["inventory"]
         else:
             document["inventory"] = self.inventory.to_dict()
+        for row in document["triage"]["top_failed_checks"]:
+            if row["cause"] is None:
+                del row["cause"]
         document.update(
             status=self.status,
             verdict=self.verdict,

@@ -280,11 +280,12 @@ class Session:
         """A check the budget stopped: failed as hung once it ran ``hang_after_s`` (as --check-timeout would fail it),
         else not judged (the budget was too small to judge it)."""
         ran = time.perf_counter() - started
-        how = "the worker was killed" if spec.host is None else "it stopped what it had started"
-        reason = self.budget.cut_reason(spec.id, self._allotment, ran, how)
+        used = time.monotonic() - self._allotment.started
         restart = self.worker_restarts[-1] if self.worker_restarts else None
+        before = ""
         if restart and restart["before_check"] == spec.id:  # a fresh worker's torch import ate into the allotment
-            reason += f" (restarting the worker after {restart['after_check']} took {restart['restart_ms'] / 1000:.1f} s of it)"
+            before = f"restarting the worker after {restart['after_check']} took {restart['restart_ms'] / 1000:.1f} s"
+        reason = self.budget.cut_reason(spec.id, self._allotment, ran, used, stopped_early=spec.host is not None, before=before)
         details = {"budget_cut": True, "ran_s": round(ran, 3), "allotment_s": round(self._allotment.limit_s, 3)}
         hang_s = self.levels_policy.hang_after_s(spec.id)
         if ran >= hang_s:

@@ -35,6 +35,27 @@ def os_words(caps: dict[str, Any], host: Host) -> str | None:
     return host.os or None
 
 
+def _shares_cause(a: CheckResult, b: CheckResult) -> bool:
+    """One root cause: the same diagnosed remedy, and one error is the other's with more words (a check's own context)."""
+    if a.remedy != b.remedy or not remedies.diagnosed(a):
+        return False
+    first, second = (a.error or "").strip(), (b.error or "").strip()
+    return bool(first and second) and (first.startswith(second) or second.startswith(first))
+
+
+def same_causes(entries: list[TriageEntry], checks: dict[str, CheckResult]) -> list[TriageEntry]:
+    """Each entry with ``cause`` set to the first (worst-ranked) entry whose failure it shares; the ranking is kept."""
+    leads: list[CheckResult] = []
+    out = []
+    for entry in entries:
+        check = checks[entry.check_id]
+        lead = next((c for c in leads if _shares_cause(c, check)), None)
+        if lead is None:
+            leads.append(check)
+        out.append(replace(entry, cause=(lead or check).id))
+    return out
+
+
 def build(
     checks: list[CheckResult],
     policy: SeverityPolicy,
@@ -63,6 +84,7 @@ def build(
             )
         )
     entries.sort(key=lambda e: (-e.score, e.check_id))
+    entries = same_causes(entries, {c.id: c for c in checks})
     by_backend: dict[str, list[str]] = {}
     for entry in entries:
         by_backend.setdefault(entry.backend, []).append(entry.check_id)

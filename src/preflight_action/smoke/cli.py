@@ -76,8 +76,8 @@ def _output_root(flag: str | None) -> Path:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="smoke",
+    parser = cli_args.Parser(
+        prog=cli_args.prog("preflight-smoke"),
         description="Smoke-run small real models (torchvision resnet18, a torch.nn transformer encoder): forward and one "
         "training step per dtype, checked against a float32 reference; throughput and peak memory recorded.",
         epilog=EPILOG,
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
         document, run_dir = run(options, say)
     except PreflightError as error:
-        print(f"smoke: error: {error}", file=sys.stderr)
+        print(f"{cli_args.prog('preflight-smoke')}: error: {error}", file=sys.stderr)
         return error.exit_code
     if document.get("interrupted_by"):
         not_run = document["counts"]["not_run"]

@@ -21,6 +21,7 @@ from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 from preflight_action.vocab import FAIL_ON
 
+PROG = "preflight-summarize"
 _RUN_PAGE = re.compile(r"^(https://[^\s#?]+/actions/runs/\d+)(?:[#?/].*)?$")
 
 EPILOG = """\
@@ -45,8 +46,8 @@ GITHUB_BASE_REF (else GITHUB_REF_NAME) and the workflow from GITHUB_WORKFLOW_REF
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="summarize",
+    parser = cli_args.Parser(
+        prog=cli_args.prog(PROG),
         description="Merge preflight reports (JSON) into one summary: status table, severity triage, node x backend matrix.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -180,16 +181,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    prog = cli_args.prog(PROG)
+    if args.history_from and not args.history:
+        print(f"{prog}: {cli_args.unused('--history-from', '--history PATH (the history it would fetch)')}", file=sys.stderr)
     collecting = gc.isenabled()
     gc.disable()  # thousands of acyclic records: cyclic GC passes over them cost more than the work itself
     try:
         return _run(args)
     except PreflightError as error:
-        print(f"summarize: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     finally:
         if collecting:
             gc.enable()
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _run_page(url: str | None) -> str | None:
@@ -258,7 +266,8 @@ def _run(args: argparse.Namespace) -> int:
     c = merged.counts
     _say(
         args,
-        f"summarize: {merged.status}: {c['reports']} reports, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, {c['invalid']} invalid",
+        f"summarize: {merged.status}: {_plural(c['reports'], 'report')}, {c['passed']} passed, {c['failed']} failed, {c['stale']} stale, "
+        f"{c['invalid']} invalid",
     )
     if args.annotations:
         from preflight_action.github import annotations
@@ -303,7 +312,10 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             print(f"summarize: {base.note}", file=sys.stderr, flush=True)
         merged = compare.with_delta(merged, base)
         d = merged.delta
-        _say(args, f"summarize: delta: {len(d.new_failures)} new failures, {len(d.fixed)} fixed, {len(d.still_failing)} still failing")
+        _say(
+            args,
+            f"summarize: delta: {_plural(len(d.new_failures), 'new failure')}, {len(d.fixed)} fixed, {len(d.still_failing)} still failing",
+        )
     if args.history:
         if args.history_from:
             note = compare.carry_history(args.history, args.history_artifact, args.repo, args.token_env, args.api_url)
@@ -315,7 +327,8 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             print(f"summarize: error: {error}", file=sys.stderr, flush=True)
             return merged, True
         t = merged.trends
-        _say(args, f"summarize: history: {t.records_added} records added, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks")
+        said = f"{_plural(t.records_added, 'record')} added, {_plural(len(t.regressions), 'regression')}, {_plural(len(t.flaky), 'flaky check')}"
+        _say(args, f"summarize: history: {said}")
     return merged, False
 
 

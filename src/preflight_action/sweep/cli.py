@@ -23,21 +23,44 @@ from preflight_action.sweep.results import finish, write_summaries
 from preflight_action.sweep.runner import execute
 from preflight_action.vocab import DEVICES
 
+PROG = "preflight-sweep"
 COMMANDS = ("list-flows", "validate", "plan", "run", "report", "export", "clean", "rerun-last", "merge")
 
 
+ROOT_HELP = (
+    "folder holding flows/ and policy/ (default: this checkout, else the cwd when it has flows/, else the flows shipped with the tool)"
+)
+OUTPUT_ROOT_HELP = f"where run directories go (default: {DEFAULT_OUTPUT_ROOT})"
+
+
+def _common(parser: argparse.ArgumentParser, default: object) -> None:
+    """--root and --output-root, before the command or after it (``run --flow noop --output-root X``)."""
+    parser.add_argument("--root", type=Path, default=default, help=ROOT_HELP)
+    parser.add_argument("--output-root", type=cli_args.output_dir, default=default, help=OUTPUT_ROOT_HELP)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="sweep.py", description="Flow-driven PyTorch runtime sweeps with safety bounds.")
-    parser.add_argument(
-        "--root", type=Path, default=None, help="repository holding flows/ and policy/ (default: this checkout, else the cwd)"
-    )
-    parser.add_argument(
-        "--output-root", type=cli_args.output_dir, default=str(DEFAULT_OUTPUT_ROOT), help="where run directories go (default: %(default)s)"
-    )
+    parser = cli_args.Parser(prog=cli_args.prog(PROG), description="Flow-driven PyTorch runtime sweeps with safety bounds.")
+    _common(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
 
-    sub.add_parser("list-flows", help="the flows in flows/ with their size")
-    sub.add_parser("validate", help="check every flow, adapter manifest, the policy and the profiles; all problems at once")
+    def command(name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+        made = sub.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+        _common(made, argparse.SUPPRESS)  # given after the command, it wins; not given, the one before it stands
+        return made
+
+    command(
+        "list-flows",
+        "the flows in flows/ with their size",
+        "List the flows (flows/*.yaml under --root: this checkout's, the cwd's, else the ones shipped with the tool), "
+        "each with its points and steps.",
+    )
+    command(
+        "validate",
+        "check every flow, adapter manifest, the policy and the profiles; all problems at once",
+        "Check every flow, adapter manifest, the safety policy and the hardware profiles under --root against their "
+        "schemas and each other; every problem is listed (file and field), exit 2 when there is one, 0 when none.",
+    )
 
     def planning(p: argparse.ArgumentParser) -> None:
         p.add_argument("--flow", help="flow name (flows/<name>.yaml) or path")
@@ -59,12 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
         p.add_argument("--python", default=None, help="interpreter the adapters (and the probe) run under (default: this one)")
 
-    plan = sub.add_parser("plan", help="print the expansion and write plan.json; nothing runs")
+    plan = command("plan", "print the expansion and write plan.json; nothing runs")
     planning(plan)
     plan.add_argument("--shards", type=cli_args.positive_int, default=1, help="split the points over N shards")
     plan.add_argument("--emit-matrix", action="store_true", help="print only the GitHub strategy.matrix JSON on stdout")
 
-    run = sub.add_parser("run", help="run a flow (or --resume a run)")
+    run = command("run", "run a flow (or --resume a run)")
     planning(run)
     run.add_argument("--dry-run", action="store_true", help="plan, sysinfo, summaries and reports; no adapter is launched")
     run.add_argument("--yes", action="store_true", help="accept the selected profile without asking (needed when stdin is not a terminal)")
@@ -74,18 +97,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
     run.add_argument("--templates", type=Path, default=None, help="folder with sweep_report.md.j2 / sweep_report.html.j2 overrides")
 
-    report = sub.add_parser("report", help="re-render report.md and report.html from a run's JSON")
+    report = command("report", "re-render report.md and report.html from a run's JSON")
     report.add_argument("--run-id", required=True, help="the run's id (its directory name under --output-root) or its path")
     report.add_argument("--templates", type=Path, default=None, help="folder with sweep_report.md.j2 / sweep_report.html.j2 overrides")
 
-    export = sub.add_parser("export", help="export per-step metrics across sub-runs")
+    export = command("export", "export per-step metrics across sub-runs")
     export.add_argument("--run-id", required=True, help="the run's id (its directory name under --output-root) or its path")
     export.add_argument(
         "--format", choices=["csv"], default="csv", help="output format: one row per step, metrics as columns (default: csv)"
     )
     export.add_argument("--output", type=cli_args.output_file, default=None, help="where to write it (default: <run dir>/steps.csv)")
 
-    clean = sub.add_parser("clean", help="delete run directories older than N days")
+    clean = command("clean", "delete run directories older than N days")
     clean.add_argument(
         "--older-than",
         type=cli_args.non_negative_days,
@@ -95,18 +118,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     clean.add_argument("--dry-run", action="store_true", help="list what would be deleted")
 
-    rerun = sub.add_parser("rerun-last", help="run the most recent passed run's flow again with the same seed")
+    rerun = command("rerun-last", "run the most recent passed run's flow again with the same seed")
     rerun.add_argument("--yes", action="store_true", help="accept the selected profile without asking")
     rerun.add_argument("--dry-run", action="store_true", help="plan, sysinfo, summaries and reports; no adapter is launched")
     rerun.add_argument("--no-probe", action="store_true", help="skip the torch probe: host facts only, backend taken as cpu")
     rerun.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
     rerun.add_argument("--templates", type=Path, default=None, help="folder with sweep_report.md.j2 / sweep_report.html.j2 overrides")
 
-    merge = sub.add_parser("merge", help="combine shard run directories into one run, summary and report")
+    merge = command(
+        "merge",
+        "combine shard run directories into one run, summary and report",
+        "Combine the run directories of a sharded sweep (run --shard i/n, one per machine) into one run under "
+        "--output-root: every step of every shard, one summary and one report; exit 1 unless every step passed.",
+    )
     merge.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     merge.add_argument("--templates", type=Path, default=None, help="folder with sweep_report.md.j2 / sweep_report.html.j2 overrides")
     args = parser.parse_args(argv)
-    args.output_root = Path(args.output_root)
+    args.output_root = Path(args.output_root or DEFAULT_OUTPUT_ROOT)
     return args
 
 
@@ -129,7 +157,9 @@ def cmd_plan(args: argparse.Namespace, root: Path) -> int:
 def _interrupted(run: RunDir, signal_name: str) -> int:
     from preflight_action.process import interrupts
 
-    print(f"interrupted by {signal_name}: summaries written; finish with `sweep.py run --resume {run.run_id}`", file=sys.stderr)
+    print(
+        f"interrupted by {signal_name}: summaries written; finish with `{cli_args.prog(PROG)} run --resume {run.run_id}`", file=sys.stderr
+    )
     return interrupts.exit_code(signal_name)
 
 
@@ -248,5 +278,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args, root)
     except PreflightError as error:
-        print(f"sweep: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"{cli_args.prog(PROG)}: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code

@@ -8,13 +8,20 @@ from typing import Any
 
 from preflight_action import policy_files
 from preflight_action.errors import InputError
-from preflight_action.paths import repo_root
+from preflight_action.paths import data_dir, repo_root
 from preflight_action.sweep.records import Bound, Flow, HardwareProfile, Limits, SafetyPolicy, StepSpec
 
 
 def default_root() -> Path:
-    """The repository the sweep inputs and adapter executables live in (a checkout, else the cwd)."""
-    return repo_root() or Path.cwd()
+    """Where flows/ and policy/ are read from: this checkout, else the cwd when it holds flows/, else the flows and
+    policy shipped in the package (so an installed ``preflight-sweep`` works from any directory)."""
+    checkout = repo_root()
+    if checkout is not None:
+        return checkout
+    here = Path.cwd()
+    if flows_dir(here).is_dir():
+        return here
+    return data_dir("flows").parent
 
 
 def flows_dir(root: Path) -> Path:
