@@ -36,3 +36,14 @@ def test_a_huge_string_is_refused_and_a_normal_document_passes() -> None:
         untrusted.check_shape({"checks": [{"error": "e" * 11}]}, max_string=10) == "/checks/0/error: a string of 11 characters (at most 10)"
     )
     assert untrusted.check_shape({"checks": [{"id": "torch.import", "details": {"x": [1, 2]}}]}) is None
+
+
+def test_clean_tree_escapes_and_caps_every_string_and_key_and_keeps_other_leaves() -> None:
+    document = {"env\udcff": ["ok", "a\x00b", 1.5, None, True], "big": "y" * 50, "nested": {"k": ("t\u202e",)}}
+    cleaned = untrusted.clean_tree(document, limit=10, key_limit=12)
+    assert cleaned == {
+        "env\\udcff": ["ok", "a\\x00b", 1.5, None, True],
+        "big": "yyyyyyyyyy… (40 more characters)",
+        "nested": {"k": ["t\\u202e"]},
+    }
+    assert untrusted.check_shape(cleaned) is None

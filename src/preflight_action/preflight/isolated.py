@@ -8,7 +8,8 @@ its stderr, including the line the probe writes before it imports torch.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from preflight_probe import remedies
 
@@ -23,6 +24,7 @@ class Explained:
     error: str
     remedy: str
     never_started: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # the evidence the words rest on (diagnosis, install, limits)
 
 
 def _torch_origin(lines: list[str]) -> tuple[str | None, str | None]:
