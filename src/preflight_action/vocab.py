@@ -48,6 +48,24 @@ VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking
 Band = Literal["critical", "high", "medium", "low"]
 BANDS: tuple[Band, ...] = get_args(Band)
 
+# Why a finding happened, as far as its evidence goes (a check's details.diagnosis.cause; the probe's
+# preflight_probe/evidence.py spells the same set). "not_identified": the evidence names no cause, and the
+# finding gives the next diagnostic step instead of a guess (never a default reinstall).
+Cause = Literal[
+    "install_damaged",
+    "install_unverifiable",
+    "dependency_missing",
+    "library_elsewhere",
+    "resource_limit",
+    "container_limit",
+    "thread_oversubscription",
+    "code_outside_torch",
+    "cpu_instructions",
+    "interpreter_environment",
+    "not_identified",
+]
+CAUSES: tuple[Cause, ...] = get_args(Cause)
+
 # preflight-summarize --fail-on (and the action's fail-on input).
 FailOn = Literal["failure", "regression", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)

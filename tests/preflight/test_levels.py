@@ -20,14 +20,23 @@ from preflight_action.preflight.cli import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_ONLY = {"model.smoke", "transfer.host", "memory.pattern", "load.sustained"}
-QUICK = ["torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency"]
+QUICK = [
+    "torch.import",
+    "device.resolve",
+    "capabilities.detect",
+    "tensor.smoke",
+    "deps.consistency",
+    "host.limits",
+    "host.container",
+    "host.threads",
+]
 
 
 def _ids(specs: list[checks.CheckSpec]) -> list[str]:
     return [s.id for s in specs]
 
 
-def test_quick_runs_the_issue_checks_and_the_nvml_host_checks_only() -> None:
+def test_quick_runs_the_issue_checks_the_surroundings_and_the_nvml_host_checks_only() -> None:
     policy = levels.load()
     planned = levels.plan(policy, "quick", checks.SPECS)
     run_always = [s.id for s in planned if s.enabled_by is None]

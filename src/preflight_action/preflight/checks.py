@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import host_checks, stress
+from preflight_action.preflight import host_checks, stress, surroundings
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
@@ -111,6 +111,12 @@ SPECS: list[CheckSpec] = [
     # Both judge the resolved device: without one they would describe a device nobody asked for.
     CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_dtype_select),
     CheckSpec("memory.headroom", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_memory_headroom),
+    # The process's surroundings (issue 24): what capabilities.detect read inside the diagnosed process, against
+    # policy/surroundings.yaml; a few dict lookups, so every level runs them (imported with this module, while
+    # the worker imports torch).
+    CheckSpec("host.limits", needs=("capabilities.detect",), host=surroundings.check_limits),
+    CheckSpec("host.container", needs=("capabilities.detect",), host=surroundings.check_container),
+    CheckSpec("host.threads", needs=("capabilities.detect",), host=surroundings.check_threads),
     # The deep level (issue 14; policy/levels.yaml): a model smoke and stress checks bounded by the budget.
     CheckSpec("model.smoke", needs=("tensor.smoke",), params=stress.device_params),
     CheckSpec("transfer.host", needs=("device.resolve",), params=stress.transfer_params, timed=True),

@@ -36,6 +36,9 @@ BY_CHECK = {
     "model.smoke": "a small model fails on this runtime: read the error, then check the model's dtype and memory against this device",
     "dtype.select": "set a dtype the device supports in the dtype policy, or run this job on a device that has the policy's dtype",
     "memory.headroom": "free memory on the device or host (other processes), or lower the model size / batch the memory policy assumes",
+    "host.limits": "raise the resource limit the error names (ulimit in the job's shell; the hard limit where it is set)",
+    "host.container": "raise the container limit the error names (docker run --shm-size/--pids-limit/--cpus, the pod's resources)",
+    "host.threads": "set OMP_NUM_THREADS to the number of CPUs this process may use (or call torch.set_num_threads)",
 }
 GENERAL = "read the error above; rerun with the same interpreter to see whether it repeats"
 
