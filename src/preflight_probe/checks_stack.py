@@ -7,7 +7,7 @@ import os
 from importlib import metadata
 from typing import Any
 
-from preflight_probe import capabilities, pairing, remedies
+from preflight_probe import capabilities, checks_install, evidence, pairing, remedies
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
 from preflight_probe.outcome import Outcome
 from preflight_probe.pairing import expected_torchvision, local_tag, parse_version
@@ -131,11 +131,13 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
         mismatch = _vision_mismatch(torch, tv_meta, f"import failed with {text}")
         if mismatch:
             return mismatch
+        said = _vision_import_diagnosis(tv_meta)
         return Outcome.fail(
             f"torchvision {tv_meta} is installed but fails to import with torch {torch.__version__}: {text}",
-            remedy=remedies.reinstall("torchvision", tv_meta, _torch_tag(torch)),
+            remedy=said["remedy"],
             torch=torch.__version__,
             torchvision=tv_meta,
+            diagnosis=said["diagnosis"],
         )
     details: dict[str, Any] = {"torch": torch.__version__, "torchvision": torchvision.__version__, "device": device}
     boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]], device=device)
@@ -162,6 +164,20 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
             f"torchvision.ops.nms on {device} kept boxes {kept}, expected [0, 2]", remedy=_torchvision_install(torch), **details
         )
     return Outcome.ok(**details)
+
+
+def _vision_import_diagnosis(version: str | None) -> dict[str, Any]:
+    """A reinstall only when torchvision's files differ from its RECORD; else what was ruled out and the next step."""
+    summary = checks_install.stack_record("none")
+    mine = {**summary, "problems": [p for p in summary.get("problems") or [] if p["distribution"] == "torchvision"]}
+    mine["problem_count"] = len(mine["problems"])
+    damage = checks_install.damage_findings(mine)
+    if damage:
+        remedy = "reinstall what is damaged: " + "; ".join(damage[1]) + evidence.rests_on(damage[2])
+        return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, damage[2])}
+    step = f"run {remedies._python()} -c 'import torchvision' to see the whole traceback, and read its last frame"
+    ruled_out = [f"torchvision {version} pairs with this torch", "its files match pip's RECORD sizes"]
+    return {"remedy": f"{evidence.NOT_IDENTIFIED_WORDS}: {step}", "diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, ruled_out, next_step=step)}
 
 
 def _torch_tag(torch: Any) -> str | None:

@@ -26,6 +26,8 @@ QUICK = [
     "capabilities.detect",
     "tensor.smoke",
     "deps.consistency",
+    "install.record",
+    "loader.libraries",
     "host.limits",
     "host.container",
     "host.threads",

@@ -12,6 +12,9 @@ copy of a real torch shared library, a g++ whose headers are gone, and a
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,7 +24,17 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SITE = Path(sysconfig.get_paths()["purelib"])  # the dev venv's site-packages: the real torch 2.14 and torchvision
+
+
+def _torch_site() -> Path:
+    """The site-packages holding the dev venv's real torch (a layered venv reaches it through a .pth file)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return Path(sysconfig.get_paths()["purelib"])
+    return Path(next(iter(spec.submodule_search_locations))).parent
+
+
+SITE = _torch_site()  # the dev venv's site-packages: the real torch 2.14 and torchvision
 CACHE = Path(os.environ.get("PREFLIGHT_BROKEN_RUNTIMES_CACHE", "/tmp/preflight-broken-runtimes"))
 TORCH_213_WHEEL = "torch==2.13.0+cpu"
 
@@ -189,7 +202,24 @@ def damaged_torch(root: Path, keep_bytes: int | None = None) -> Runtime:
     dist = site / "torch-2.14.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.14.1\n", encoding="utf-8")
-    return Runtime(Path(sys.executable), {"PYTHONPATH": str(site)}, {"torch": str(site / "torch")})
+    # pip's RECORD of the install as it should have been: the library's real size and hash
+    write_record(site, dist, {"torch/__init__.py": (site / "torch" / "__init__.py").read_bytes(), "torch/lib/libc10.so": data})
+    return Runtime(Path(sys.executable), {"PYTHONPATH": str(site)}, {"torch": str(site / "torch"), "library": "torch/lib/libc10.so"})
+
+
+def record_line(path: str, data: bytes) -> str:
+    """One RECORD row as pip writes it: path, sha256 (urlsafe base64, unpadded), size."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def write_record(site: Path, dist: Path, files: dict[str, bytes]) -> None:
+    """A RECORD for ``files`` (what pip wrote) plus the dist-info's own files, as pip lays it out."""
+    rows = [record_line(rel, data) for rel, data in files.items()]
+    rows += [record_line(f"{dist.name}/{f.name}", f.read_bytes()) for f in sorted(dist.iterdir()) if f.name != "RECORD"]
+    rows.append(f"{dist.name}/RECORD,,")
+    (dist / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (dist / "INSTALLER").write_text("pip\n", encoding="utf-8")
 
 
 def compiler_without_headers(root: Path) -> Runtime:

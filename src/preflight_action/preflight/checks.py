@@ -88,6 +88,11 @@ SPECS: list[CheckSpec] = [
         params=_device_params,
     ),
     CheckSpec("deps.consistency", params=lambda ctx: {"torch_imported": ctx.passed("torch.import")}),
+    # Evidence, not inference (issue 24): the stack's files against pip's RECORD (sizes from a child the worker
+    # started as torch's import began; hashes where policy/levels.yaml says), and whether the libraries torch
+    # ships are the ones this process loaded. Neither needs torch to import: that is when they matter most.
+    CheckSpec("install.record", params=lambda ctx: {"level": ctx.options.level}, timed=True),
+    CheckSpec("loader.libraries", needs=("torch.import",)),
     # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
     CheckSpec("device.placement", needs=("device.resolve",), params=host_checks.placement_params),
     CheckSpec("perf.matmul", needs=("device.resolve", "capabilities.detect"), params=host_checks.perf_params),
