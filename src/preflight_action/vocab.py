@@ -54,6 +54,7 @@ BANDS: tuple[Band, ...] = get_args(Band)
 Cause = Literal[
     "install_damaged",
     "install_unverifiable",
+    "install_conflict",
     "dependency_missing",
     "library_elsewhere",
     "resource_limit",
@@ -61,6 +62,7 @@ Cause = Literal[
     "thread_oversubscription",
     "code_outside_torch",
     "cpu_instructions",
+    "toolchain",
     "interpreter_environment",
     "not_identified",
 ]

@@ -8,6 +8,7 @@ one JSON document on a pipe and exits; its result is kept once read, for every l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -35,10 +36,8 @@ def start(name: str, work: Callable[[], Any]) -> bool:
         code = 0
         try:
             os.close(read)
-            try:
+            with contextlib.suppress(OSError):
                 os.nice(10)  # torch's import in the parent comes first on a busy machine
-            except OSError:
-                pass
             data = json.dumps(work(), default=str).encode("utf-8")
             view = memoryview(data)
             while view:

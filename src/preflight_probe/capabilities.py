@@ -71,7 +71,9 @@ def collect_host(facts: Facts, run_compiler: bool = True) -> None:
     facts.put("cpu_count", cpus, f"the CPUs this process may use (affinity, cpuset, CPU quota): {cpus_source}")
     if system == "Linux":
         cores = _physical_cores_linux()
-        facts.put("cpu_cores", min(cores, cpus) if cores and cpus else cores, "/proc/cpuinfo (physical id, core id) pairs, at most cpu_count")
+        facts.put(
+            "cpu_cores", min(cores, cpus) if cores and cpus else cores, "/proc/cpuinfo (physical id, core id) pairs, at most cpu_count"
+        )
     model, flags, source = _cpu_model_and_flags(system)
     facts.put("cpu_model", model, source)
     facts.put("cpu_isa", flags, source)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import warnings
 from typing import Any
 
-from preflight_probe import capabilities, checks_install, distributions, evidence, numeric, remedies, surroundings
+from preflight_probe import capabilities, checks_install, distributions, evidence, numeric, remedies
 from preflight_probe.outcome import Outcome
 
 # Relative error bounds against a float64 CPU reference computed from the same
@@ -39,9 +38,6 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
     version = installed[0]["version"] if installed else None
     # Read back by the orchestrator when the import kills the worker (a damaged .so dies with SIGBUS, silently).
     print(f"preflight_probe: importing torch from {origin} (installed: {version})", file=sys.stderr, flush=True)
-    # What the orchestrator needs to judge a crash it cannot ask us about: our limits and where our packages are.
-    facts = {"rlimits": surroundings.rlimits(), "sys_path": sys.path}
-    print(f"preflight_probe: evidence {json.dumps(facts)}", file=sys.stderr, flush=True)
     checks_install.start_background()  # the stack's files against RECORD, on another CPU while torch imports
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -67,6 +63,9 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
             missing=missing,
             installed=[{"version": d["version"], "location": d["location"]} for d in installed],
             interpreter=sys.executable,
+            diagnosis=evidence.diagnosis(
+                evidence.INSTALL_CONFLICT, [f"the torch imported from {path} has no {', '.join('torch.' + m for m in missing)}"]
+            ),
         )
     return Outcome.ok(
         version=torch.__version__,
@@ -187,6 +186,8 @@ def _relative_error(torch: Any, got: Any, ref: Any) -> float:
 
 
 REFERENCE = "pure Python: exact small-integer products, math.fsum dot products on a slice, closed-form element-wise"
+
+
 def numeric_diagnosis(torch: Any) -> dict[str, Any]:
     """Code that replaces torch's ops, a damaged file, a library from elsewhere; else "cause not identified"."""
     patched = numeric.foreign_ops(torch)
@@ -319,7 +320,9 @@ def check_dtype_support(params: dict[str, Any]) -> Outcome:
             problems.append(f"{name} matmul relative error {err:.3g} exceeds {TOLERANCE[name]:g} vs a pure-Python reference")
     details = {"device": device, "dtypes": results, "reference": REFERENCE}
     if problems:
-        said = numeric_diagnosis(torch) if wrong_numbers else {"remedy": f"do not use these dtypes on {device}; pick one dtype.select allows"}
+        said = (
+            numeric_diagnosis(torch) if wrong_numbers else {"remedy": f"do not use these dtypes on {device}; pick one dtype.select allows"}
+        )
         remedy = said["remedy"]
         if "diagnosis" in said:
             details["diagnosis"] = said["diagnosis"]

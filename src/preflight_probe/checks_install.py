@@ -62,6 +62,19 @@ def damage_findings(summary: dict[str, Any]) -> tuple[list[str], list[str], list
     return [words], fixes, said
 
 
+def _missing_words(missing: dict[str, Any]) -> str:
+    return f"{missing['name']} ({missing['spec'] or 'any version'}, required by {missing['required_by']}) is not installed"
+
+
+def _already_named(summary: dict[str, Any], named: list[str]) -> bool:
+    from preflight_probe import install_record
+
+    said = [install_record.words(p) for p in summary.get("problems") or []] + [
+        _missing_words(m) for m in summary.get("missing_dependencies") or []
+    ]
+    return summary.get("problem_count", 0) == len(summary.get("problems") or []) and all(s in named for s in said)
+
+
 def check_install_record(params: dict[str, Any]) -> Outcome:
     modes = params.get("hash") or {}
     hash_mode = str(modes.get(str(params.get("level")), "none") if isinstance(modes, dict) else modes)
@@ -70,13 +83,17 @@ def check_install_record(params: dict[str, Any]) -> Outcome:
     if not summary.get("distributions"):
         return Outcome.skip("no torch or torchvision distribution is installed for this interpreter (torch.import reports it)", **details)
     damage = damage_findings(summary)
+    if (damage or summary.get("missing_dependencies")) and _already_named(summary, params.get("named") or []):  # one cause, one failure
+        return Outcome.skip(
+            "an earlier check already names everything damaged or missing in the install (details list every file)", **details
+        )
     if damage:
         details["diagnosis"] = evidence.diagnosis(evidence.INSTALL_DAMAGED, damage[2])
         error = f"{summary['problem_count']} installed file(s) differ from what pip wrote: {damage[0][0]}"
         return Outcome.fail(error, remedy="reinstall what is damaged: " + "; ".join(damage[1]) + evidence.rests_on(damage[2]), **details)
     missing = summary.get("missing_dependencies") or []
     if missing:
-        said = [f"{m['name']} ({m['spec'] or 'any version'}, required by {m['required_by']}) is not installed" for m in missing]
+        said = [_missing_words(m) for m in missing]
         details["diagnosis"] = evidence.diagnosis(evidence.DEPENDENCY_MISSING, said)
         fixes = [remedies.pip_install(f"{m['name']}{m['spec'] or ''}") for m in missing]
         return Outcome.fail("; ".join(said), remedy="install what is missing: " + "; ".join(fixes) + evidence.rests_on(said), **details)
@@ -127,12 +144,16 @@ def check_loader_libraries(params: dict[str, Any]) -> Outcome:
 
 
 def _undo(found: dict[str, Any]) -> str:
-    why = found["why"]
+    """What takes the foreign library out of this process, by the mechanism that put it there."""
+    why, entry = found["why"], found.get("entry") or os.path.dirname(found["loaded"])
     if why.startswith("LD_PRELOAD"):
-        return f"take {found['loaded']} out of LD_PRELOAD for this job"
+        return f"take {entry} out of LD_PRELOAD for this job"
     if why.startswith("LD_LIBRARY_PATH"):
-        entry = why.split("(entry ", 1)[1].rstrip(")") if "(entry " in why else os.path.dirname(found["loaded"])
-        return f"take {entry} off LD_LIBRARY_PATH (or put it after torch's own library folders) for this job"
-    if why.startswith("the RPATH") or why.startswith("the RUNPATH"):
-        return f"load the object whose {why[4:]} points at {os.path.dirname(found['loaded'])} after torch, or rebuild it without that path"
+        module = why.split("set by the environment module ", 1)[1].split(" (", 1)[0] if "environment module" in why else None
+        unload = f"module unload {module}, or " if module else ""
+        return f"{unload}take {entry} off LD_LIBRARY_PATH (or put it after torch's own library folders) for this job"
+    if why.startswith(("the RPATH", "the RUNPATH")):
+        owner = why.split(" of ", 1)[1].split(" (in ", 1)[0]
+        kind = why.split()[1]
+        return f"{owner} carries an {kind} to {entry}: import it after torch, or rebuild it without that {kind}"
     return f"find what loads {found['loaded']} before torch (import torch first, or run with LD_DEBUG=libs to see who opens it)"

@@ -12,6 +12,7 @@ from typing import Any
 
 INSTALL_DAMAGED = "install_damaged"
 INSTALL_UNVERIFIABLE = "install_unverifiable"
+INSTALL_CONFLICT = "install_conflict"
 DEPENDENCY_MISSING = "dependency_missing"
 LIBRARY_ELSEWHERE = "library_elsewhere"
 RESOURCE_LIMIT = "resource_limit"
@@ -19,11 +20,13 @@ CONTAINER_LIMIT = "container_limit"
 THREAD_OVERSUBSCRIPTION = "thread_oversubscription"
 CODE_OUTSIDE_TORCH = "code_outside_torch"
 CPU_INSTRUCTIONS = "cpu_instructions"
+TOOLCHAIN = "toolchain"
 INTERPRETER_ENVIRONMENT = "interpreter_environment"
 NOT_IDENTIFIED = "not_identified"
 CAUSES = (
     INSTALL_DAMAGED,
     INSTALL_UNVERIFIABLE,
+    INSTALL_CONFLICT,
     DEPENDENCY_MISSING,
     LIBRARY_ELSEWHERE,
     RESOURCE_LIMIT,
@@ -31,6 +34,7 @@ CAUSES = (
     THREAD_OVERSUBSCRIPTION,
     CODE_OUTSIDE_TORCH,
     CPU_INSTRUCTIONS,
+    TOOLCHAIN,
     INTERPRETER_ENVIRONMENT,
     NOT_IDENTIFIED,
 )

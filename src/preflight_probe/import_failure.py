@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 import sysconfig
 from typing import Any
 
-from preflight_probe import checks_install, evidence, loader, surroundings
+from preflight_probe import checks_install, evidence, loader, remedies, surroundings
 
-LOADER_SIGNS = ("cannot open shared object", "undefined symbol", "wrong elf class", "invalid elf header", "file too short", "cannot read file data")
+LOADER_SIGNS = (
+    "cannot open shared object",
+    "undefined symbol",
+    "wrong elf class",
+    "invalid elf header",
+    "file too short",
+    "cannot read file data",
+)
 MEMORY_SIGNS = ("cannot allocate memory", "failed to map segment", "bad_alloc", "memoryerror", "out of memory")
 THREAD_SIGNS = ("resource temporarily unavailable", "can't start new thread", "pthread_create")
 FILE_SIGNS = ("too many open files",)
@@ -47,18 +55,34 @@ def limit_cause(text: str, codes: set[int], limits: dict[str, Any], cgroup_memor
     if errno.EMFILE in codes or any(s in lowered for s in FILE_SIGNS):
         proof = _limit_words("RLIMIT_NOFILE", limits.get("nofile"))
         if proof:
-            return proof, "the process ran out of file descriptors (too many open files)", "raise the open-files limit: ulimit -n 65536 (up to the hard limit)"
+            return (
+                proof,
+                "the process ran out of file descriptors (too many open files)",
+                "raise the open-files limit: ulimit -n 65536 (up to the hard limit)",
+            )
     if errno.ENOMEM in codes or any(s in lowered for s in MEMORY_SIGNS):
         proof = _limit_words("RLIMIT_AS", limits.get("as"), 1 << 20)
         if proof:
-            return proof, "the address space limit is too small for torch's libraries", "remove the address-space limit for this job: ulimit -v unlimited"
+            return (
+                proof,
+                "the address space limit is too small for torch's libraries",
+                "remove the address-space limit for this job: ulimit -v unlimited",
+            )
         if cgroup_memory_mb is not None:
             proof = f"cgroup memory limit {cgroup_memory_mb:g} MB"
-            return proof, "the cgroup memory limit is too small to load torch", "raise the job's memory limit (docker run --memory, resources.limits.memory, Slurm --mem)"
+            return (
+                proof,
+                "the cgroup memory limit is too small to load torch",
+                "raise the job's memory limit (docker run --memory, resources.limits.memory, Slurm --mem)",
+            )
     if errno.EAGAIN in codes or any(s in lowered for s in THREAD_SIGNS):
         proof = _limit_words("RLIMIT_NPROC", limits.get("nproc"))
         if proof and limits.get("nproc", {}).get("soft") is not None:
-            return proof, "the process could not start a thread (the processes/threads limit)", "raise the limit: ulimit -u 4096, or the cgroup's pids.max"
+            return (
+                proof,
+                "the process could not start a thread (the processes/threads limit)",
+                "raise the limit: ulimit -u 4096, or the cgroup's pids.max",
+            )
     return None
 
 
@@ -77,6 +101,18 @@ def raised_at(exc: BaseException, torch_dir: str | None) -> str | None:
     if os.path.basename(frame[0]) in ("checks_core.py",) and os.path.dirname(frame[0]).endswith("preflight_probe"):
         return None  # our own import call, not the code that raised
     return f"{frame[0]}:{frame[1]}"
+
+
+def named_first(summary: dict[str, Any], text: str) -> dict[str, Any]:
+    """The RECORD problems with the files the error names (a library, a module) first: the evidence that leads."""
+    modules = [m.replace(".", "/") for m in re.findall(r"No module named '([\w.]+)'", text)]
+
+    def named(problem: dict[str, Any]) -> bool:
+        path = problem["path"]
+        return os.path.basename(path) in text or any(path.startswith((m + ".", m + "/")) for m in modules)
+
+    problems = summary.get("problems") or []
+    return {**summary, "problems": sorted(problems, key=lambda p: not named(p))}
 
 
 def _foreign_from_replay(bundled: dict[str, str]) -> list[dict[str, Any]]:
@@ -100,8 +136,15 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
         proof = [hit[0], f"the import failed with: {text[:200]}"]
         cause = evidence.CONTAINER_LIMIT if hit[0].startswith("cgroup") else evidence.RESOURCE_LIMIT
         return _said(f"{head}; {hit[1]}", hit[2] + evidence.rests_on(proof), evidence.diagnosis(cause, proof))
+    if isinstance(exc, UnicodeError) and any(0xDC80 <= ord(c) <= 0xDCFF for c in origin):
+        proof = [f"torch's folder {origin} holds bytes that are not UTF-8", f"the import failed with: {text[:200]}"]
+        return _said(
+            f"{head}; torch's own code encodes its folder's name as UTF-8, and this one is not",
+            "move or rename the environment to a folder whose name is valid UTF-8" + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, proof),
+        )
     summary = checks_install.stack_record("none")
-    damage = checks_install.damage_findings(summary)
+    damage = checks_install.damage_findings(named_first(summary, text))
     if damage:
         words, fixes, proof = damage
         return _said(
@@ -111,8 +154,8 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
         )
     missing = summary.get("missing_dependencies") or []
     if missing:
-        proof = [f"{m['name']} ({m['spec'] or 'any version'}, required by {m['required_by']}) is not installed" for m in missing]
-        fixes = [checks_install.remedies.pip_install(f"{m['name']}{m['spec'] or ''}") for m in missing]
+        proof = [checks_install._missing_words(m) for m in missing]
+        fixes = [remedies.pip_install(f"{m['name']}{m['spec'] or ''}") for m in missing]
         return _said(
             f"{head}; {'; '.join(proof)}",
             "install what is missing: " + "; ".join(fixes) + evidence.rests_on(proof),
@@ -134,7 +177,8 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
         proof = [f"the exception was raised at {where}, which is not torch's code ({origin})"]
         return _said(
             f"{head}; it was raised by code outside torch, at {where}",
-            f"read {where}: the code there (an import hook, a sitecustomize, another package) stops torch's import" + evidence.rests_on(proof),
+            f"read {where}: the code there (an import hook, a sitecustomize, another package) stops torch's import"
+            + evidence.rests_on(proof),
             evidence.diagnosis(evidence.CODE_OUTSIDE_TORCH, proof, raised_at=where),
         )
     checked = summary.get("files_checked", 0)

@@ -86,7 +86,9 @@ def closure(roots: tuple[str, ...] = ROOTS, paths: list[str] | None = None) -> t
                 continue
             child, child_extras, child_spec, marker = parsed
             if markers.holds(marker, tuple(sorted(e for e in new if e))) is True:
-                queue.append((child, child_extras, child_spec, f"{name}{'[' + ','.join(sorted(e for e in new if e)) + ']' if any(new) else ''}"))
+                queue.append(
+                    (child, child_extras, child_spec, f"{name}{'[' + ','.join(sorted(e for e in new if e)) + ']' if any(new) else ''}")
+                )
     unique = {m["name"]: m for m in missing if m["name"] not in available}
     return [available[n] for n in order], list(unique.values())
 
@@ -130,12 +132,14 @@ def verify(dist: dict[str, Any], hash_mode: str = "none", only: set[str] | None 
             files += 1
             if rel.startswith("lib", rel.rfind("/") + 1) and ".so" in rel and _COMPILED.search(rel):
                 libraries.setdefault(rel[rel.rfind("/") + 1 :], os.path.normpath(os.path.join(base, rel)))
-            if not digest or rel.endswith(".pyc") or "__pycache__/" in rel:
-                continue  # RECORD itself (no hash), and bytecode the interpreter may rewrite
+            if not digest or rel.endswith(".pyc") or "__pycache__/" in rel or rel.startswith(("..", "/")):
+                # RECORD itself (no hash), bytecode the interpreter may rewrite, and console scripts outside the
+                # site directory (bin/torchrun: where they land depends on the install scheme, and no import reads them)
+                continue
             if only is not None and rel not in only:
                 continue
             checked += 1
-            if fast and folder is not None and not rel.startswith(("/", "..")):
+            if fast and folder is not None:
                 try:  # the common case inline: one stat, one size comparison
                     if os.stat(rel, dir_fd=folder).st_size == int(size):
                         continue
@@ -182,7 +186,9 @@ def _check(
     return None, 1, 0
 
 
-def verify_stack(hash_mode: str = "none", roots: tuple[str, ...] = ROOTS, paths: list[str] | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
+def verify_stack(
+    hash_mode: str = "none", roots: tuple[str, ...] = ROOTS, paths: list[str] | None = None, time_limit_s: float | None = None
+) -> dict[str, Any]:
     """Every distribution of the stack against its RECORD, and the runtime dependencies required but not installed."""
     started = time.monotonic()
     deadline = started + time_limit_s if time_limit_s else None
@@ -196,7 +202,11 @@ def verify_stack(hash_mode: str = "none", roots: tuple[str, ...] = ROOTS, paths:
         "files_hashed": sum(r["hashed"] for r in results),
         "problems": problems[:MAX_PROBLEMS],
         "problem_count": len(problems),
-        "without_record": [{"name": r["name"], "version": r["version"], "location": r["location"], "installer": r["installer"]} for r in results if r["record"] is None],
+        "without_record": [
+            {"name": r["name"], "version": r["version"], "location": r["location"], "installer": r["installer"]}
+            for r in results
+            if r["record"] is None
+        ],
         "missing_dependencies": missing,
         "libraries": {name: path for r in results for name, path in r["libraries"].items()},
         "elapsed_ms": round((time.monotonic() - started) * 1000.0, 1),

@@ -13,11 +13,21 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from typing import Any
 
 from preflight_probe import elf
 
-DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu")
+DEFAULT_DIRS = (
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+)
 LIBRARY_IN_TEXT = re.compile(r"((?:/[^\s:'\"]+/)?lib[\w.+-]*?\.so(?:\.[\w.]+)?)")
 _CACHE: dict[str, str] | None = None
 
@@ -69,12 +79,18 @@ def prefix_of(folder: str, env: dict[str, str]) -> str | None:
     for var in ("CONDA_PREFIX", "CONDA_PREFIX_1", "VIRTUAL_ENV"):
         prefix = env.get(var)
         if prefix and _under(folder, prefix):
-            return f"the conda environment's prefix ({var}={prefix})" if var.startswith("CONDA") else f"the virtual environment ({var}={prefix})"
-    for modulefile in _env_list("_LMFILES_", env):
+            return (
+                f"the conda environment's prefix ({var}={prefix})"
+                if var.startswith("CONDA")
+                else f"the virtual environment ({var}={prefix})"
+            )
+    names = _env_list("LOADEDMODULES", env)
+    for index, modulefile in enumerate(_env_list("_LMFILES_", env)):  # the two lists run in the same order
         try:
             with open(modulefile, encoding="utf-8", errors="replace") as handle:
                 if folder.rstrip("/") in handle.read():
-                    return f"the environment module {modulefile} (LOADEDMODULES={env.get('LOADEDMODULES', '?')})"
+                    name = names[index] if index < len(names) else modulefile
+                    return f"the environment module {name} ({modulefile})"
         except OSError:
             continue
     return None
@@ -91,15 +107,16 @@ def search(soname: str, requester: str | None, env: dict[str, str], chain: tuple
     if "/" in soname:
         return [(soname, "a full path")]
     info = elf.dynamic(requester) if requester else None
-    if info and not info["runpath"]:
+    if requester and info and not info["runpath"]:
         for owner in (requester, *chain):
             owner_info = info if owner == requester else elf.dynamic(owner)
             for entry in (owner_info or {}).get("rpath", []):
                 found.append((os.path.join(elf.expand(entry, owner), soname), f"the RPATH of {owner}"))
     for entry in _env_list("LD_LIBRARY_PATH", env):
         found.append((os.path.join(entry, soname), "LD_LIBRARY_PATH"))
-    for entry in (info or {}).get("runpath", []):
-        found.append((os.path.join(elf.expand(entry, requester or ""), soname), f"the RUNPATH of {requester}"))
+    if requester:
+        for entry in (info or {}).get("runpath", []):
+            found.append((os.path.join(elf.expand(entry, requester), soname), f"the RUNPATH of {requester}"))
     cached = ld_cache().get(soname)
     if cached:
         found.append((cached, "the system default (/etc/ld.so.cache)"))
@@ -107,23 +124,32 @@ def search(soname: str, requester: str | None, env: dict[str, str], chain: tuple
     return found
 
 
-def why(path: str, soname: str, requesters: list[str], env: dict[str, str]) -> str:
-    """Why the loader took ``path`` for ``soname``: the first mechanism that names this file."""
+def why(path: str, soname: str, requesters: list[str], env: dict[str, str]) -> tuple[str, str | None]:
+    """(why the loader took ``path`` for ``soname``, the LD_PRELOAD / LD_LIBRARY_PATH / RPATH entry that did it)."""
     real = os.path.realpath(path)
     for entry in _env_list("LD_PRELOAD", env):
         if os.path.realpath(entry) == real or os.path.basename(entry) in (soname, os.path.basename(path)):
-            return f"LD_PRELOAD={env.get('LD_PRELOAD')}"
-    for requester in requesters or [None]:  # type: ignore[list-item]
+            return f"LD_PRELOAD={env.get('LD_PRELOAD')}", entry
+    # torch's own libraries first, then the interpreter itself (a dlopen by name from Python: ctypes, a package)
+    for requester in [*requesters, sys.executable]:
         for candidate, reason in search(soname, requester, env):
-            if os.path.exists(candidate):
-                if os.path.realpath(candidate) == real:
-                    owner = prefix_of(os.path.dirname(candidate), env) if reason == "LD_LIBRARY_PATH" else None
-                    return f"{reason}{', set by ' + owner if owner else ''}" + (f" (entry {os.path.dirname(candidate)})" if reason == "LD_LIBRARY_PATH" else "")
+            if not os.path.exists(candidate):
+                continue
+            if os.path.realpath(candidate) != real:
                 break
+            folder = os.path.dirname(candidate)
+            owner = prefix_of(folder, env)
+            set_by = f", set by {owner}" if owner else ""
+            if reason == "LD_LIBRARY_PATH":
+                return f"LD_LIBRARY_PATH{set_by} (entry {folder})", folder
+            return f"{reason}{' (in ' + owner + ')' if owner else ''}", folder
     owner = prefix_of(os.path.dirname(path), env)
     if owner:
-        return f"loaded by full path from {owner}"
-    return "loaded by full path before torch asked for it (a dlopen or ctypes.CDLL of that file, e.g. from another package or a sitecustomize)"
+        return f"loaded by full path from {owner}", None
+    return (
+        "loaded by full path before torch asked for it (a dlopen or ctypes.CDLL of that file, e.g. from another package or a sitecustomize)",
+        None,
+    )
 
 
 def foreign(bundled: dict[str, str], loaded: list[str], env: dict[str, str]) -> list[dict[str, Any]]:
@@ -144,11 +170,14 @@ def foreign(bundled: dict[str, str], loaded: list[str], env: dict[str, str]) -> 
             continue
         info = elf.dynamic(path) if names else None
         soname = (info or {}).get("soname") or base
-        match = next((n for n in names if n == soname or n == base), None)
+        match = next((n for n in names if n in (soname, base)), None)
         if match is None:
             continue
         requesters = [p for p in loaded if soname in ((elf.dynamic(p) or {}).get("needed") or [])] if _could_need(loaded) else []
-        found.append({"library": soname, "loaded": path, "bundled": bundled[match], "why": why(path, soname, requesters, env), "needed_by": requesters[:3]})
+        reason, entry = why(path, soname, requesters, env)
+        found.append(
+            {"library": soname, "loaded": path, "bundled": bundled[match], "why": reason, "entry": entry, "needed_by": requesters[:3]}
+        )
     return found
 
 
@@ -168,7 +197,13 @@ def replay(python: str, env: dict[str, str], timeout_s: float = 60.0, code: str 
     """soname -> {"file", "why"} as the real loader resolved them (``LD_DEBUG=libs``); {} where it says nothing (not glibc)."""
     try:
         done = subprocess.run(
-            [python, "-c", code], env={**env, "LD_DEBUG": "libs"}, capture_output=True, text=True, errors="replace", timeout=timeout_s, check=False
+            [python, "-c", code],
+            env={**env, "LD_DEBUG": "libs"},
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return {}

@@ -66,7 +66,8 @@ def _compare(left: str, op: str, right: str, versioned: bool) -> bool:
 
 class _Parser:
     def __init__(self, text: str, env: dict[str, str]) -> None:
-        self.tokens = [t.strip() for t in _TOKEN.findall(text)]
+        found: list[str] = _TOKEN.findall(text)
+        self.tokens = [t.strip() for t in found]
         if "".join(self.tokens).replace(" ", "") != re.sub(r"\s+", "", text):
             raise ValueError(text)
         self.tokens = [re.sub(r"\s+", " ", t) for t in self.tokens]

@@ -83,12 +83,13 @@ def cgroup_mounts(mountinfo: str) -> tuple[dict[str, tuple[str, str]], tuple[str
         if not sep or len(fields) < 5 or len(tail) < 3:
             continue
         root, point = _unescape(fields[3]), _unescape(fields[4])
-        if tail[0] == "cgroup2" and v2 is None:
+        # A later mount of a hierarchy wins: a container mounts a fresh /sys/fs/cgroup over the host's view.
+        if tail[0] == "cgroup2":
             v2 = (root, point)
         elif tail[0] == "cgroup":
             for option in tail[2].split(","):
                 if option not in ("rw", "ro") and "=" not in option:
-                    v1.setdefault(option, (root, point))
+                    v1[option] = (root, point)
     return v1, v2
 
 
@@ -271,7 +272,7 @@ def effective_cpus(limits: dict[str, Any]) -> tuple[int | None, str]:
     return count, source
 
 
-def shm(path: str = "/dev/shm") -> dict[str, Any] | None:
+def shm(path: str = "/dev/shm") -> dict[str, Any] | None:  # noqa: S108 - measured with statvfs, never written
     """Size of the shared-memory filesystem DataLoader workers hand tensors through; None where there is none."""
     try:
         info = os.statvfs(path)

@@ -113,7 +113,9 @@ def test_container_limits_fail_each_with_the_file_they_were_read_from() -> None:
 
 
 def test_threads_beyond_the_cpu_quota_are_oversubscribed_and_the_variable_that_set_them_is_named() -> None:
-    source = "the CPUs this process may use (affinity, cpuset, CPU quota): cgroup CPU quota of 2 CPUs: /sys/fs/cgroup/cpu.max (200000 100000)"
+    source = (
+        "the CPUs this process may use (affinity, cpuset, CPU quota): cgroup CPU quota of 2 CPUs: /sys/fs/cgroup/cpu.max (200000 100000)"
+    )
     facts = {"cpu_count": 2, "torch_num_threads": 32, "sources": {"cpu_count": source}}
     result = surroundings.check_threads(_ctx(**facts))
     assert result.status == "fail"

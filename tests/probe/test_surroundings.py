@@ -116,3 +116,17 @@ def test_capabilities_report_the_limits_and_the_cpus_this_process_may_use() -> N
     assert facts["shm_size_mb"] == os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize // (1 << 20)
     assert facts["ram_total_mb"] <= facts["ram_total_host_mb"]
     assert facts["sources"]["cpu_count"].startswith("the CPUs this process may use")
+
+
+def test_a_container_s_fresh_mount_wins_over_the_host_s_shadowed_one(tmp_path: Path) -> None:
+    cpu = tmp_path / "cpu"
+    _tree(cpu, {"cpu.cfs_quota_us": "100000", "cpu.cfs_period_us": "100000"})
+    mountinfo = "\n".join(
+        [
+            "51 50 0:29 /.. /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu",  # the host's, shadowed, outside the namespace
+            f"67 66 0:29 / {cpu} rw,relatime - cgroup cgroup rw,cpu",
+        ]
+    )
+    found = surroundings.cgroup_limits(_proc(tmp_path, "1:cpu:/", mountinfo))
+    assert found["cpu"]["quota_cpus"] == 1.0
+    assert "unresolved" not in found

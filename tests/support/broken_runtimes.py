@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-
 def _torch_site() -> Path:
     """The site-packages holding the dev venv's real torch (a layered venv reaches it through a .pth file)."""
     spec = importlib.util.find_spec("torch")
@@ -112,10 +111,14 @@ def second_copy_of_torch(root: Path, via: str) -> Runtime:
     real package (a symlink, no 1-4 GB copy) with its own dist-info, ahead of the venv's, by PYTHONPATH or .pth."""
     other = root / "other-env-site"
     other.mkdir(parents=True)
-    (other / "torch").symlink_to(SITE / "torch", target_is_directory=True)
     dist = next(SITE.glob("torch-*.dist-info"), None)
     if dist is None:
         raise Unavailable("the dev venv has no torch distribution to install twice")
+    # every top-level entry torch's RECORD lists (torch, functorch, torchgen ...), so the copy is whole
+    tops = {line.split("/", 1)[0] for line in (dist / "RECORD").read_text(encoding="utf-8").splitlines() if "/" in line}
+    for top in sorted(tops - {dist.name, "..", ""}):
+        if (SITE / top).is_dir():
+            (other / top).symlink_to(SITE / top, target_is_directory=True)
     shutil.copytree(dist, other / dist.name)
     version = dist.name[len("torch-") : -len(".dist-info")]
     if via == "PYTHONPATH":

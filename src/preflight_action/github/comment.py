@@ -194,8 +194,9 @@ class _Api:
         self.secrets = [s for s in secrets if s]
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
-        from github import GithubException
         from requests import RequestException
+
+        from github import GithubException
 
         for attempt in range(1, ATTEMPTS + 1):
             try:

@@ -28,6 +28,16 @@ def _lazy(module: str, name: str) -> HostFunc:
     return run
 
 
+def _named_damage(ctx: Context) -> list[str]:
+    """Damage earlier checks already named from the RECORD (one cause, one failure: install.record need not repeat it)."""
+    named: list[str] = []
+    for result in ctx.results.values():
+        diagnosis = result.details.get("diagnosis")
+        if result.status == "fail" and isinstance(diagnosis, dict) and diagnosis.get("cause") in ("install_damaged", "dependency_missing"):
+            named.extend(str(e) for e in diagnosis.get("evidence") or [])
+    return named
+
+
 def _device_params(ctx: Context) -> dict[str, Any]:
     return {"device": ctx.device}
 
@@ -91,7 +101,7 @@ SPECS: list[CheckSpec] = [
     # Evidence, not inference (issue 24): the stack's files against pip's RECORD (sizes from a child the worker
     # started as torch's import began; hashes where policy/levels.yaml says), and whether the libraries torch
     # ships are the ones this process loaded. Neither needs torch to import: that is when they matter most.
-    CheckSpec("install.record", params=lambda ctx: {"level": ctx.options.level}, timed=True),
+    CheckSpec("install.record", params=lambda ctx: {"level": ctx.options.level, "named": _named_damage(ctx)}, timed=True),
     CheckSpec("loader.libraries", needs=("torch.import",)),
     # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
     CheckSpec("device.placement", needs=("device.resolve",), params=host_checks.placement_params),

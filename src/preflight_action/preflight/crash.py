@@ -95,20 +95,13 @@ def torch_import(
             details={"diagnosis": evidence.diagnosis(evidence.RESOURCE_LIMIT, hit[2])},
         )
     summary = _install(facts)
-    problems = (summary or {}).get("problems") or []
-    if problems:
-        said = [install_record.words(p) for p in problems[:3]]
-        damaged = dict.fromkeys((p["distribution"], p["version"]) for p in problems)
-        fixes = [
-            remedies.pip_install(f"{name}=={v}" if v else name, remedies.local_tag(v), "--force-reinstall --no-deps --no-cache-dir ", python)
-            for name, v in damaged
-        ]
+    damaged = _damage(summary, python)
+    if damaged is not None:
+        said, fix, details = damaged
         return Explained(
-            f"{where} crashed while loading its shared libraries ({how}): the install is damaged: {'; '.join(said)}{stderr}",
-            "reinstall what is damaged: " + "; ".join(fixes) + evidence.rests_on(said),
-            details={"diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, said), "install_record": _brief(summary)},
+            f"{where} crashed while loading its shared libraries ({how}): the install is damaged: {said}{stderr}", fix, details=details
         )
-    ruled_out = [f"the worker was {how} while importing torch"]
+    ruled_out = [f"the worker {'was' if how.startswith('killed') else 'ended with'} {how} while importing torch"]
     if summary is not None:
         ruled_out.append(f"{summary.get('files_checked', 0)} files of torch's stack match pip's RECORD sizes")
     if facts.get("rlimits"):
@@ -119,6 +112,26 @@ def torch_import(
         f"{NOT_IDENTIFIED}: {step}",
         details={"diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, ruled_out, next_step=step)},
     )
+
+
+def _damage(summary: dict[str, Any] | None, python: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(what is damaged, the reinstall of exactly that, details) when files differ from their RECORD; else None."""
+    problems = (summary or {}).get("problems") or []
+    if not problems:
+        return None
+    said = [install_record.words(p) for p in problems[:3]]
+    damaged = dict.fromkeys((p["distribution"], p["version"]) for p in problems)
+    fixes = [
+        remedies.pip_install(f"{name}=={v}" if v else name, remedies.local_tag(v), "--force-reinstall --no-deps --no-cache-dir ", python)
+        for name, v in damaged
+    ]
+    details = {"diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, said), "install_record": _brief(summary)}
+    return "; ".join(said), "reinstall what is damaged: " + "; ".join(fixes) + evidence.rests_on(said), details
+
+
+def damaged_install(facts: dict[str, Any], python: str) -> tuple[str, str, dict[str, Any]] | None:
+    """A crash of any check: the install's files against their RECORD (a library cut short dies with SIGBUS)."""
+    return _damage(_install(facts), python)
 
 
 def _brief(summary: dict[str, Any] | None) -> dict[str, Any]:
@@ -135,7 +148,8 @@ def check_next_step(check_id: str, python: str) -> str:
 def interpreter_environment(lines: list[str]) -> tuple[str, str, list[str]] | None:
     """(cause, remedy, evidence) for an interpreter that could not start because of its environment."""
     text = "\n".join(lines)
-    home = os.environ.get("PYTHONHOME")
+    said_home = re.search(r"PYTHONHOME = '(?P<home>[^']*)'", text)  # the interpreter's own path configuration dump
+    home = said_home.group("home") if said_home else os.environ.get("PYTHONHOME")
     if "Fatal Python error" in text and home is not None:
         said = next(line for line in lines if "Fatal Python error" in line)
         return (
@@ -143,7 +157,7 @@ def interpreter_environment(lines: list[str]) -> tuple[str, str, list[str]] | No
             "unset PYTHONHOME for this job (a virtual environment or conda environment never needs it)",
             [f"PYTHONHOME={home}", f"stderr: {said.strip()}"],
         )
-    stdlib_names = getattr(sys, "stdlib_module_names", frozenset())
+    stdlib_names: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     for match in _SHADOW.finditer(text):
         name, file = match.group("name"), match.group("path")
         if name in stdlib_names and "/lib/python" not in file and "/Lib/" not in file:

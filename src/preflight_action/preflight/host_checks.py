@@ -106,8 +106,9 @@ def check_memory_headroom(ctx: Context) -> CheckResult:
     capped = caps.memory_kind == "RAM" and limit is not None and host_total is not None and limit < host_total
     if capped:  # a container's memory limit, not the host's RAM, is what this job may use
         details["cgroup_memory_limit_mb"], details["host_ram_mb"] = limit, host_total
-        details["summary"] += f" (the cgroup memory limit {limit}MB binds, not the host's {host_total}MB)"
+        details["summary"] = f"{details['summary']} (the cgroup memory limit {limit}MB binds, not the host's {host_total}MB)"
     if available < minimum:
+        where = "the memory this cgroup may use" if capped else where
         error = f"only {available}MB {caps.memory_kind} free on {where}, below the policy minimum of {minimum:g}MB ({policy.source})"
         if not capped:
             return CheckResult("memory.headroom", "fail", details=details, error=error, source="host")

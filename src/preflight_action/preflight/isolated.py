@@ -71,13 +71,25 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
         )
     signal = _SIGNAL.search(message)
     if check_id == "torch.import":
-        return crash.torch_import(_torch_origin(lines), signal.group(1) if signal else None, _how(message), shown, _facts(lines), python, stderr)
+        return crash.torch_import(
+            _torch_origin(lines), signal.group(1) if signal else None, _how(message), shown, _facts(lines), python, stderr
+        )
     step = crash.check_next_step(check_id, python)
+    damaged = crash.damaged_install(_facts(lines), python) if signal else None
+    if damaged is not None:
+        said, fix, details = damaged
+        return Explained(
+            f"{check_id} crashed the interpreter ({_how(message)}): the install is damaged: {said}{stderr}", fix, details=details
+        )
     if signal:
         return Explained(
             message + stderr,
             f"{check_id} crashed the interpreter ({signal.group(1)}); {crash.NOT_IDENTIFIED}: {step}",
-            details={"diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, [f"the worker was {_how(message)} during {check_id}"], next_step=step)},
+            details={
+                "diagnosis": evidence.diagnosis(
+                    evidence.NOT_IDENTIFIED, [f"the worker was {_how(message)} during {check_id}"], next_step=step
+                )
+            },
         )
     return Explained(
         message + stderr,
@@ -93,6 +105,7 @@ def _never_started(message: str, lines: list[str], python: str) -> Explained:
             never_started=True,
         )
     outcome = _how(message)
+    signal = _SIGNAL.search(message)
     found = crash.interpreter_environment(lines)
     if found is not None:
         cause, fix, proof = found
@@ -102,9 +115,23 @@ def _never_started(message: str, lines: list[str], python: str) -> Explained:
             never_started=True,
             details={"diagnosis": evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, proof)},
         )
+    if signal and not lines:  # a program that is no interpreter exits or complains; this one was killed before it said anything
+        step = f"run {python} -c pass in the same environment to see it die on its own, and compare ulimit -a and env with a shell where it starts"
+        return Explained(
+            f"{python} was {outcome} before it started the probe, printing nothing; {crash.NOT_IDENTIFIED}",
+            f"{crash.NOT_IDENTIFIED}: {step}",
+            never_started=True,
+            details={
+                "diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, [f"{python} was {outcome} before its first line"], next_step=step)
+            },
+        )
+    printed = _printed(lines)
     return Explained(
-        f"{python} is not a Python interpreter, or it never started the probe ({outcome}); {_printed(lines)}",
+        f"{python} is not a Python interpreter, or it never started the probe ({outcome}); {printed}",
         f"point --python at the environment's Python interpreter (in that environment, "
         f"python -c 'import sys; print(sys.executable)' prints its path); {python} is not one",
         never_started=True,
+        details={
+            "diagnosis": evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, [f"{python} {outcome} without the probe's hello; {printed}"])
+        },
     )

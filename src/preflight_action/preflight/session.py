@@ -167,7 +167,9 @@ class Session:
             started_probe = worker.hello is not None or self._hello is not None
             said = isolated.explain(spec.id, str(failure), failure.stderr_tail, started_probe, self.python, self.options.check_timeout)
             self._never_started = spec.id if said.never_started else None
-            return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True, **said.details}, error=_text(said.error), remedy=_text(said.remedy))
+            return CheckResult(
+                spec.id, "fail", elapsed, {"isolated_failure": True, **said.details}, error=_text(said.error), remedy=_text(said.remedy)
+            )
         details = record.get("details") or {}
         if restart_ms is not None:
             details = {**details, "worker_restart_ms": restart_ms}

@@ -43,7 +43,9 @@ def _limits(section: dict[str, Any]) -> dict[str, Limit]:
 
 
 def _build(document: dict[str, Any], source: str) -> SurroundingsPolicy:
-    return SurroundingsPolicy(source, _limits(document["limits"]), _limits(document["container"]), float(document["threads"]["max_per_cpu"]))
+    return SurroundingsPolicy(
+        source, _limits(document["limits"]), _limits(document["container"]), float(document["threads"]["max_per_cpu"])
+    )
 
 
 def load(path: str | Path | None = None) -> SurroundingsPolicy:
@@ -123,7 +125,8 @@ def check_limits(ctx: Context) -> CheckResult:
         want = "unlimited" if need is None else _size(need, scale)
         proof = f"{rname} soft {_size(soft, scale)}, hard {_size(hard, scale)} (getrlimit in the diagnosed interpreter's process)"
         problem = f"the {words} limit ({rname}) is {_size(soft, scale)}, below the {want} a PyTorch job needs on {backend}: {limit.why}"
-        target = "unlimited" if need is None else str(int(-(-need // flag_unit)))
+        # shells count -f in 512- or 1024-byte blocks: a file-size limit a job needs is best none at all
+        target = "unlimited" if need is None or name == "fsize" else str(int(-(-need // flag_unit)))
         if hard is None or (need is not None and hard >= need):
             fix = f"raise the soft {words} limit in the shell or job script that starts the job: ulimit {flag} {target}"
         else:
@@ -185,11 +188,11 @@ def check_container(ctx: Context) -> CheckResult:
         )
     if shm is not None and "shm_mib" in rule and shm < rule["shm_mib"].min:
         problems.append(
-            (
-                f"/dev/shm holds {shm} MiB, below {rule['shm_mib'].min:g} MiB: {rule['shm_mib'].why}",
+            (  # words about the shared-memory filesystem; nothing here writes a temporary file
+                f"/dev/shm holds {shm} MiB, below {rule['shm_mib'].min:g} MiB: {rule['shm_mib'].why}",  # noqa: S108
                 "give the container a larger /dev/shm (docker run --shm-size=2g or --ipc=host; Kubernetes: an emptyDir "
                 "with medium: Memory mounted at /dev/shm), or use DataLoader(num_workers=0)",
-                f"/dev/shm is {shm} MiB ({_source(caps, 'shm_size_mb')})",
+                f"/dev/shm is {shm} MiB ({_source(caps, 'shm_size_mb')})",  # noqa: S108
             )
         )
     limits = [f"CPU quota {quota:g}" if quota is not None else "no CPU quota"]
@@ -211,7 +214,7 @@ def check_threads(ctx: Context) -> CheckResult:
     if not isinstance(threads, int) or not isinstance(cpus, int) or cpus < 1:
         return CheckResult.skipped("host.threads", "torch's thread count or the usable CPU count is unknown", "host")
     settings = caps.get("thread_env") or {}
-    where = _source(caps, "cpu_count")
+    where = _source(caps, "cpu_count").split("): ", 1)[-1]  # the reading that bound, without capabilities' preamble
     details = {
         "torch_num_threads": threads,
         "cpus_usable": cpus,

@@ -117,8 +117,9 @@ def fetch(source: Source, what: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> tup
         return None, where, f"no {what}: unknown {', '.join(missing)} (not in GitHub Actions? pass a file)"
     if not source.token:
         return None, where, f"no {what}: no token to read earlier runs' artifacts"
-    from github import Auth, Github, GithubException
     from requests import HTTPError, RequestException
+
+    from github import Auth, Github, GithubException
 
     gh = Github(auth=Auth.Token(source.token), base_url=source.api_url, timeout=source.timeout_s, retry=None, per_page=50)
     try:
