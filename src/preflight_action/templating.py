@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preflight_action import untrusted
 from preflight_action.paths import templates_dir
 
 if TYPE_CHECKING:  # Jinja2 loads when a template is rendered: the filters below serve the terminal without it
@@ -24,7 +25,7 @@ def md_cell(value: Any, limit: int = 300) -> str:
     links, images or issue references: check output may come from a fork, and
     the bot signs the comment it lands in.
     """
-    text = " ".join(str(value if value is not None else "").split())
+    text = " ".join(untrusted.clean(str(value if value is not None else ""), 4 * limit).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.translate(_HTML).replace("|", "\\|").replace("`", "'")
@@ -35,7 +36,8 @@ def md_cell(value: Any, limit: int = 300) -> str:
 
 def md_block(value: Any, limit: int = 2000) -> str:
     """Text safe inside a fenced code block: no fence breaks, no @mentions, no HTML comment openers."""
-    text = str(value if value is not None else "")[:limit].replace(FENCE, "'" * 3).replace("<!--", "<!\u200b--")
+    # controls and bidi overrides escaped even when the text did not come through a finished report (a reader's input)
+    text = untrusted.clean(str(value if value is not None else "")[:limit], limit).replace(FENCE, "'" * 3).replace("<!--", "<!\u200b--")
     return _MENTION.sub("@\u200b", text)
 
 

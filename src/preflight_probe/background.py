@@ -36,6 +36,7 @@ def start(name: str, work: Callable[[], Any]) -> bool:
         code = 0
         try:
             os.close(read)
+            _detach(write)
             with contextlib.suppress(OSError):
                 os.nice(10)  # torch's import in the parent comes first on a busy machine
             data = json.dumps(work(), default=str).encode("utf-8")
@@ -49,6 +50,22 @@ def start(name: str, work: Callable[[], Any]) -> bool:
     os.close(write)
     _JOBS[name] = (pid, read)
     return True
+
+
+def _detach(keep: int) -> None:
+    """Hold none of the worker's pipes (the orchestrator waits for their end), only ``keep``."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, max(keep + 1, _max_fd()))
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return 1024
 
 
 def result(name: str, timeout_s: float) -> Any:

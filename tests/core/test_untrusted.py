@@ -47,3 +47,10 @@ def test_clean_tree_escapes_and_caps_every_string_and_key_and_keeps_other_leaves
         "nested": {"k": ["t\\u202e"]},
     }
     assert untrusted.check_shape(cleaned) is None
+
+
+def test_the_markdown_filters_escape_controls_and_overrides_whatever_reaches_them() -> None:
+    from preflight_action.templating import md_block, md_cell
+
+    assert md_cell("ok\x1b[2J\u202e|x") == "ok\\x1b\\[2J\\u202e\\|x"  # brackets escaped as links are
+    assert md_block("line\x00\u2066end") == "line\\x00\\u2066end"

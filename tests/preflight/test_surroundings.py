@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -87,9 +88,12 @@ def test_locked_memory_and_address_space_are_judged_where_the_backend_needs_them
     result = surroundings.check_limits(_ctx(backend, rlimits=limits))
     assert result.status == status
     if backend == "cuda":
-        assert "locked memory limit (RLIMIT_MEMLOCK) is 8 MiB, below the 64 MiB" in result.error
         assert "address space limit (RLIMIT_AS) is 65536 MiB, below the unlimited a PyTorch job needs on cuda" in result.error
         assert "ulimit -v unlimited" in result.remedy
+        assert result.details["judged"]["memlock"] == "not judged without --check-distributed"  # pinned memory is not bound by it
+        ctx = _ctx(backend, rlimits=limits)
+        ctx.options = dataclasses.replace(ctx.options, check_distributed=True)
+        assert "locked memory limit (RLIMIT_MEMLOCK) is 8 MiB, below the 64 MiB" in (surroundings.check_limits(ctx).error or "")
     else:
         assert result.details["judged"]["memlock"] == "not judged on cpu (policy: cuda, rocm only)"
 
@@ -119,7 +123,8 @@ def test_threads_beyond_the_cpu_quota_are_oversubscribed_and_the_variable_that_s
     facts = {"cpu_count": 2, "torch_num_threads": 32, "sources": {"cpu_count": source}}
     result = surroundings.check_threads(_ctx(**facts))
     assert result.status == "fail"
-    assert result.error.startswith(f"torch will run 32 CPU threads on the 2 CPUs this process may use ({source})")
+    reading = "cgroup CPU quota of 2 CPUs: /sys/fs/cgroup/cpu.max (200000 100000)"  # the reading that bound, without the preamble
+    assert result.error.startswith(f"torch will run 32 CPU threads on the 2 CPUs this process may use ({reading})")
     assert "torch's default (one thread per core it counts) does not see this process's CPU limit" in result.error
     assert result.remedy.startswith("set OMP_NUM_THREADS=2 where the job starts (or call torch.set_num_threads(2))")
     result = surroundings.check_threads(_ctx(**facts, thread_env={"OMP_NUM_THREADS": "32"}))

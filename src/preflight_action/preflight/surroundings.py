@@ -25,6 +25,7 @@ class Limit:
     why: str
     backends: tuple[str, ...] | None = None  # judged only on these; None: every backend
     unlimited_on: tuple[str, ...] = ()  # these backends need no limit at all
+    distributed_only: bool = False  # judged only when the run checks distributed readiness
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,14 @@ class SurroundingsPolicy:
 
 def _limits(section: dict[str, Any]) -> dict[str, Limit]:
     return {
-        key: Limit(key, float(e["min"]), e["why"], tuple(e["backends"]) if "backends" in e else None, tuple(e.get("unlimited_on", ())))
+        key: Limit(
+            key,
+            float(e["min"]),
+            e["why"],
+            tuple(e["backends"]) if "backends" in e else None,
+            tuple(e.get("unlimited_on", ())),
+            bool(e.get("distributed_only", False)),
+        )
         for key, e in section.items()
     }
 
@@ -113,6 +121,9 @@ def check_limits(ctx: Context) -> CheckResult:
         shown.append(f"{words} {_size(soft, scale)}")
         if limit.backends is not None and backend not in limit.backends:
             judged[name] = f"not judged on {backend} (policy: {', '.join(limit.backends)} only)"
+            continue
+        if limit.distributed_only and not ctx.options.check_distributed:
+            judged[name] = "not judged without --check-distributed"
             continue
         if name == "nproc" and root:
             judged[name] = "not enforced for root"
