@@ -15,7 +15,7 @@ from tests.support.broken_runtimes import SITE, record_line
 def _dist(site: Path, name: str, version: str, files: dict[str, bytes], requires: tuple[str, ...] = ()) -> Path:
     dist = site / f"{name}-{version}.dist-info"
     dist.mkdir(parents=True)
-    lines = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
     (dist / "METADATA").write_text("\n".join(lines) + "\n\nlong description\nRequires-Dist: not-a-header\n")
     for rel, data in files.items():
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
