@@ -196,7 +196,9 @@ class Session:
             return self._run_probe(spec, ctx)
         started = time.perf_counter()
         result = spec.host(ctx)
-        return replace(result, source="host", duration_ms=result.duration_ms or (time.perf_counter() - started) * 1000.0)
+        elapsed = result.duration_ms or (time.perf_counter() - started) * 1000.0
+        # a host check's words quote what the probe read (a path, a cgroup folder): as untrusted as the probe's own
+        return replace(result, source="host", duration_ms=elapsed, error=_text(result.error), remedy=_text(result.remedy))
 
     def run(self, policy: SeverityPolicy, progress: Progress | None = None, starting: Starting | None = None) -> Report:
         ctx = Context(self.options, policy)
