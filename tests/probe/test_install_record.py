@@ -117,3 +117,18 @@ def test_the_background_child_answers_once_and_keeps_its_answer() -> None:
     assert background.result("test-job", 30.0) == {"pid_differs": True}
     assert background.result("test-job", 0.0) == {"pid_differs": True}
     assert background.result("never-started", 0.0) is None
+
+
+def test_a_record_row_whose_path_holds_a_comma_is_read_as_csv(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    site = tmp_path / "site"
+    dist = _dist(site, "torch", "2.14.1", {})
+    (site / "torch").mkdir(exist_ok=True)
+    (site / "torch" / "odd,name.py").write_bytes(b"12345")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(["torch/odd,name.py", record_line("x", b"123456").split(",")[1], "6"])
+    (dist / "RECORD").write_text(buffer.getvalue())
+    summary = install_record.verify_stack("none", ("torch",), [str(site)])
+    assert [(p["path"], p["kind"], p["size"]) for p in summary["problems"]] == [("torch/odd,name.py", "size", 5)]
