@@ -18,6 +18,7 @@ from typing import Any
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 DEFAULT_LIMIT = 4096  # characters of one untrusted string kept in a report
+KEY_LIMIT = 256  # characters of one mapping key kept in a report
 MAX_DEPTH = 64  # nesting a reader accepts (reports are about 8 deep)
 MAX_STRING = 1 << 20  # characters of one string a reader accepts
 MAX_BYTES = 16 << 20  # bytes of one JSON file a reader accepts (a report is about 20 KB, a summary of 10,000 reports a few MiB)
@@ -51,6 +52,27 @@ def clean(text: str, limit: int = DEFAULT_LIMIT) -> str:
 def has_unsafe(text: str) -> bool:
     """Whether ``text`` holds a character ``clean`` would escape."""
     return _UNSAFE.search(text) is not None
+
+
+def clean_tree(value: Any, limit: int = DEFAULT_LIMIT, key_limit: int = KEY_LIMIT) -> Any:
+    """A copy of a JSON-like ``value`` with every string and key through ``clean``; other leaves as they are.
+
+    Strings already safe and short are kept as they are (the common case costs one scan each).
+    """
+
+    def text(item: str, cap: int) -> str:
+        return item if len(item) <= cap and not has_unsafe(item) else clean(item, cap)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node, limit)
+        if isinstance(node, dict):
+            return {text(str(k), key_limit): walk(v) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)
 
 
 def check_shape(document: Any, max_depth: int = MAX_DEPTH, max_string: int = MAX_STRING) -> str | None:

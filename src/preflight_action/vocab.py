@@ -55,6 +55,26 @@ VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking
 BandName = Literal["critical", "high", "medium", "low"]
 BANDS: tuple[BandName, ...] = get_args(BandName)
 
+# Why a finding happened, as far as its evidence goes (a check's details.diagnosis.cause; the probe's
+# preflight_probe/evidence.py spells the same set). "not_identified": the evidence names no cause, and the
+# finding gives the next diagnostic step instead of a guess (never a default reinstall).
+Cause = Literal[
+    "install_damaged",
+    "install_unverifiable",
+    "install_conflict",
+    "dependency_missing",
+    "library_elsewhere",
+    "resource_limit",
+    "container_limit",
+    "thread_oversubscription",
+    "code_outside_torch",
+    "cpu_instructions",
+    "toolchain",
+    "interpreter_environment",
+    "not_identified",
+]
+CAUSES: tuple[Cause, ...] = get_args(Cause)
+
 # preflight-summarize --fail-on (and the action's fail-on input): a failed report, a failure the baseline did not
 # have, a node slower than its peers (policy/peers.yaml), or never.
 FailOn = Literal["failure", "regression", "outlier", "never"]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
+from preflight_probe import surroundings
 from preflight_probe.remedies import os_release
 
 _ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
@@ -64,15 +65,20 @@ def collect_host(facts: Facts, run_compiler: bool = True) -> None:
     facts.put("python_version", platform.python_version(), "platform.python_version()")
     facts.put("python_implementation", platform.python_implementation(), "platform.python_implementation()")
     facts.put("python_executable", sys.executable, "sys.executable")
-    facts.put("cpu_count", os.cpu_count(), "os.cpu_count()")
+    limits = surroundings.cgroup_limits() if system == "Linux" else {}
+    cpus, cpus_source = surroundings.effective_cpus(limits)
+    facts.put("cpu_count_host", os.cpu_count(), "os.cpu_count()")
+    facts.put("cpu_count", cpus, f"the CPUs this process may use (affinity, cpuset, CPU quota): {cpus_source}")
     if system == "Linux":
-        facts.put("cpu_cores", _physical_cores_linux(), "/proc/cpuinfo (physical id, core id) pairs")
+        cores = _physical_cores_linux()
+        facts.put(
+            "cpu_cores", min(cores, cpus) if cores and cpus else cores, "/proc/cpuinfo (physical id, core id) pairs, at most cpu_count"
+        )
     model, flags, source = _cpu_model_and_flags(system)
     facts.put("cpu_model", model, source)
     facts.put("cpu_isa", flags, source)
     total, available, mem_source = _ram_mb(system)
-    facts.put("ram_total_mb", total, mem_source)
-    facts.put("ram_available_mb", available, mem_source)
+    surroundings.collect(facts, limits, total, available, mem_source)
 
 
 def collect_system(facts: Facts, system: str, run_compiler: bool = True) -> None:

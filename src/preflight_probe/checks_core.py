@@ -8,7 +8,7 @@ import sys
 import warnings
 from typing import Any
 
-from preflight_probe import capabilities, distributions, numeric, remedies
+from preflight_probe import capabilities, checks_install, distributions, evidence, numeric, remedies
 from preflight_probe.outcome import Outcome
 
 # Relative error bounds against a float64 CPU reference computed from the same
@@ -22,15 +22,6 @@ def torch_module() -> Any:
     return importlib.import_module("torch")
 
 
-# What the dynamic loader says about a truncated, overwritten or half-upgraded library.
-DAMAGED_LIBRARY_SIGNS = (
-    "file too short",
-    "cannot read file data",
-    "invalid elf header",
-    "wrong elf class",
-    "undefined symbol",
-    "cannot open shared object",
-)
 PYTORCH_MARKERS = ("__version__", "Tensor", "tensor", "version", "cuda", "backends")
 
 
@@ -47,6 +38,7 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
     version = installed[0]["version"] if installed else None
     # Read back by the orchestrator when the import kills the worker (a damaged .so dies with SIGBUS, silently).
     print(f"preflight_probe: importing torch from {origin} (installed: {version})", file=sys.stderr, flush=True)
+    checks_install.start_background()  # the stack's files against RECORD, on another CPU while torch imports
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -55,14 +47,10 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
             if origin is None:
                 return Outcome.fail(text, remedy=remedies.pip_install("torch"), interpreter=sys.executable)
-            damaged = any(sign in text.lower() for sign in DAMAGED_LIBRARY_SIGNS)
-            return Outcome.fail(
-                f"import torch from {origin} failed: {text}"
-                + ("; its shared libraries cannot be loaded: this points at a damaged or mixed install" if damaged else ""),
-                remedy=remedies.reinstall("torch", version),
-                path=origin,
-                interpreter=sys.executable,
-            )
+            from preflight_probe import import_failure  # the failure path only: the healthy import never loads it
+
+            said = import_failure.explain(exc, text, origin, version)
+            return Outcome.fail(said["error"], remedy=said["remedy"], path=origin, interpreter=sys.executable, diagnosis=said["diagnosis"])
     path = distributions.import_location("torch", torch) or origin
     missing = [name for name in PYTORCH_MARKERS if not hasattr(torch, name)]
     if missing:
@@ -75,6 +63,9 @@ def check_torch_import(params: dict[str, Any]) -> Outcome:
             missing=missing,
             installed=[{"version": d["version"], "location": d["location"]} for d in installed],
             interpreter=sys.executable,
+            diagnosis=evidence.diagnosis(
+                evidence.INSTALL_CONFLICT, [f"the torch imported from {path} has no {', '.join('torch.' + m for m in missing)}"]
+            ),
         )
     return Outcome.ok(
         version=torch.__version__,
@@ -195,18 +186,41 @@ def _relative_error(torch: Any, got: Any, ref: Any) -> float:
 
 
 REFERENCE = "pure Python: exact small-integer products, math.fsum dot products on a slice, closed-form element-wise"
-NUMERIC_REMEDY = (
-    "this torch computes wrong results: look for a sitecustomize/usercustomize or .pth that patches torch, "
-    "an LD_PRELOAD or swapped BLAS library, then reinstall torch ({cmd})"
-)
 
 
-def _numeric_remedy(torch: Any) -> str:
+def numeric_diagnosis(torch: Any) -> dict[str, Any]:
+    """Code that replaces torch's ops, a damaged file, a library from elsewhere; else "cause not identified"."""
     patched = numeric.foreign_ops(torch)
     if patched:
         files = sorted(set(patched.values()))
-        return f"remove the code in {', '.join(files)} that replaces {', '.join(sorted(patched))}; then rerun the preflight"
-    return NUMERIC_REMEDY.format(cmd=remedies.reinstall("torch", torch.__version__))
+        proof = [f"{name} is replaced by code from {path}" for name, path in sorted(patched.items())]
+        remedy = f"remove the code in {', '.join(files)} that replaces {', '.join(sorted(patched))}; then rerun the preflight"
+        return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.CODE_OUTSIDE_TORCH, proof)}
+    summary = checks_install.stack_record("none")
+    damage = checks_install.damage_findings(summary)
+    if damage:
+        remedy = "reinstall what is damaged: " + "; ".join(damage[1]) + evidence.rests_on(damage[2])
+        return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, damage[2])}
+    from preflight_probe import loader
+
+    elsewhere = loader.foreign(summary.get("libraries") or {}, loader.mapped(), dict(os.environ))
+    if elsewhere:
+        proof = [f"{f['library']} was loaded from {f['loaded']} ({f['why']}), not {f['bundled']}" for f in elsewhere]
+        remedy = "; ".join(dict.fromkeys(checks_install._undo(f) for f in elsewhere)) + evidence.rests_on(proof)
+        return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.LIBRARY_ELSEWHERE, proof)}
+    ruled_out = [
+        "no sitecustomize, .pth or other code replaces torch's ops",
+        f"{summary.get('files_checked', 0)} files of torch's stack match pip's RECORD sizes",
+        "every library torch ships that this process loaded came from the stack",
+    ]
+    step = (
+        "rerun with --level deep (install.record then hashes every file: a changed file of the same size shows there) "
+        "and with --device cpu to tell a device fault from a torch fault"
+    )
+    return {
+        "remedy": f"{evidence.NOT_IDENTIFIED_WORDS}: {step}",
+        "diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, ruled_out, next_step=step),
+    }
 
 
 def _patch_words(torch: Any) -> str:
@@ -255,7 +269,8 @@ def check_tensor_smoke(params: dict[str, Any]) -> Outcome:
         if not err <= TOLERANCE["float32"]:
             problems.append(f"{name} relative error {err:.3g} exceeds {TOLERANCE['float32']:g} vs a pure-Python reference")
     if problems:
-        return Outcome.fail("; ".join(problems) + _patch_words(torch), remedy=_numeric_remedy(torch), **details)
+        said = numeric_diagnosis(torch)
+        return Outcome.fail("; ".join(problems) + _patch_words(torch), remedy=said["remedy"], diagnosis=said["diagnosis"], **details)
     return Outcome.ok(**details)
 
 
@@ -305,6 +320,11 @@ def check_dtype_support(params: dict[str, Any]) -> Outcome:
             problems.append(f"{name} matmul relative error {err:.3g} exceeds {TOLERANCE[name]:g} vs a pure-Python reference")
     details = {"device": device, "dtypes": results, "reference": REFERENCE}
     if problems:
-        remedy = _numeric_remedy(torch) if wrong_numbers else f"do not use these dtypes on {device}; pick one dtype.select allows"
+        said = (
+            numeric_diagnosis(torch) if wrong_numbers else {"remedy": f"do not use these dtypes on {device}; pick one dtype.select allows"}
+        )
+        remedy = said["remedy"]
+        if "diagnosis" in said:
+            details["diagnosis"] = said["diagnosis"]
         return Outcome.fail("; ".join(problems), remedy=remedy, **details)
     return Outcome.ok(**details)

@@ -7,7 +7,7 @@ import os
 from importlib import metadata
 from typing import Any
 
-from preflight_probe import capabilities, inventory, pairing, remedies
+from preflight_probe import capabilities, checks_install, distributions, evidence, inventory, pairing, remedies
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
 from preflight_probe.outcome import Outcome
 from preflight_probe.pairing import expected_torchvision, local_tag, parse_version
@@ -33,6 +33,9 @@ def _installed(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+    except (UnicodeDecodeError, OSError, ValueError):  # a METADATA that is not UTF-8: read it leniently instead
+        found = distributions.find(name)
+        return found[0]["version"] if found else None
 
 
 def consistency_problems(versions: dict[str, str | None]) -> list[str]:
@@ -98,6 +101,7 @@ def check_deps_consistency(params: dict[str, Any]) -> Outcome:
             problems.append(pair[0])
             fixes.append(pair[1])
     if problems:
+        details["diagnosis"] = evidence.diagnosis(evidence.INSTALL_CONFLICT, problems)
         return Outcome.fail("; ".join(problems), remedy="; then ".join(fixes) or None, **details)
     return Outcome.ok(**details)
 
@@ -112,7 +116,12 @@ def _vision_mismatch(torch: Any, vision_version: str | None, what: str) -> Outco
     if pair is None:
         return None
     return Outcome.fail(
-        f"{pair[0]} ({what})", remedy=pair[1], torch=torch.__version__, torchvision=vision_version, builds=found["torchvision_build"]
+        f"{pair[0]} ({what})",
+        remedy=pair[1],
+        torch=torch.__version__,
+        torchvision=vision_version,
+        builds=found["torchvision_build"],
+        diagnosis=evidence.diagnosis(evidence.INSTALL_CONFLICT, [pair[0]]),
     )
 
 
@@ -133,11 +142,13 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
         mismatch = _vision_mismatch(torch, tv_meta, f"import failed with {text}")
         if mismatch:
             return mismatch
+        said = _vision_import_diagnosis(tv_meta)
         return Outcome.fail(
             f"torchvision {tv_meta} is installed but fails to import with torch {torch.__version__}: {text}",
-            remedy=remedies.reinstall("torchvision", tv_meta, _torch_tag(torch)),
+            remedy=said["remedy"],
             torch=torch.__version__,
             torchvision=tv_meta,
+            diagnosis=said["diagnosis"],
         )
     details: dict[str, Any] = {"torch": torch.__version__, "torchvision": torchvision.__version__, "device": device}
     boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]], device=device)
@@ -149,11 +160,21 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
         mismatch = _vision_mismatch(torch, torchvision.__version__, f"torchvision.ops.nms on {device} failed with '{text}'")
         if mismatch:
             return mismatch
+        damaged = _vision_import_diagnosis(torchvision.__version__)
+        if damaged["diagnosis"]["cause"] == evidence.INSTALL_DAMAGED:  # its extension failed to load: the files say why
+            return Outcome.fail(
+                f"torchvision.ops.nms failed on {device} with '{text}': torchvision's install is damaged: "
+                + "; ".join(damaged["diagnosis"]["evidence"]),
+                remedy=damaged["remedy"],
+                diagnosis=damaged["diagnosis"],
+                **details,
+            )
         if "does not exist" in text or "torchvision::" in text or "not implemented" in text.lower():
             return Outcome.fail(
                 f"torchvision {torchvision.__version__} and torch {torch.__version__} are not a matching build: "
                 f"torchvision.ops.nms failed on {device} with '{text}'",
                 remedy=_torchvision_install(torch),
+                diagnosis=evidence.diagnosis(evidence.INSTALL_CONFLICT, [f"torchvision.ops.nms failed on {device} with '{text}'"]),
                 **details,
             )
         raise
@@ -164,6 +185,23 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
             f"torchvision.ops.nms on {device} kept boxes {kept}, expected [0, 2]", remedy=_torchvision_install(torch), **details
         )
     return Outcome.ok(**details)
+
+
+def _vision_import_diagnosis(version: str | None) -> dict[str, Any]:
+    """A reinstall only when torchvision's files differ from its RECORD; else what was ruled out and the next step."""
+    summary = checks_install.stack_record("none")
+    mine = {**summary, "problems": [p for p in summary.get("problems") or [] if p["distribution"] == "torchvision"]}
+    mine["problem_count"] = len(mine["problems"])
+    damage = checks_install.damage_findings(mine)
+    if damage:
+        remedy = "reinstall what is damaged: " + "; ".join(damage[1]) + evidence.rests_on(damage[2])
+        return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, damage[2])}
+    step = f"run {remedies._python()} -c 'import torchvision' to see the whole traceback, and read its last frame"
+    ruled_out = [f"torchvision {version} pairs with this torch", "its files match pip's RECORD sizes"]
+    return {
+        "remedy": f"{evidence.NOT_IDENTIFIED_WORDS}: {step}",
+        "diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, ruled_out, next_step=step),
+    }
 
 
 def _torch_tag(torch: Any) -> str | None:
@@ -233,25 +271,35 @@ def _compile_failure(exc: BaseException, device: str, torch: Any) -> Outcome:
             "or point CXX at a compiler that works"
         )
         return Outcome.fail(
-            message, remedy=remedy, compiler=path, compiler_output_tail=tail, exception=first, cause="compiler cannot compile"
+            message,
+            remedy=remedy,
+            compiler=path,
+            compiler_output_tail=tail,
+            exception=first,
+            cause="compiler cannot compile",
+            diagnosis=evidence.diagnosis(evidence.TOOLCHAIN, [f"{path} failed on inductor's kernel: {' / '.join(tail[-2:])}"]),
         )
     cause = _compile_cause(text)
-    details = {"cause": cause, "exception": first, "compiler": known, "compiler_source": source}
+    details: dict[str, Any] = {"cause": cause, "exception": first, "compiler": known, "compiler_source": source}
+    proof = [f"torch.compile raised: {first}"]
     if cause and cause.startswith("no working C++ compiler"):
+        details["diagnosis"] = evidence.diagnosis(evidence.TOOLCHAIN, proof)
         return Outcome.fail(f"torch.compile failed on {device}: {cause}", remedy=remedies.cxx_compiler_install(), **details)
     if cause and cause.startswith("Triton"):
+        details["diagnosis"] = evidence.diagnosis(evidence.DEPENDENCY_MISSING, proof)
         return Outcome.fail(f"torch.compile failed on {device}: {cause}", remedy=remedies.pip_install("triton"), **details)
     if cause:
+        details["diagnosis"] = evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, proof)
         return Outcome.fail(
             f"torch.compile failed on {device}: {cause}",
             remedy="use a Python version this torch's torch.compile supports, or a newer torch",
             **details,
         )
-    return Outcome.fail(
-        f"torch.compile failed on {device}: {first}",
-        remedy="rerun with TORCH_LOGS=+inductor to see the failing step; until fixed run eager or allow compile_fallback in policy/severity.yaml",
-        **details,
+    step = (
+        "rerun with TORCH_LOGS=+inductor to see the failing step; until fixed run eager or allow compile_fallback in policy/severity.yaml"
     )
+    details["diagnosis"] = evidence.diagnosis(evidence.NOT_IDENTIFIED, proof, next_step=step)
+    return Outcome.fail(f"torch.compile failed on {device}: {first}", remedy=f"{evidence.NOT_IDENTIFIED_WORDS}: {step}", **details)
 
 
 def check_compile_smoke(params: dict[str, Any]) -> Outcome:

@@ -14,9 +14,10 @@ import glob
 import importlib.util
 import os
 import re
-import struct
 import sys
 from typing import Any
+
+from preflight_probe import elf
 
 _CUDART = re.compile(rb"(?:lib)?cudart(?:64_|\.so\.|[.-][0-9a-f]{8}\.so\.)(\d+)")
 _HIP = re.compile(rb"libamdhip64\.so(?:\.(\d+))?")
@@ -140,46 +141,8 @@ def import_location(name: str, module: Any = None) -> str | None:
 
 def elf_needed(path: str) -> list[str] | None:
     """DT_NEEDED entries of an ELF shared object; None when ``path`` is not a readable ELF file."""
-    try:
-        with open(path, "rb") as handle:
-            ident = handle.read(16)
-            if ident[:4] != b"\x7fELF":
-                return None
-            wide, order = ident[4] == 2, "<" if ident[5] == 1 else ">"
-            handle.seek(0)
-            header = handle.read(64 if wide else 52)
-            if wide:
-                shoff, shentsize, shnum = struct.unpack(order + "Q", header[40:48])[0], *struct.unpack(order + "HH", header[58:62])
-            else:
-                shoff, shentsize, shnum = struct.unpack(order + "I", header[32:36])[0], *struct.unpack(order + "HH", header[46:50])
-            sections = []
-            for i in range(shnum):
-                handle.seek(shoff + i * shentsize)
-                raw = handle.read(shentsize)
-                if wide:
-                    _n, kind, _f, _a, offset, size, link = struct.unpack(order + "IIQQQQI", raw[:44])
-                else:
-                    _n, kind, _f, _a, offset, size, link = struct.unpack(order + "IIIIIII", raw[:28])
-                sections.append((kind, offset, size, link))
-            needed: list[str] = []
-            for kind, offset, size, link in sections:
-                if kind != 6 or link >= len(sections):  # SHT_DYNAMIC, linked to its string table
-                    continue
-                str_off, str_size = sections[link][1], sections[link][2]
-                handle.seek(str_off)
-                strings = handle.read(min(str_size, 1 << 22))
-                handle.seek(offset)
-                dynamic = handle.read(min(size, 1 << 20))
-                step, fmt = (16, order + "qQ") if wide else (8, order + "iI")
-                for pos in range(0, len(dynamic) - step + 1, step):
-                    tag, value = struct.unpack(fmt, dynamic[pos : pos + step])
-                    if tag == 0:
-                        break
-                    if tag == 1 and value < len(strings):
-                        needed.append(strings[value : strings.index(b"\0", value)].decode("utf-8", "replace"))
-            return needed
-    except (OSError, struct.error, ValueError, IndexError):
-        return None
+    found = elf.dynamic(path)
+    return None if found is None else list(found["needed"])
 
 
 def _scan_names(path: str, limit: int = 64 << 20) -> bytes:

@@ -28,6 +28,8 @@ LOCATIONS = {
     "torchvision.import": ("checks_stack", "check_torchvision_import"),
     "compile.smoke": ("checks_stack", "check_compile_smoke"),
     "deps.consistency": ("checks_stack", "check_deps_consistency"),
+    "install.record": ("checks_install", "check_install_record"),
+    "loader.libraries": ("checks_install", "check_loader_libraries"),
     "device.placement": ("checks_perf", "check_device_placement"),
     "perf.matmul": ("checks_perf", "check_perf_matmul"),
     "perf.bandwidth": ("checks_perf", "check_perf_bandwidth"),

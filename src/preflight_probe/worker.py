@@ -13,15 +13,22 @@ import time
 import traceback
 from typing import Any
 
-from preflight_probe import PROTOCOL_VERSION, faults
+from preflight_probe import PROTOCOL_VERSION, faults, surroundings
 from preflight_probe.channel import private_stdout
 from preflight_probe.outcome import Outcome
 from preflight_probe.registry import CHECKS
 
 
+def evidence_line() -> None:
+    """What the orchestrator needs to judge a crash it cannot ask us about: our limits and where our packages are."""
+    facts = {"rlimits": surroundings.rlimits(), "sys_path": sys.path}
+    print(f"preflight_probe: evidence {json.dumps(facts)}", file=sys.stderr, flush=True)
+
+
 def run_one(check_id: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run a check by id and return its result record (never raises)."""
     start = time.perf_counter()
+    evidence_line()
     func = CHECKS.get(check_id)
     faults.maybe_inject(check_id)
     if func is None:

@@ -238,3 +238,27 @@ def test_a_sweep_step_log_is_scrubbed_of_token_shapes_without_any_secret_variabl
     logs = (run.path / record["stdout_log"]).read_text(encoding="utf-8") + (run.path / record["stderr_log"]).read_text(encoding="utf-8")
     assert SHAPED["huggingface"] not in logs
     assert SHAPED["aws"] not in logs + json.dumps(record)
+
+
+def test_finalize_makes_any_bytes_a_valid_utf8_report_and_rehashes_a_changed_fingerprint() -> None:
+    import json
+
+    from preflight_action.preflight import report
+    from preflight_action.preflight.session import REPORT_STRING_LIMIT, finalize
+
+    def fingerprint(payload: dict[str, object]) -> dict[str, object]:
+        made = report.fingerprint(payload)
+        return {"payload": made.payload, "sha256": made.sha256}
+
+    payload = {"environment": {"PYTORCH_X": "\udcff\x1b[2J\u202e" + "z" * (2 * REPORT_STRING_LIMIT)}}
+    doc = finalize({"env_fingerprint": fingerprint(payload), "host": {"hostname": "evil\x07host"}})
+    text = json.dumps(doc, ensure_ascii=False)
+    text.encode("utf-8")  # a lone surrogate used to stop the report being written here
+    value = doc["env_fingerprint"]["payload"]["environment"]["PYTORCH_X"]
+    assert value.startswith("\\udcff\\x1b[2J\\u202ezzz")
+    assert value.endswith("more characters)")
+    assert len(value) < REPORT_STRING_LIMIT + 40
+    assert doc["env_fingerprint"] == fingerprint(doc["env_fingerprint"]["payload"])
+    assert doc["host"]["hostname"] == "evil\\x07host"
+    clean = {"env_fingerprint": fingerprint({"environment": {"A": "b"}})}
+    assert finalize(clean)["env_fingerprint"] == clean["env_fingerprint"]  # nothing to clean: the same hash

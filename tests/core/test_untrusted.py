@@ -73,3 +73,21 @@ def test_text_with_an_escaped_quote_or_a_long_run_is_left_to_the_walk() -> None:
     assert not untrusted.text_within_shape(long, max_string=10)
     assert not untrusted.within_shape(json.loads(long), max_string=10)
     assert untrusted.within_shape(json.loads(long), max_string=None)
+
+
+def test_clean_tree_escapes_and_caps_every_string_and_key_and_keeps_other_leaves() -> None:
+    document = {"env\udcff": ["ok", "a\x00b", 1.5, None, True], "big": "y" * 50, "nested": {"k": ("t\u202e",)}}
+    cleaned = untrusted.clean_tree(document, limit=10, key_limit=12)
+    assert cleaned == {
+        "env\\udcff": ["ok", "a\\x00b", 1.5, None, True],
+        "big": "yyyyyyyyyy… (40 more characters)",
+        "nested": {"k": ["t\\u202e"]},
+    }
+    assert untrusted.check_shape(cleaned) is None
+
+
+def test_the_markdown_filters_escape_controls_and_overrides_whatever_reaches_them() -> None:
+    from preflight_action.templating import md_block, md_cell
+
+    assert md_cell("ok\x1b[2J\u202e|x") == "ok\\x1b\\[2J\\u202e\\|x"  # brackets escaped as links are
+    assert md_block("line\x00\u2066end") == "line\\x00\\u2066end"

@@ -11,6 +11,8 @@ from preflight_action import schemas, vocab
 from preflight_action.github import action_inputs
 from preflight_action.preflight import cli
 from preflight_action.summary import cli as summary_cli
+from preflight_probe import evidence
+from tests.support.report_factory import report_doc
 
 
 def _enum(name: str, *pointer: str) -> list[Any]:
@@ -88,3 +90,21 @@ def test_the_action_inputs_accept_exactly_the_vocabulary() -> None:
         action_inputs.parse_level("thorough")
     with pytest.raises(action_inputs.ActionInputError, match="input fail-on"):
         action_inputs.parse_fail_on("sometimes")
+
+
+def _with(diagnosis: dict[str, Any]) -> dict[str, Any]:
+    document = report_doc()
+    document["checks"][0]["details"]["diagnosis"] = diagnosis
+    return document
+
+
+def test_causes_are_one_set_in_vocab_the_probe_and_the_report_schema() -> None:
+    assert vocab.CAUSES == evidence.CAUSES
+    assert tuple(schemas.load("preflight_report")["$defs"]["diagnosis"]["properties"]["cause"]["enum"]) == vocab.CAUSES
+
+
+def test_a_diagnosis_names_a_known_cause_and_an_unknown_one_gives_the_next_step() -> None:
+    assert schemas.problems(_with(evidence.diagnosis("not_identified", ["x"], next_step="run it")), "preflight_report") == []
+    assert schemas.problems(_with(evidence.diagnosis("resource_limit", ["RLIMIT_NOFILE soft 64"])), "preflight_report") == []
+    assert "next_step" in " ".join(schemas.problems(_with({"cause": "not_identified", "evidence": ["x"]}), "preflight_report"))
+    assert schemas.problems(_with({"cause": "a guess", "evidence": []}), "preflight_report")

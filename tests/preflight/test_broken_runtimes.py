@@ -7,30 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight_action import schemas
+from tests.preflight.conftest import build
 from tests.support import broken_runtimes as br
-
-
-def _build(builder, *args):
-    try:
-        return builder(*args)
-    except br.Unavailable as why:
-        pytest.skip(str(why))
-
-
-@pytest.fixture
-def under(run_preflight, monkeypatch):
-    """Run the real preflight (cli.main) with ``--python`` and the environment of a broken runtime."""
-
-    def run(runtime: br.Runtime, *args: str):
-        monkeypatch.delenv("PYTHONPATH", raising=False)
-        for name, value in runtime.env.items():
-            monkeypatch.setenv(name, value)
-        result = run_preflight("--python", str(runtime.python), "--quiet", *args)
-        schemas.validate(result.report, "preflight_report", "broken-runtime report")
-        return result
-
-    return run
+from tests.support import corpus
 
 
 def _failed(run, check_id):
@@ -47,8 +26,9 @@ def _failed(run, check_id):
 @pytest.mark.integration
 @pytest.mark.parametrize("via", ["PYTHONPATH", ".pth"])
 def test_a_second_torch_on_the_path_fails_deps_consistency_naming_both(under, tmp_path: Path, via: str) -> None:
-    runtime = _build(br.second_torch, tmp_path, via)
+    runtime = build(br.second_torch, tmp_path, via)
     run = under(runtime, "--device", "cpu")
+    corpus.verify("a second, older torch ahead on the path", run.report)
     check, entry = _failed(run, "deps.consistency")
     assert entry["band"] == "medium"
     assert "2 torch installs are visible to this interpreter" in check["error"]
@@ -68,8 +48,9 @@ def test_a_second_torch_on_the_path_fails_deps_consistency_naming_both(under, tm
 @pytest.mark.integration
 @pytest.mark.parametrize("via", ["PYTHONPATH", ".pth"])
 def test_the_same_torch_installed_twice_fails_deps_consistency_where_it_used_to_pass(under, tmp_path: Path, via: str) -> None:
-    runtime = _build(br.second_copy_of_torch, tmp_path, via)
+    runtime = build(br.second_copy_of_torch, tmp_path, via)
     run = under(runtime, "--device", "cpu", "--check-torchvision")
+    corpus.verify("the same torch installed twice", run.report)
     check, entry = _failed(run, "deps.consistency")
     assert entry["band"] == "medium"
     version = runtime.notes["version"]
@@ -86,8 +67,9 @@ def test_the_same_torch_installed_twice_fails_deps_consistency_where_it_used_to_
 
 @pytest.mark.integration
 def test_torchvision_built_for_another_torch_and_cuda_names_both_builds_and_the_pair(under, tmp_path: Path) -> None:
-    runtime = _build(br.torchvision_for_another_build, tmp_path)
+    runtime = build(br.torchvision_for_another_build, tmp_path)
     run = under(runtime, "--device", "cpu", "--check-torchvision")
+    corpus.verify("torchvision built for another torch and CUDA", run.report)
     check, entry = _failed(run, "deps.consistency")
     assert entry["band"] == "medium"
     vision = runtime.notes["torchvision_version"]
@@ -104,8 +86,9 @@ def test_torchvision_built_for_another_torch_and_cuda_names_both_builds_and_the_
 
 @pytest.mark.integration
 def test_matmul_wrong_everywhere_fails_tensor_smoke_against_an_independent_reference(under, tmp_path: Path) -> None:
-    runtime = _build(br.patched_matmul, tmp_path)
+    runtime = build(br.patched_matmul, tmp_path)
     run = under(runtime, "--device", "cpu")
+    corpus.verify("a sitecustomize that patches matmul", run.report)
     smoke, entry = _failed(run, "tensor.smoke")
     assert entry["band"] == "critical"
     assert "exact small-integer float32 matmul is wrong in 256 of 256 cells" in smoke["error"]
@@ -123,8 +106,9 @@ def test_matmul_wrong_everywhere_fails_tensor_smoke_against_an_independent_refer
 @pytest.mark.integration
 @pytest.mark.parametrize("kind", ["package", "module"])
 def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, tmp_path: Path, kind: str) -> None:
-    runtime = _build(br.shadowing_torch, tmp_path, kind)
+    runtime = build(br.shadowing_torch, tmp_path, kind)
     run = under(runtime, "--device", "cpu")
+    corpus.verify("a project's torch/ package on PYTHONPATH", run.report)
     check, entry = _failed(run, "torch.import")
     assert entry["band"] == "critical"
     shadow = runtime.notes["shadow"]
@@ -138,34 +122,41 @@ def test_a_torch_package_that_is_not_pytorch_is_named_with_what_it_hides(under, 
 @pytest.mark.integration
 @pytest.mark.skipif(sys.platform != "linux", reason="a truncated ELF library raises SIGBUS on Linux")
 def test_a_damaged_torch_library_crash_is_named_a_damaged_install_with_a_reinstall(under, tmp_path: Path) -> None:
-    runtime = _build(br.damaged_torch, tmp_path)
+    runtime = build(br.damaged_torch, tmp_path)
     run = under(runtime, "--device", "cpu")
     check, entry = _failed(run, "torch.import")
     assert entry["band"] == "critical"
     assert check["details"]["isolated_failure"] is True
     assert check["error"].startswith(f"torch at {runtime.notes['torch']} crashed while loading its shared libraries (killed by SIGBUS")
-    assert "this points at a damaged install" in check["error"]
-    assert check["remedy"].startswith("reinstall torch: ")
-    assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
+    size = (Path(runtime.notes["torch"]) / "lib" / "libc10.so").stat().st_size
+    assert f"the install is damaged: torch/lib/libc10.so (torch 2.14.1) is {size} bytes, its RECORD says " in check["error"]
+    assert check["remedy"].startswith("reinstall what is damaged: ")
+    assert '-m pip install --force-reinstall --no-deps --no-cache-dir "torch==2.14.1"' in check["remedy"]
+    assert check["details"]["diagnosis"]["cause"] == "install_damaged"
+    corpus.evidence_based(check)
 
 
 @pytest.mark.integration
 @pytest.mark.skipif(sys.platform != "linux", reason="the truncated library is an ELF file")
 def test_a_torch_library_the_loader_refuses_is_named_a_damaged_install(under, tmp_path: Path) -> None:
-    runtime = _build(br.damaged_torch, tmp_path, 64)  # its first 64 bytes
+    runtime = build(br.damaged_torch, tmp_path, 64)  # its first 64 bytes
     run = under(runtime, "--device", "cpu")
     check, entry = _failed(run, "torch.import")
     assert entry["band"] == "critical"
     assert check["error"].startswith(f"import torch from {runtime.notes['torch']} failed: OSError: ")
-    assert check["error"].endswith("its shared libraries cannot be loaded: this points at a damaged or mixed install")
-    assert '-m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in check["remedy"]
+    assert check["error"].endswith(
+        "; the install is damaged: torch/lib/libc10.so (torch 2.14.1) is 64 bytes, its RECORD says " + check["error"].rsplit(" ", 1)[-1]
+    )
+    assert '-m pip install --force-reinstall --no-deps --no-cache-dir "torch==2.14.1"' in check["remedy"]
+    corpus.evidence_based(check)
 
 
 @pytest.mark.integration
 @pytest.mark.skipif(sys.platform == "win32", reason="the broken compiler is a POSIX shell wrapper around g++")
 def test_a_compiler_that_cannot_compile_keeps_its_path_and_its_own_error_lines(under, tmp_path: Path) -> None:
-    runtime = _build(br.compiler_without_headers, tmp_path)
+    runtime = build(br.compiler_without_headers, tmp_path)
     run = under(runtime, "--device", "cpu", "--check-compile", "--check-timeout", "400")
+    corpus.verify("a C++ compiler without its headers (--check-compile)", run.report)
     check, entry = _failed(run, "compile.smoke")
     assert entry["band"] == "high"
     cxx = runtime.notes["cxx"]
@@ -181,6 +172,7 @@ def test_a_python_that_is_not_python_is_said_once_with_its_earliest_lines(under,
     for _ in range(3):  # the earliest stderr line used to be lost in 2 of 3 runs
         run = under(runtime)
         check, entry = _failed(run, "torch.import")
+        corpus.verify("a --python that is a shell script", run.report)
         assert entry["band"] == "critical"
         assert check["error"].startswith(f"{runtime.python} is not a Python interpreter, or it never started the probe")
         assert "exit code 0" in check["error"]

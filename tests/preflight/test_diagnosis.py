@@ -137,7 +137,8 @@ def test_sigill_while_importing_torch_points_at_a_build_for_another_cpu():
     said = isolated.explain("torch.import", "the worker was killed by SIGILL (exit -4)", lines, True, "/env/bin/python", 60)
     assert said.error.startswith("torch at /env/torch was killed by SIGILL while loading its shared libraries")
     assert '/env/bin/python -m pip install --force-reinstall --no-cache-dir "torch==2.14.1"' in said.remedy
-    assert said.remedy.endswith("--index-url https://download.pytorch.org/whl/cpu")
+    assert "--index-url https://download.pytorch.org/whl/cpu (evidence: the worker was killed by SIGILL" in said.remedy
+    assert said.details["diagnosis"]["cause"] == "cpu_instructions"
 
 
 def test_a_too_old_python_never_started_the_probe():

@@ -21,14 +21,26 @@ from preflight_action.preflight.cli import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_ONLY = {"model.smoke", "transfer.host", "memory.pattern", "load.sustained"}
-QUICK = ["kernel.log", "torch.import", "device.resolve", "capabilities.detect", "tensor.smoke", "deps.consistency"]
+QUICK = [
+    "kernel.log",
+    "torch.import",
+    "device.resolve",
+    "capabilities.detect",
+    "tensor.smoke",
+    "deps.consistency",
+    "install.record",
+    "loader.libraries",
+    "host.limits",
+    "host.container",
+    "host.threads",
+]
 
 
 def _ids(specs: list[checks.CheckSpec]) -> list[str]:
     return [s.id for s in specs]
 
 
-def test_quick_runs_the_issue_checks_and_the_nvml_host_checks_only() -> None:
+def test_quick_runs_the_issue_checks_the_surroundings_and_the_nvml_host_checks_only() -> None:
     policy = levels.load()
     planned = levels.plan(policy, "quick", checks.SPECS)
     run_always = [s.id for s in planned if s.enabled_by is None]
@@ -92,8 +104,10 @@ def test_help_states_each_levels_default_budget(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert re.search(r"deep burn-in [^;]*;[^;]*; default budget 600 s; 26 checks listed", out), out
-    assert re.search(r"quick readiness gate [^;]*;[^;]*; default budget 60 s; 16 checks listed", out), out
+    policy = levels.load()
+    listed = {name: len(levels.plan(policy, name, checks.SPECS)) for name in ("quick", "deep")}  # what a run lists
+    assert re.search(rf"deep burn-in [^;]*;[^;]*; default budget 600 s; {listed['deep']} checks listed", out), out
+    assert re.search(rf"quick readiness gate [^;]*;[^;]*; default budget 60 s; {listed['quick']} checks listed", out), out
 
 
 class FakeClock:

@@ -12,6 +12,8 @@ copy of a real torch shared library, a g++ whose headers are gone, and a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -24,14 +26,14 @@ from pathlib import Path
 
 
 def _torch_site() -> Path:
-    """The site-packages that holds the dev environment's real torch 2.14 and torchvision (a layered venv's is not its own)."""
+    """The site-packages holding the dev venv's real torch (a layered venv reaches it through a .pth file)."""
     spec = importlib.util.find_spec("torch")
-    if spec is not None and spec.origin:
-        return Path(spec.origin).parent.parent
-    return Path(sysconfig.get_paths()["purelib"])
+    if spec is None or not spec.submodule_search_locations:
+        return Path(sysconfig.get_paths()["purelib"])
+    return Path(next(iter(spec.submodule_search_locations))).parent
 
 
-SITE = _torch_site()
+SITE = _torch_site()  # the dev venv's site-packages: the real torch 2.14 and torchvision
 CACHE = Path(os.environ.get("PREFLIGHT_BROKEN_RUNTIMES_CACHE", "/tmp/preflight-broken-runtimes"))
 TORCH_213_WHEEL = "torch==2.13.0+cpu"
 
@@ -109,10 +111,14 @@ def second_copy_of_torch(root: Path, via: str) -> Runtime:
     real package (a symlink, no 1-4 GB copy) with its own dist-info, ahead of the venv's, by PYTHONPATH or .pth."""
     other = root / "other-env-site"
     other.mkdir(parents=True)
-    (other / "torch").symlink_to(SITE / "torch", target_is_directory=True)
     dist = next(SITE.glob("torch-*.dist-info"), None)
     if dist is None:
         raise Unavailable("the dev venv has no torch distribution to install twice")
+    # every top-level entry torch's RECORD lists (torch, functorch, torchgen ...), so the copy is whole
+    tops = {line.split("/", 1)[0] for line in (dist / "RECORD").read_text(encoding="utf-8").splitlines() if "/" in line}
+    for top in sorted(tops - {dist.name, "..", ""}):
+        if (SITE / top).is_dir():
+            (other / top).symlink_to(SITE / top, target_is_directory=True)
     shutil.copytree(dist, other / dist.name)
     version = dist.name[len("torch-") : -len(".dist-info")]
     if via == "PYTHONPATH":
@@ -199,7 +205,24 @@ def damaged_torch(root: Path, keep_bytes: int | None = None) -> Runtime:
     dist = site / "torch-2.14.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.14.1\n", encoding="utf-8")
-    return Runtime(Path(sys.executable), {"PYTHONPATH": str(site)}, {"torch": str(site / "torch")})
+    # pip's RECORD of the install as it should have been: the library's real size and hash
+    write_record(site, dist, {"torch/__init__.py": (site / "torch" / "__init__.py").read_bytes(), "torch/lib/libc10.so": data})
+    return Runtime(Path(sys.executable), {"PYTHONPATH": str(site)}, {"torch": str(site / "torch"), "library": "torch/lib/libc10.so"})
+
+
+def record_line(path: str, data: bytes) -> str:
+    """One RECORD row as pip writes it: path, sha256 (urlsafe base64, unpadded), size."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def write_record(site: Path, dist: Path, files: dict[str, bytes]) -> None:
+    """A RECORD for ``files`` (what pip wrote) plus the dist-info's own files, as pip lays it out."""
+    rows = [record_line(rel, data) for rel, data in files.items()]
+    rows += [record_line(f"{dist.name}/{f.name}", f.read_bytes()) for f in sorted(dist.iterdir()) if f.name != "RECORD"]
+    rows.append(f"{dist.name}/RECORD,,")
+    (dist / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (dist / "INSTALLER").write_text("pip\n", encoding="utf-8")
 
 
 def compiler_without_headers(root: Path) -> Runtime:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight_action.preflight import host_checks, inventory, stress
+from preflight_action.preflight import host_checks, inventory, stress, surroundings
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.options import Options
 from preflight_action.preflight.report import CheckResult
@@ -27,6 +27,16 @@ def _lazy(module: str, name: str) -> HostFunc:
 
     run.__name__ = run.__qualname__ = name
     return run
+
+
+def _named_damage(ctx: Context) -> list[str]:
+    """Damage earlier checks already named from the RECORD (one cause, one failure: install.record need not repeat it)."""
+    named: list[str] = []
+    for result in ctx.results.values():
+        diagnosis = result.details.get("diagnosis")
+        if result.status == "fail" and isinstance(diagnosis, dict) and diagnosis.get("cause") in ("install_damaged", "dependency_missing"):
+            named.extend(str(e) for e in diagnosis.get("evidence") or [])
+    return named
 
 
 def _device_params(ctx: Context) -> dict[str, Any]:
@@ -105,6 +115,11 @@ SPECS: list[CheckSpec] = [
         "deps.consistency",
         params=lambda ctx: {"torch_imported": ctx.passed("torch.import"), "inventory_limit": inventory.MAX_DISTRIBUTIONS},
     ),
+    # Evidence, not inference (issue 24): the stack's files against pip's RECORD (sizes from a child the worker
+    # started as torch's import began; hashes where policy/levels.yaml says), and whether the libraries torch
+    # ships are the ones this process loaded. Neither needs torch to import: that is when they matter most.
+    CheckSpec("install.record", params=lambda ctx: {"level": ctx.options.level, "named": _named_damage(ctx)}, timed=True),
+    CheckSpec("loader.libraries", needs=("torch.import",)),
     # GPU truth (issue 8): probe figures compared with policy/gpu_reference.yaml, then NVML health.
     CheckSpec("device.placement", needs=("device.resolve",), params=host_checks.placement_params),
     CheckSpec("perf.matmul", needs=("device.resolve", "capabilities.detect"), params=host_checks.perf_params),
@@ -128,6 +143,12 @@ SPECS: list[CheckSpec] = [
     # Both judge the resolved device: without one they would describe a device nobody asked for.
     CheckSpec("dtype.select", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_dtype_select),
     CheckSpec("memory.headroom", needs=("device.resolve", "capabilities.detect"), host=host_checks.check_memory_headroom),
+    # The process's surroundings (issue 24): what capabilities.detect read inside the diagnosed process, against
+    # policy/surroundings.yaml; a few dict lookups, so every level runs them (imported with this module, while
+    # the worker imports torch).
+    CheckSpec("host.limits", needs=("capabilities.detect",), host=surroundings.check_limits),
+    CheckSpec("host.container", needs=("capabilities.detect",), host=surroundings.check_container),
+    CheckSpec("host.threads", needs=("capabilities.detect",), host=surroundings.check_threads),
     # The deep level (issue 14; policy/levels.yaml): a model smoke and stress checks bounded by the budget.
     CheckSpec("model.smoke", needs=("tensor.smoke",), params=stress.device_params),
     CheckSpec("transfer.host", needs=("device.resolve",), params=stress.transfer_params, timed=True),

@@ -24,6 +24,7 @@ from preflight_action.preflight.report import CheckResult
 from preflight_action.safety.capabilities import RuntimeCapabilities
 from preflight_action.safety.dtype import choose, load_dtype_policy
 from preflight_action.safety.memory import estimate, load_memory_policy
+from preflight_probe import evidence
 
 PERF_BACKENDS = ("cuda", "rocm")
 NO_NVML = {
@@ -100,9 +101,26 @@ def check_memory_headroom(ctx: Context) -> CheckResult:
         "simulated": caps.simulated,
         "summary": f"{available}MB {caps.memory_kind} free (minimum {minimum:g}MB); fits {len(fits)}/{len(policy.models)} named models in {dtype}",
     }
+    facts = ctx.details("capabilities.detect")
+    limit, host_total = facts.get("cgroup_memory_limit_mb"), facts.get("ram_total_host_mb")
+    capped = caps.memory_kind == "RAM" and limit is not None and host_total is not None and limit < host_total
+    if capped:  # a container's memory limit, not the host's RAM, is what this job may use
+        details["cgroup_memory_limit_mb"], details["host_ram_mb"] = limit, host_total
+        details["summary"] = f"{details['summary']} (the cgroup memory limit {limit}MB binds, not the host's {host_total}MB)"
     if available < minimum:
+        where = "the memory this cgroup may use" if capped else where
         error = f"only {available}MB {caps.memory_kind} free on {where}, below the policy minimum of {minimum:g}MB ({policy.source})"
-        return CheckResult("memory.headroom", "fail", details=details, error=error, source="host")
+        if not capped:
+            return CheckResult("memory.headroom", "fail", details=details, error=error, source="host")
+        where_read = (facts.get("sources") or {}).get("cgroup_memory_limit_mb", "the cgroup memory limit")
+        proof = [f"cgroup memory limit {limit}MB ({where_read}); host RAM {host_total}MB; {available}MB of the limit is free"]
+        details["diagnosis"] = evidence.diagnosis(evidence.CONTAINER_LIMIT, proof)
+        error += f": the cgroup memory limit of {limit}MB binds, not the host's {host_total}MB of RAM"
+        remedy = (
+            "raise the job's memory limit (docker run --memory, Kubernetes resources.limits.memory, Slurm --mem) "
+            "or free memory inside it" + evidence.rests_on(proof)
+        )
+        return CheckResult("memory.headroom", "fail", details=details, error=error, remedy=remedy, source="host")
     return CheckResult("memory.headroom", "pass", details=details, source="host")
 
 

@@ -7,22 +7,20 @@ its stderr, including the line the probe writes before it imports torch.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from typing import Any
 
-from preflight_probe import remedies
+from preflight_action.preflight import crash
+from preflight_action.preflight.crash import Explained
+from preflight_probe import evidence
 
 _IMPORTING = re.compile(r"preflight_probe: importing torch from (?P<path>.+?) \(installed: (?P<version>[^)]*)\)\s*$")
 _SIGNAL = re.compile(r"killed by (SIG[A-Z]+)")
 HEAD_LINES = 8
 MARKER = "[unparsable worker output] "  # how process.lines keeps stdout lines that are not the probe's JSON
-
-
-@dataclass(frozen=True)
-class Explained:
-    error: str
-    remedy: str
-    never_started: bool = False
+EVIDENCE = "preflight_probe: evidence "  # the worker's limits and sys.path, written before it imports torch
+OWN_LINES = ("preflight_probe: importing torch", EVIDENCE)
 
 
 def _torch_origin(lines: list[str]) -> tuple[str | None, str | None]:
@@ -40,30 +38,31 @@ def _how(message: str) -> str:
 
 
 def _printed(lines: list[str]) -> str:
-    shown = [line for line in lines if not line.startswith("preflight_probe: importing torch")][:HEAD_LINES]
+    shown = [line for line in lines if not line.startswith(OWN_LINES)][:HEAD_LINES]
     if not shown:
         return "it printed nothing"
     return "it printed:\n" + "\n".join(f"stdout: {x[len(MARKER) :]}" if x.startswith(MARKER) else f"stderr: {x}" for x in shown)
 
 
+def _facts(lines: list[str]) -> dict[str, Any]:
+    """What the worker said about itself before importing torch (its limits, its sys.path)."""
+    for line in lines:
+        if line.startswith(EVIDENCE):
+            try:
+                found = json.loads(line[len(EVIDENCE) :])
+            except ValueError:
+                return {}
+            return found if isinstance(found, dict) else {}
+    return {}
+
+
 def explain(check_id: str, message: str, lines: list[str], hello: bool, python: str, timeout_s: float) -> Explained:
     """``message`` is the WorkerFailure text ('the worker was killed by SIGBUS (exit -7)', 'timed out after ...')."""
-    tail = "\n".join(lines[-20:])
+    shown = [line for line in lines if not line.startswith(EVIDENCE)]
+    tail = "\n".join(shown[-20:])
     stderr = f"\nlast stderr lines:\n{tail}" if tail else " (no stderr output)"
     if not hello:
-        if any("too old to run the probe" in line and not line.startswith(MARKER) for line in lines):
-            return Explained(
-                f"{python} never started the probe: {lines[-1] if lines else message}",
-                "point --python at a Python 3.8+ interpreter of the environment to diagnose",
-                never_started=True,
-            )
-        outcome = _how(message)
-        return Explained(
-            f"{python} is not a Python interpreter, or it never started the probe ({outcome}); {_printed(lines)}",
-            f"point --python at the environment's Python interpreter (in that environment, "
-            f"python -c 'import sys; print(sys.executable)' prints its path); {python} is not one",
-            never_started=True,
-        )
+        return _never_started(message, lines, python)
     if message.startswith("timed out"):
         return Explained(
             message + stderr,
@@ -72,32 +71,67 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
         )
     signal = _SIGNAL.search(message)
     if check_id == "torch.import":
-        path, version = _torch_origin(lines)
-        where = f"torch at {path}" if path else "torch"
-        fix = remedies.reinstall("torch", version, python=python)
-        if signal and signal.group(1) == "SIGILL":
-            return Explained(
-                f"{where} was killed by SIGILL while loading its shared libraries: they use CPU instructions this CPU "
-                f"does not have (a build for another CPU){stderr}",
-                f"install a torch build for this CPU: {fix}",
-            )
-        if signal:
-            return Explained(
-                f"{where} crashed while loading its shared libraries ({_how(message)}): this points "
-                f"at a damaged install (a truncated or partly written .so, a full disk during pip install){stderr}",
-                f"reinstall torch: {fix}",
-            )
+        return crash.torch_import(
+            _torch_origin(lines), signal.group(1) if signal else None, _how(message), shown, _facts(lines), python, stderr
+        )
+    step = crash.check_next_step(check_id, python)
+    damaged = crash.damaged_install(_facts(lines), python) if signal else None
+    if damaged is not None:
+        said, fix, details = damaged
         return Explained(
-            f"{where} ended the interpreter while importing ({_how(message)}){stderr}",
-            f"run {python} -c 'import torch' to see the import fail on its own, then reinstall torch: {fix}",
+            f"{check_id} crashed the interpreter ({_how(message)}): the install is damaged: {said}{stderr}", fix, details=details
         )
     if signal:
         return Explained(
             message + stderr,
-            f"{check_id} crashed the interpreter ({signal.group(1)}): rerun to see whether it repeats; a repeating crash inside "
-            "torch points at its build or the device driver (update the driver, reinstall torch)",
+            f"{check_id} crashed the interpreter ({signal.group(1)}); {crash.NOT_IDENTIFIED}: {step}",
+            details={
+                "diagnosis": evidence.diagnosis(
+                    evidence.NOT_IDENTIFIED, [f"the worker was {_how(message)} during {check_id}"], next_step=step
+                )
+            },
         )
     return Explained(
         message + stderr,
         f"{check_id} ended the interpreter: something it loaded called exit; the stderr lines show what",
+    )
+
+
+def _never_started(message: str, lines: list[str], python: str) -> Explained:
+    if any("too old to run the probe" in line and not line.startswith(MARKER) for line in lines):
+        return Explained(
+            f"{python} never started the probe: {lines[-1] if lines else message}",
+            "point --python at a Python 3.8+ interpreter of the environment to diagnose",
+            never_started=True,
+        )
+    outcome = _how(message)
+    signal = _SIGNAL.search(message)
+    found = crash.interpreter_environment(lines)
+    if found is not None:
+        cause, fix, proof = found
+        return Explained(
+            f"{python} could not start the probe ({outcome}): {cause}; {_printed(lines)}",
+            fix + evidence.rests_on(proof),
+            never_started=True,
+            details={"diagnosis": evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, proof)},
+        )
+    if signal and not lines:  # a program that is no interpreter exits or complains; this one was killed before it said anything
+        step = f"run {python} -c pass in the same environment to see it die on its own, and compare ulimit -a and env with a shell where it starts"
+        return Explained(
+            f"{python} was {outcome} before it started the probe, printing nothing; {crash.NOT_IDENTIFIED}",
+            f"{crash.NOT_IDENTIFIED}: {step}",
+            never_started=True,
+            details={
+                "diagnosis": evidence.diagnosis(evidence.NOT_IDENTIFIED, [f"{python} was {outcome} before its first line"], next_step=step)
+            },
+        )
+    printed = _printed(lines)
+    return Explained(
+        f"{python} is not a Python interpreter, or it never started the probe ({outcome}); {printed}",
+        f"point --python at the environment's Python interpreter (in that environment, "
+        f"python -c 'import sys; print(sys.executable)' prints its path); {python} is not one",
+        never_started=True,
+        details={
+            "diagnosis": evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, [f"{python} {outcome} without the probe's hello; {printed}"])
+        },
     )

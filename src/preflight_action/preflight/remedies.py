@@ -10,10 +10,10 @@ from __future__ import annotations
 from preflight_action.preflight.report import CheckResult
 
 BY_CHECK = {
-    "torch.import": "run the interpreter with -c 'import torch' to see the error on its own, then reinstall torch with pip",
+    "torch.import": "run the interpreter with -X faulthandler -c 'import torch' to see the error on its own and the frame it fails in",
     "device.resolve": "pass --device for a backend this machine has, or fix the driver / CUDA_VISIBLE_DEVICES so the device is visible",
     "capabilities.detect": "run python -m torch.utils.collect_env under the same interpreter to see which fact cannot be read",
-    "tensor.smoke": "results are wrong on this device: rerun on --device cpu to tell a device fault from a torch fault, then reinstall torch",
+    "tensor.smoke": "results are wrong on this device: rerun on --device cpu to tell a device fault from a torch fault, and at --level deep",
     "dtype.support": "avoid the failing dtypes on this device (dtype.select picks a safe one), or update the driver and torch",
     "torchvision.import": "install the torchvision release and build that pair with this torch (torch 2.N pairs with torchvision 0.(N+15))",
     "compile.smoke": "run eager until torch.compile works here (allow compile_fallback in policy/severity.yaml), and fix what the error names",
@@ -38,6 +38,11 @@ BY_CHECK = {
     "dtype.select": "set a dtype the device supports in the dtype policy, or run this job on a device that has the policy's dtype",
     "kernel.log": "read the kernel log line the error quotes (dmesg -T | grep -e Xid -e AER), then act on the Xid's action class",
     "memory.headroom": "free memory on the device or host (other processes), or lower the model size / batch the memory policy assumes",
+    "host.limits": "raise the resource limit the error names (ulimit in the job's shell; the hard limit where it is set)",
+    "host.container": "raise the container limit the error names (docker run --shm-size/--pids-limit/--cpus, the pod's resources)",
+    "install.record": "reinstall the distribution whose files differ from its RECORD (pip install --force-reinstall --no-deps NAME==VERSION)",
+    "loader.libraries": "take the folder the error names off LD_PRELOAD / LD_LIBRARY_PATH for this job, so torch loads the libraries it ships",
+    "host.threads": "set OMP_NUM_THREADS to the number of CPUs this process may use (or call torch.set_num_threads)",
 }
 GENERAL = "read the error above; rerun with the same interpreter to see whether it repeats"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from preflight_action import __version__, ci, redact
+from preflight_action import __version__, ci, redact, untrusted
 from preflight_action.errors import UsageError
 from preflight_action.host import host_identity, utc_now
 from preflight_action.preflight import budget, checks, gang_record, inventory, isolated, levels, report, triage
@@ -165,7 +165,9 @@ class Session:
             started_probe = worker.hello is not None or self._hello is not None
             said = isolated.explain(spec.id, str(failure), failure.stderr_tail, started_probe, self.python, self.options.check_timeout)
             self._never_started = spec.id if said.never_started else None
-            return CheckResult(spec.id, "fail", elapsed, {"isolated_failure": True}, error=said.error, remedy=said.remedy)
+            return CheckResult(
+                spec.id, "fail", elapsed, {"isolated_failure": True, **said.details}, error=_text(said.error), remedy=_text(said.remedy)
+            )
         details = record.get("details") or {}
         if restart_ms is not None:
             details = {**details, "worker_restart_ms": restart_ms}
@@ -174,9 +176,9 @@ class Session:
             status=record["status"],
             duration_ms=float(record.get("duration_ms") or 0.0),
             details=details,
-            error=record.get("error"),
-            skip_reason=record.get("skip_reason"),
-            remedy=record.get("remedy"),
+            error=_text(record.get("error")),
+            skip_reason=_text(record.get("skip_reason")),
+            remedy=_text(record.get("remedy")),
         )
         return self._judge(watch, result)
 
@@ -195,7 +197,9 @@ class Session:
             return self._run_probe(spec, ctx)
         started = time.perf_counter()
         result = spec.host(ctx)
-        return replace(result, source="host", duration_ms=result.duration_ms or (time.perf_counter() - started) * 1000.0)
+        elapsed = result.duration_ms or (time.perf_counter() - started) * 1000.0
+        # a host check's words quote what the probe read (a path, a cgroup folder): as untrusted as the probe's own
+        return replace(result, source="host", duration_ms=elapsed, error=_text(result.error), remedy=_text(result.remedy))
 
     def run(self, policy: SeverityPolicy, progress: Progress | None = None, starting: Starting | None = None) -> Report:
         ctx = Context(self.options, policy)
@@ -383,10 +387,28 @@ class Session:
         }
 
 
+# Characters of one string a report keeps: room for a stderr tail, a cap on a megabyte environment value.
+REPORT_STRING_LIMIT = 4 * untrusted.DEFAULT_LIMIT
+
+
 def finalize(document: dict[str, Any]) -> dict[str, Any]:
-    """Scrub every secret value out of a report document, and make it strict JSON, before anything sees it."""
-    finite: dict[str, Any] = _finite(redact.scrub(document, redact.secret_values()))
+    """Scrub every secret value out of a report document, and make it strict JSON, before anything sees it.
+
+    Paths, environment values, stderr, package metadata and hostnames may hold any bytes: every string and key
+    is escaped and capped (``untrusted``), so the report is valid UTF-8 JSON and safe in Markdown and HTML.
+    """
+    scrubbed = redact.scrub(document, redact.secret_values())
+    finite: dict[str, Any] = _finite(untrusted.clean_tree(scrubbed, REPORT_STRING_LIMIT))
+    fingerprint = finite.get("env_fingerprint")
+    if isinstance(fingerprint, dict) and fingerprint.get("payload") != (scrubbed.get("env_fingerprint") or {}).get("payload"):
+        shown = report.fingerprint(fingerprint["payload"])  # the hash stays the hash of what is shown
+        finite["env_fingerprint"] = {"payload": shown.payload, "sha256": shown.sha256}
     return finite
+
+
+def _text(value: Any) -> Any:
+    """A worker's words (its stderr, a library's message) made printable and bounded before a terminal shows them."""
+    return untrusted.clean(value, REPORT_STRING_LIMIT) if isinstance(value, str) else value
 
 
 def _finite(value: Any) -> Any:

@@ -1,0 +1,199 @@
+"""Why ``import torch`` raised, from evidence only: a limit that was hit, a file that differs from pip's RECORD,
+a dependency that is not installed, a library the loader took from elsewhere, code outside torch that raised.
+
+Where none of these holds, the answer is "cause not identified" with what was ruled out and the next
+diagnostic step; a reinstall is proposed only when the RECORD shows the install itself is damaged.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import sys
+import sysconfig
+from typing import Any
+
+from preflight_probe import checks_install, evidence, loader, remedies, surroundings
+
+LOADER_SIGNS = (
+    "cannot open shared object",
+    "undefined symbol",
+    "wrong elf class",
+    "invalid elf header",
+    "file too short",
+    "cannot read file data",
+)
+MEMORY_SIGNS = ("cannot allocate memory", "failed to map segment", "bad_alloc", "memoryerror", "out of memory")
+THREAD_SIGNS = ("resource temporarily unavailable", "can't start new thread", "pthread_create")
+FILE_SIGNS = ("too many open files",)
+
+
+def _errnos(exc: BaseException) -> set[int]:
+    found: set[int] = set()
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            break
+        if isinstance(current, OSError) and current.errno:
+            found.add(current.errno)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _limit_words(name: str, value: dict[str, Any] | None, unit: int = 1) -> str | None:
+    if not value or value.get("soft") is None:
+        return None
+    soft, hard = value["soft"], value.get("hard")
+    scale = (lambda v: f"{v // unit} MiB") if unit > 1 else str
+    return f"{name} soft {scale(soft)}, hard {'unlimited' if hard is None else scale(hard)} (getrlimit in this process)"
+
+
+def limit_cause(text: str, codes: set[int], limits: dict[str, Any], cgroup_memory_mb: float | None = None) -> tuple[str, str, str] | None:
+    """(cause, what happened, what to do) when the failure is a resource limit's, from the error and the limits."""
+    lowered = text.lower()
+    if errno.EMFILE in codes or any(s in lowered for s in FILE_SIGNS):
+        proof = _limit_words("RLIMIT_NOFILE", limits.get("nofile"))
+        if proof:
+            return (
+                proof,
+                "the process ran out of file descriptors (too many open files)",
+                "raise the open-files limit: ulimit -n 65536 (up to the hard limit)",
+            )
+    if errno.ENOMEM in codes or any(s in lowered for s in MEMORY_SIGNS):
+        proof = _limit_words("RLIMIT_AS", limits.get("as"), 1 << 20)
+        if proof:
+            return (
+                proof,
+                "the address space limit is too small for torch's libraries",
+                "remove the address-space limit for this job: ulimit -v unlimited",
+            )
+        if cgroup_memory_mb is not None:
+            proof = f"cgroup memory limit {cgroup_memory_mb:g} MB"
+            return (
+                proof,
+                "the cgroup memory limit is too small to load torch",
+                "raise the job's memory limit (docker run --memory, resources.limits.memory, Slurm --mem)",
+            )
+    if errno.EAGAIN in codes or any(s in lowered for s in THREAD_SIGNS):
+        proof = _limit_words("RLIMIT_NPROC", limits.get("nproc"))
+        if proof and limits.get("nproc", {}).get("soft") is not None:
+            return (
+                proof,
+                "the process could not start a thread (the processes/threads limit)",
+                "raise the limit: ulimit -u 4096, or the cgroup's pids.max",
+            )
+    return None
+
+
+def raised_at(exc: BaseException, torch_dir: str | None) -> str | None:
+    """'FILE:LINE' of the innermost frame outside the standard library, when that file is not torch's."""
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    frame = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not name.startswith("<") and not os.path.realpath(name).startswith(stdlib + os.sep):
+            frame = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    if frame is None or (torch_dir and os.path.realpath(frame[0]).startswith(os.path.realpath(torch_dir) + os.sep)):
+        return None
+    if os.path.basename(frame[0]) in ("checks_core.py",) and os.path.dirname(frame[0]).endswith("preflight_probe"):
+        return None  # our own import call, not the code that raised
+    return f"{frame[0]}:{frame[1]}"
+
+
+def named_first(summary: dict[str, Any], text: str) -> dict[str, Any]:
+    """The RECORD problems with the files the error names (a library, a module) first: the evidence that leads."""
+    modules = [m.replace(".", "/") for m in re.findall(r"No module named '([\w.]+)'", text)]
+
+    def named(problem: dict[str, Any]) -> bool:
+        path = problem["path"]
+        return os.path.basename(path) in text or any(path.startswith((m + ".", m + "/")) for m in modules)
+
+    problems = summary.get("problems") or []
+    return {**summary, "problems": sorted(problems, key=lambda p: not named(p))}
+
+
+def _foreign_from_replay(bundled: dict[str, str]) -> list[dict[str, Any]]:
+    taken = loader.replay(sys.executable, dict(os.environ), timeout_s=120.0)
+    found = []
+    for soname, where in taken.items():
+        shipped = bundled.get(soname)
+        if shipped and os.path.exists(where["file"]) and os.path.realpath(where["file"]) != os.path.realpath(shipped):
+            found.append({"library": soname, "loaded": where["file"], "bundled": shipped, "why": where["why"]})
+    return found
+
+
+def explain(exc: BaseException, text: str, origin: str, version: str | None) -> dict[str, Any]:
+    """``{"error", "remedy", "diagnosis"}`` for an import of the torch at ``origin`` that raised ``exc``."""
+    head = f"import torch from {origin} failed: {text}"
+    limits = surroundings.rlimits()
+    cgroup = surroundings.cgroup_limits() if sys.platform == "linux" else {}
+    memory = cgroup.get("memory", {}).get("limit_bytes")
+    hit = limit_cause(text, _errnos(exc), limits, memory / (1 << 20) if memory else None)
+    if hit:
+        proof = [hit[0], f"the import failed with: {text[:200]}"]
+        cause = evidence.CONTAINER_LIMIT if hit[0].startswith("cgroup") else evidence.RESOURCE_LIMIT
+        return _said(f"{head}; {hit[1]}", hit[2] + evidence.rests_on(proof), evidence.diagnosis(cause, proof))
+    if isinstance(exc, UnicodeError) and any(0xDC80 <= ord(c) <= 0xDCFF for c in origin):
+        proof = [f"torch's folder {origin} holds bytes that are not UTF-8", f"the import failed with: {text[:200]}"]
+        return _said(
+            f"{head}; torch's own code encodes its folder's name as UTF-8, and this one is not",
+            "move or rename the environment to a folder whose name is valid UTF-8" + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, proof),
+        )
+    summary = checks_install.stack_record("none")
+    damage = checks_install.damage_findings(named_first(summary, text))
+    if damage:
+        words, fixes, proof = damage
+        return _said(
+            f"{head}; the install is damaged: {words[0]}",
+            "reinstall what is damaged: " + "; ".join(fixes) + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.INSTALL_DAMAGED, proof),
+        )
+    missing = summary.get("missing_dependencies") or []
+    if missing:
+        proof = [checks_install._missing_words(m) for m in missing]
+        fixes = [remedies.pip_install(f"{m['name']}{m['spec'] or ''}") for m in missing]
+        return _said(
+            f"{head}; {'; '.join(proof)}",
+            "install what is missing: " + "; ".join(fixes) + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.DEPENDENCY_MISSING, proof),
+        )
+    if any(sign in text.lower() for sign in LOADER_SIGNS):
+        bundled = summary.get("libraries") or {}
+        elsewhere = loader.foreign(bundled, loader.mapped(), dict(os.environ)) or _foreign_from_replay(bundled)
+        if elsewhere:
+            proof = [f"{f['library']} was taken from {f['loaded']} ({f['why']}); torch's stack ships {f['bundled']}" for f in elsewhere[:3]]
+            fixes = [checks_install._undo(f) for f in elsewhere[:3]]
+            return _said(
+                f"{head}; the loader took a library torch ships from elsewhere: {proof[0]}",
+                "; ".join(dict.fromkeys(fixes)) + evidence.rests_on(proof),
+                evidence.diagnosis(evidence.LIBRARY_ELSEWHERE, proof),
+            )
+    where = raised_at(exc, origin)
+    if where:
+        proof = [f"the exception was raised at {where}, which is not torch's code ({origin})"]
+        return _said(
+            f"{head}; it was raised by code outside torch, at {where}",
+            f"read {where}: the code there (an import hook, a sitecustomize, another package) stops torch's import"
+            + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.CODE_OUTSIDE_TORCH, proof, raised_at=where),
+        )
+    checked = summary.get("files_checked", 0)
+    ruled_out = [
+        f"{checked} files of torch's stack match pip's RECORD sizes",
+        "no resource limit was hit",
+        "no library torch ships came from elsewhere",
+    ]
+    step = evidence.import_next_step()
+    return _said(
+        f"{head}; {evidence.NOT_IDENTIFIED_WORDS} ({'; '.join(ruled_out)})",
+        f"{evidence.NOT_IDENTIFIED_WORDS}: {step}",
+        evidence.diagnosis(evidence.NOT_IDENTIFIED, ruled_out, next_step=step),
+    )
+
+
+def _said(error: str, remedy: str, diagnosis: dict[str, Any]) -> dict[str, Any]:
+    return {"error": error, "remedy": remedy, "diagnosis": diagnosis}
