@@ -48,6 +48,7 @@ MEMORY = PolicySource("memory_policy", "memory.yaml", "PREFLIGHT_MEMORY_POLICY")
 GPU_REFERENCE = PolicySource("gpu_reference", "gpu_reference.yaml", "PREFLIGHT_GPU_REFERENCE")
 SAFETY = PolicySource("safety_policy", "safety.yaml", "PREFLIGHT_SAFETY_POLICY")
 LEVELS = PolicySource("levels_policy", "levels.yaml", "PREFLIGHT_LEVELS_POLICY")
+GATES = PolicySource("gates_policy", "gates.yaml", "PREFLIGHT_GATES_POLICY")
 
 
 def load(source: PolicySource, build: Callable[[Any, str], T], explicit: str | Path | None = None) -> T:

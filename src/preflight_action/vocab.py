@@ -52,8 +52,9 @@ VERDICT_WORDS: dict[Verdict, str] = {"healthy": "healthy", "blocking": "blocking
 BandName = Literal["critical", "high", "medium", "low"]
 BANDS: tuple[BandName, ...] = get_args(BandName)
 
-# preflight-summarize --fail-on (and the action's fail-on input).
-FailOn = Literal["failure", "regression", "never"]
+# preflight-summarize --fail-on (and the action's fail-on input): failure (a report failed), regression (a check
+# fails that did not in the baseline), perf-regression (a figure dropped below its node's own history), never.
+FailOn = Literal["failure", "regression", "perf-regression", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
 
 # The engines a gate answers (preflight-gate --gate).
@@ -66,6 +67,9 @@ EXIT_OK = 0
 EXIT_BLOCKING = 1
 EXIT_USAGE = 2
 EXIT_TOOL_BROKEN = 3
+# preflight-gate --gate slurm only: the verdict is blocking, but the drain circuit breaker is open (too many nodes
+# already drained by preflight), so the node was NOT drained; the prolog lets the job run and the finding is logged.
+EXIT_BREAKER_OPEN = 4
 EXIT_INTERRUPTED = 130
 
 
