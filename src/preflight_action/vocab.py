@@ -18,8 +18,9 @@ DEFAULT_DEVICE: Device = "auto"
 Backend = Literal["cpu", "cuda", "rocm", "mps", "xpu"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
-# How deep a run goes (policy/levels.yaml lists each level's checks and budget).
-Level = Literal["quick", "standard", "deep"]
+# How deep a run goes (policy/levels.yaml lists each level's checks and budget). watch is read-only (no CUDA
+# context, no allocation): what a node-problem-detector DaemonSet runs beside training pods.
+Level = Literal["watch", "quick", "standard", "deep"]
 LEVELS: tuple[Level, ...] = get_args(Level)
 DEFAULT_LEVEL: Level = "standard"  # a run without --level: the preflight as it always was
 GATE_LEVEL: Level = "quick"  # a gate without --level: seconds, before every job

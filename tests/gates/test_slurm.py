@@ -273,14 +273,14 @@ def test_from_report_refuses_a_foreign_or_stale_report_and_judges_its_own(
     (shared / f"{slurm.node}.json").write_text(json.dumps(foreign))
     configure(slurm, PREFLIGHT_FROM_REPORT=str(shared / "%N.json"))
     done = healthcheck(slurm)
-    assert f"the report is from node gpu-node-17, not {slurm.node}" in done.stderr
+    assert f"is from node gpu-node-17, not {slurm.node}" in done.stderr
     assert (slurm.state(), slurm.reason()) == ("drained", "preflight: gpu.ecc critical: earlier run")  # not resumed by it
 
     stale = json.loads(json.dumps(document))
     stale["finished_at"] = (datetime.now(timezone.utc) - timedelta(days=40)).isoformat().replace("+00:00", "Z")
     (shared / f"{slurm.node}.json").write_text(json.dumps(stale))
     done = healthcheck(slurm)
-    assert "the report finished 40 days ago" in done.stderr
+    assert "finished 40 days ago, older than the 6 h accepted" in done.stderr
     assert (slurm.state(), slurm.reason()) == ("drained", "preflight: gpu.ecc critical: earlier run")
     said = syslog.text()
     assert "not gpu-node-17" not in said

@@ -8,6 +8,7 @@ it is and how old. Each refusal is one line, and the gate's verdict is "not judg
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from preflight_action.gates.policy import duration
 from preflight_action.preflight.report import Report
@@ -34,23 +35,18 @@ def _finished(report: Report) -> datetime | None:
 
 def refusal(report: Report, path: str, node: str, max_age_s: float, future_skew_s: float, now: datetime, limit_source: str) -> str | None:
     """Why the gate must not judge ``report`` for ``node`` at ``now`` (one line), or None when it may."""
+    name = Path(path).name  # the line must fit NPD's message: the file's name, not its directory
     names = {_short(report.host.node_id), _short(report.host.hostname)} - {""}
     wanted = _short(node)
     if wanted not in names:
         shown = report.host.node_id or report.host.hostname or "an unnamed node"
-        return f"--from-report {path}: the report is from node {shown}, not {node} (pass --report-node {shown} to judge it anyway)"
+        return f"--from-report {name} is from node {shown}, not {node} (--report-node {shown} judges it anyway)"
     finished = _finished(report)
     if finished is None:
-        return f"--from-report {path}: finished_at {report.finished_at!r} is not a time"
+        return f"--from-report {name}: finished_at {report.finished_at!r} is not a time"
     age = (now - finished).total_seconds()
     if age < -future_skew_s:
-        return (
-            f"--from-report {path}: the report finished {duration(-age)} in the future ({report.finished_at}): "
-            "this node's clock or the reporting node's is wrong"
-        )
+        return f"--from-report {name} finished {duration(-age)} in the future: the clock here or on the reporting node is wrong"
     if age > max_age_s:
-        return (
-            f"--from-report {path}: the report finished {duration(age)} ago ({report.finished_at}), older than the "
-            f"{duration(max_age_s)} a gate accepts ({limit_source})"
-        )
+        return f"--from-report {name} finished {duration(age)} ago, older than the {duration(max_age_s)} accepted ({limit_source})"
     return None

@@ -77,10 +77,10 @@ def load(path: str | Path | None = None) -> GatesPolicy:
 
 def duration(seconds: float) -> str:
     """``21600`` as ``6 h``, ``90`` as ``90 s``, ``3456000`` as ``40 days``: how an age reads in one line."""
-    if seconds >= 2 * 86400:
+    if seconds >= 1.5 * 86400:
         return f"{seconds / 86400:.3g} days"
-    if seconds >= 2 * 3600:
+    if seconds >= 1.5 * 3600:
         return f"{seconds / 3600:.3g} h"
-    if seconds >= 120:
+    if seconds >= 90:
         return f"{seconds / 60:.3g} min"
     return f"{seconds:.3g} s"
