@@ -121,3 +121,34 @@ def test_the_preflight_writes_both_exports_after_its_report(tmp_path: Path) -> N
     assert suite.failures == report.count("fail")
     text = prom_path.read_text()
     assert f'preflight_report_blocking{{device="{report.resolved_device}",level=' in text
+
+
+@pytest.fixture(scope="module")
+def not_judged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real run the budget cut (--budget 0.5: no required check finished) and an interrupted run's report."""
+    from tests.support import report_factory
+
+    where = tmp_path_factory.mktemp("not-judged")
+    cut = run_preflight(where / "cut.json", "--level", "quick", "--budget", "0.5")
+    interrupted = where / "interrupted.json"
+    interrupted.write_text(json.dumps(report_factory.interrupted(node="gpu-03")))
+    return {"cut": cut, "interrupted": interrupted}
+
+
+@pytest.mark.parametrize("case", ["cut", "interrupted"])
+def test_a_not_judged_report_never_exports_as_passing(not_judged: dict[str, Path], case: str, tmp_path: Path) -> None:
+    from junitparser import Error
+
+    source = report_module.read(not_judged[case])
+    assert source.verdict == "not_judged"
+    xml = _export(not_judged[case], tmp_path / "junit.xml")
+    [suite] = list(xml)
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties["verdict"] == "not_judged"
+    assert properties["status"] == "incomplete"
+    assert suite.errors == len(source.unfinished) > 0  # CI test reports count errors: the run is red, not green
+    errors = {case.name: case.result[0] for case in suite if case.result and isinstance(case.result[0], Error)}
+    assert set(errors) == {c.id for c in source.unfinished}
+    first = errors[source.unfinished[0].id]
+    assert first.message.startswith("not judged: ")
+    assert first.type.startswith("not_judged.")

@@ -29,8 +29,10 @@ EPILOG = """\
 exit codes:
   0  summary written from valid inputs; a PR comment that could not be posted
      is a warning
-  1  --fail-on failure and a report failed, --fail-on regression and a check
-     fails that did not fail in the baseline (a new failure), or
+  1  --fail-on failure and a report failed or was not judged (a required check
+     never finished), --fail-on regression and a check fails that did not fail
+     in the baseline (a new failure), --fail-on perf-regression and a figure
+     regressed against its node's history (or no history could be read), or
      --require-comment and the PR comment could not be posted
   2  bad usage or input: no file matches --input-glob, bad --policy, or an
      input that is unreadable or fails the report schema (all outputs are
@@ -153,8 +155,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fail-on",
         choices=FAIL_ON,
         default="never",
-        help="exit 1 when a report failed (failure), only when a check fails that did not in the baseline (regression), "
-        "or never (default: never)",
+        help="exit 1 when a report failed or was not judged (failure), only when a check fails that did not in the "
+        "baseline (regression), when a performance figure dropped below its node's own history (perf-regression, "
+        "needs --history), or never (default: never)",
     )
     parser.add_argument(
         "--history",

@@ -65,13 +65,32 @@ def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: 
 
 
 def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
-    """--fail-on: (1, why) when the run failed (failure) or has a failure the baseline did not (regression)."""
-    if fail_on == "failure" and merged.status == "fail":
-        return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
+    """--fail-on: (1, why) when the run failed or was not judged (failure), has a failure the baseline did not
+    (regression), or a figure dropped below its node's own history (perf-regression)."""
+    if fail_on == "failure":
+        if merged.status == "fail":
+            return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
+        not_judged = merged.counts.get("not_judged", 0)
+        if not_judged:  # a run cut short is not a pass: a gate that says "green" must have judged everything
+            return (
+                1,
+                f"--fail-on failure: {not_judged} report{'s were' if not_judged != 1 else ' was'} not judged (a required check never finished)",
+            )
     if fail_on == "regression":
         if merged.delta is None:  # nothing to compare with: every failure is new
             return (1, "--fail-on regression without --baseline: every failure counts as new") if merged.status == "fail" else (0, None)
         if merged.delta.new_failures:
             count = len(merged.delta.new_failures)
             return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
+    if fail_on == "perf-regression":
+        if merged.trends is None:
+            return 1, "--fail-on perf-regression needs --history (a readable one): no figure could be judged"
+        found = merged.trends.regressions
+        if found:
+            worst = found[0]
+            more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+            return 1, (
+                f"--fail-on perf-regression: {worst.node_id} {worst.check_id} {worst.metric} {worst.value:g} is "
+                f"{worst.drop_percent:g}% below its median {worst.baseline:g}{more}"
+            )
     return 0, None

@@ -29,7 +29,7 @@ AFFECTED_CAP = 20  # lanes named under each failed check's error
 DELTA_ROWS = 100  # rows per delta / regression table; the summary JSON lists them all
 STATUS_ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 BAND_ICON = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
-CODE_ICON = {"ok": "✅", "skipped": "⏭️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
+CODE_ICON = {"ok": "✅", "skipped": "⏭️", "not_judged": "⏸️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,12 @@ def _charts(summary: Summary) -> list[str]:
 
 
 def _row_status(row: ReportRow) -> str:
-    word = "✅ pass" if row.status == "pass" else f"❌ fail ({row.highest_band})" if row.highest_band else "❌ fail"
+    if row.status == "incomplete":
+        word = f"⏸️ not judged ({row.unfinished} unfinished)" if row.unfinished else "⏸️ not judged"
+    else:
+        word = "✅ pass" if row.status == "pass" else f"❌ fail ({row.highest_band})" if row.highest_band else "❌ fail"
+    if row.status == "fail" and row.verdict == "not_judged":
+        word += f", not judged ({row.unfinished} unfinished)"
     if row.simulated:
         word += " (simulated)"
     if row.stale:

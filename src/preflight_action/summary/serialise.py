@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"  # 1.2: a report row's status incomplete, verdict, unfinished; counts.not_judged; matrix code not_judged
 
 
 def to_dict(summary: Summary) -> dict[str, Any]:
