@@ -10,14 +10,17 @@ root, over a device node) would replace the thing the user named with a plain fi
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -87,11 +90,35 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block is done, then reaches whatever handler was there: a write is never left half done
+    (a temporary file behind, a rename not made). Only the main thread has signal handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
 def replace_file(target: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> Path:
     """Write ``target`` (a regular file, or none yet) through ``fill`` into a temporary file beside it, then rename it over.
 
     An existing file keeps its permission bits (and, for root, its owner); a new one gets ``open()``'s mode.
+    Ctrl-C waits for the rename (a write takes milliseconds): the file is the old one or the new one, never a
+    temporary file left beside it.
     """
+    with _sigint_deferred():
+        return _replace_file(target, fill)
+
+
+def _replace_file(target: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> Path:
     final = Path(target)
     final.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -152,3 +152,34 @@ def test_a_not_judged_report_never_exports_as_passing(not_judged: dict[str, Path
     first = errors[source.unfinished[0].id]
     assert first.message.startswith("not judged: ")
     assert first.type.startswith("not_judged.")
+
+
+def test_ctrl_c_during_an_export_is_one_line_and_leaves_no_half_file(broken: Path, tmp_path: Path) -> None:
+    """SIGINT at moments through a real export: exit 130 with one line (or the signal, when the export was done),
+    no traceback, and each output either absent or whole."""
+    import signal
+    import time
+
+    from tests.support import console
+
+    outcomes = set()
+    for attempt in range(12):
+        junit_path, prom_path = tmp_path / "junit.xml", tmp_path / "preflight.prom"
+        for old in (junit_path, prom_path):
+            old.unlink(missing_ok=True)
+        argv = ["--from-report", str(broken), "--output-junit", str(junit_path), "--output-prom", str(prom_path)]
+        proc = console.started("export", "preflight-export", argv)
+        time.sleep(0.02 * (attempt + 1))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        outcomes.add(proc.returncode)
+        assert proc.returncode in (0, 130, -signal.SIGINT), err
+        assert "Traceback" not in err, err
+        if proc.returncode == 130:
+            assert [line for line in err.splitlines() if not line.startswith("wrote ")] == ["preflight-export: interrupted by SIGINT"]
+        if junit_path.exists():
+            JUnitXml.fromfile(str(junit_path))  # whole, or not there
+        if prom_path.exists():
+            assert prom_path.read_text().endswith("\n")
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert outcomes & {130, -signal.SIGINT}

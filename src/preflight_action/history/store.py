@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,6 +177,22 @@ def keep_from(path: str | Path, size: int, cutoff: datetime, max_bytes: int, inc
         if excess > 0:
             offset = _next_line(handle, offset + excess, size)[0]
     return offset
+
+
+_REPORT_ID = re.compile(rb'"report_id":"([0-9a-f]{64})"')
+
+
+def report_ids_before(path: str | Path, end: int) -> set[str]:
+    """The report ids in the file's first ``end`` bytes, found without parsing a line (a byte search: about 1 s per GiB).
+
+    Only needed when a report older than every run in the tail comes back (an old artifact summarized again).
+    """
+    if end <= 0:
+        return set()
+    import mmap
+
+    with Path(path).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return {match.group(1).decode("ascii") for match in _REPORT_ID.finditer(data, 0, end)}
 
 
 def write(path: str | Path, size: int, keep: int, lines: bytes) -> None:

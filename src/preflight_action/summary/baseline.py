@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action import redact, schemas
+from preflight_action.errors import InputError
 from preflight_action.summary.delta import Baseline
 from preflight_action.summary.load import KIND
 from preflight_action.summary.serialise import SCHEMA_NAME
@@ -33,6 +34,8 @@ MAX_ARTIFACT_BYTES = 64 * 1024 * 1024  # a summary of 10,000 reports is a few Mi
 def from_file(path: str | Path) -> Baseline:
     """A summary JSON on disk; a missing file is a note, an invalid one raises InputError/SchemaError."""
     file = Path(path)
+    if file.is_dir():  # a mistake, not a first run: say what it is (bad input, exit 2)
+        raise InputError(f"{file} is a directory: --baseline takes a summary JSON file (or 'github')")
     if not file.is_file():
         return Baseline("file", str(file), None, f"no baseline: {file} does not exist")
     document = schemas.read_json(file, SCHEMA_NAME)

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     hint = args.output_json or args.output_md
     secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
-    merged, history_failed = _compare(args, merged, inputs, secrets)
+    merged, history_failed, append_history = _compare(args, merged, inputs, secrets)
 
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
@@ -249,6 +250,12 @@ def _run(args: argparse.Namespace) -> int:
     if step_summary:
         files.append(("--step-summary", step_summary, lambda: _append_step_summary(args, merged, hint, scrub)))
     unwritten = cli_args.write_outputs("summarize", files)
+    if append_history is not None:  # after the summary: an interrupted run never leaves a history ahead of it
+        try:
+            append_history()
+        except PreflightError as error:
+            print(f"summarize: error: {error}", file=sys.stderr, flush=True)
+            history_failed = True
     if not files and not args.post_comment:
         if args.annotations:  # stdout carries the workflow commands
             print("summarize: warning: no --output-md, --output-json or --step-summary target: no summary written", file=sys.stderr)
@@ -280,8 +287,9 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool]:
-    """The summary with its PR delta (--baseline) and its trends (--history); True when the history was bad input."""
+def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool, Callable[[], None] | None]:
+    """The summary with its PR delta (--baseline) and its trends (--history); True when the history was bad input;
+    the history's append, to run once the summary is written."""
     from preflight_action.summary import compare
 
     if args.baseline:
@@ -309,13 +317,18 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             if note:
                 print(f"summarize: {note}", file=sys.stderr, flush=True)
         try:
-            merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
-        except PreflightError as error:  # the summary is still written (without trends); the history file is left as it was
+            merged, append = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
+        except PreflightError as error:  # the summary is still written (without trends, saying why); the history is left as it was
             print(f"summarize: error: {error}", file=sys.stderr, flush=True)
-            return merged, True
+            return replace(merged, history_error=str(error)), True, None
         t = merged.trends
-        _say(args, f"summarize: history: {t.records_added} records added, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks")
-    return merged, False
+        known = f" ({t.records_known} already in it)" if t.records_known else ""
+        _say(
+            args,
+            f"summarize: history: {t.records_added} records to add{known}, {len(t.regressions)} regressions, {len(t.flaky)} flaky checks",
+        )
+        return merged, False, append
+    return merged, False, None
 
 
 def _step_summary_target(args: argparse.Namespace) -> str | None:

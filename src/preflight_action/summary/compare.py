@@ -34,16 +34,19 @@ def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
     return replace(merged, delta=summary_delta.compare(merged.rows, base))
 
 
-def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:
-    """Judge this run against the history at ``path`` and append it (see ``history.update``)."""
+def with_history(
+    merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]
+) -> tuple[Summary, Callable[[], None]]:
+    """Judge this run against the history at ``path``; the summary with its trends, and the append to run after
+    the summary is written (``history.prepare``): an interrupted run never leaves a history ahead of its summary."""
     from preflight_action.history import policy as history_policy
     from preflight_action.history import update as history
     from preflight_action.matrix import model as matrix
 
     lanes = ((item.report, matrix.lane_from_report(item.report).backend) for item in inputs.reports)
     moment = matrix.parse_time(merged.generated_at)
-    found = history.update(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets)
-    return replace(merged, trends=found)
+    found, pending = history.prepare(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets)
+    return replace(merged, trends=found), pending.write
 
 
 def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: str, api_url: str | None) -> str | None:

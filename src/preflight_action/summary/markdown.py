@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from preflight_action import __version__, templating
+from preflight_action.history import trends
 from preflight_action.summary.model import ReportRow, Summary
 
 TEMPLATE = "summary.md.j2"
@@ -126,6 +127,8 @@ def _template(extra_dirs: tuple[str, ...]) -> jinja2.Template:
     """The compiled template (compiling costs more than rendering a thousand rows), per override set."""
     env = templating.environment([Path(p) for p in extra_dirs])
     env.filters["md_cell"] = _cached_md_cell  # OS, Python, device and backend names repeat across rows
+    env.filters["figure"] = trends.figure
+    env.filters["spread"] = trends.spread
     return env.get_template(TEMPLATE)
 
 
@@ -207,13 +210,14 @@ def _context(
     }
 
 
-def _charts(summary: Summary) -> list[str]:
-    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones)."""
+def _charts(summary: Summary) -> list[tuple[str, str]]:
+    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones), each with the
+    caption that names its lines (Mermaid's xychart draws no legend)."""
     if summary.trends is None:
         return []
     from preflight_action.history import charts
 
-    return [charts.mermaid(series) for series in summary.trends.charts]
+    return [(charts.mermaid(series), charts.legend(series)) for series in summary.trends.charts]
 
 
 def _row_status(row: ReportRow) -> str:

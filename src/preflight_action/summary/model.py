@@ -109,6 +109,7 @@ class Summary:
     ignored: tuple[InvalidInput, ...] = field(default=())
     delta: Delta | None = None
     trends: Trends | None = None
+    history_error: str | None = None  # --history could not be read or written: no trends, and why
 
 
 def build(

@@ -46,6 +46,8 @@ def to_dict(summary: Summary) -> dict[str, Any]:
         document["delta"] = summary.delta.to_dict()
     if summary.trends is not None:
         document.update(summary.trends.to_dict())
+    if summary.history_error is not None:
+        document["history_error"] = summary.history_error
     return document
 
 
