@@ -91,7 +91,7 @@ def prepare(directory: Path, nodes: int, nights: int, end: datetime) -> Path:
 
 def tonight(nodes: int) -> list[tuple[Any, str]]:
     """Tonight's reports as typed records: every node healthy but node-0017, 30% slower."""
-    from preflight_action.preflight.report import CheckResult, Report, Triage
+    from preflight_action.preflight.report import CheckResult, Host, Interpreter, Report, RunOptions, Tool, Triage, fingerprint
 
     rng = random.Random(3)
     now = datetime.now(timezone.utc)
@@ -111,19 +111,19 @@ def tonight(nodes: int) -> list[tuple[Any, str]]:
             ),
         )
         report = Report(
-            tool={"name": "preflight-action", "version": "0.1.0"},
-            started_at=iso(now),
+            tool=Tool("preflight-action", "0.1.0"),
+            started_at=iso(now - timedelta(seconds=9)),
             finished_at=iso(now),
             duration_ms=9000.0,
             requested_device="cuda",
             resolved_device="cuda:0",
             backend="cuda",
-            options={},
-            interpreter={"version": "3.12.4"},
-            host={"node_id": rec["node"]},
+            options=RunOptions(False, False, True, "medium", 120.0, "policy/severity.yaml"),
+            interpreter=Interpreter("/usr/bin/python3", "3.12.4", "sys.executable"),
+            host=Host(node_id=rec["node"], hostname=rec["node"], os="Linux", arch="x86_64"),
             ci=None,
             checks=checks,
-            env_fingerprint={},
+            env_fingerprint=fingerprint({"node": rec["node"]}),
             triage=Triage([], {}, None, False, []),
         )
         out.append((report, "cuda"))
