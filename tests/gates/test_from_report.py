@@ -109,3 +109,10 @@ def test_refusal_words(age_s: float, expected: str | None) -> None:
     report = Report.from_dict(document)
     found = from_report.refusal(report, "r.json", "gpu-07", 21600, 300, now, "gates.yaml from_report.max_age_s")
     assert (found is None) if expected is None else (expected in (found or ""))
+
+
+def test_max_drained_on_another_gate_is_not_judged(tmp_path: Path) -> None:
+    argv = [sys.executable, str(GATE), "--gate", "npd", "--max-drained", "3", "--output-path", str(tmp_path / "r.json")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert done.returncode == 2
+    assert done.stdout == "preflight: not judged: --max-drained applies to --gate slurm only, not --gate npd; the node was left as it is\n"

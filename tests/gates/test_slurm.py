@@ -437,3 +437,41 @@ def test_slurmd_runs_the_health_check_which_drains_then_resumes(slurm_health_che
     assert _wait_for(lambda: slurm.state() == "idle", timeout=180), slurm.logs()
     assert slurm.reason() == "none"
     assert "preflight healthcheck on" in gate_log(slurm)
+
+
+# ---------------------------------------------------------------------------------------------- no cluster needed
+
+
+@pytest.mark.parametrize(
+    ("gate", "code", "said"),
+    [
+        ("not-executable", 126, "is not executable (exit 126): the node was NOT checked"),
+        ("missing", 127, "was not found (exit 127): the node was NOT checked; slurmd gives no PATH"),
+    ],
+)
+def test_a_gate_that_cannot_be_started_is_loud_in_syslog_and_the_log(tmp_path: Path, gate: str, code: int, said: str) -> None:
+    """126 / 127 never reach Slurm (nothing to read its state from is needed): the scripts log them at err and exit 0."""
+    tmp_path.chmod(0o755)
+    command = tmp_path / "preflight-gate"
+    if gate == "not-executable":
+        command.write_text("#!/bin/sh\nexit 0\n")
+        command.chmod(0o644)
+    syslog = SyslogSocket(tmp_path / "syslog.sock")
+    try:
+        config = tmp_path / "gate.conf"
+        config.write_text(
+            f"PREFLIGHT_GATE={command}\nPREFLIGHT_LOG={tmp_path / 'gate.log'}\nPREFLIGHT_SYSLOG_SOCKET={tmp_path / 'syslog.sock'}\n"
+            f"PREFLIGHT_REPORT_DIR={tmp_path / 'reports'}\n"
+        )
+        env = {"SLURMD_NODENAME": "gpu-07", "SLURM_JOB_ID": "42", "PREFLIGHT_GATE_CONFIG": str(config)}
+        for script in ("preflight-prolog.sh", "preflight-healthcheck.sh"):
+            done = subprocess.run([str(DEPLOY / script)], capture_output=True, text=True, timeout=60, env=env, check=False)
+            assert done.returncode == 0, done.stderr  # the job runs; a tool that cannot start never holds or drains
+        messages = syslog.messages()
+        assert [m.priority for m in messages] == ["err", "err"]
+        assert f"preflight prolog on gpu-07: the gate command {command} {said}" in messages[0].text
+        assert messages[0].text.endswith("job 42 allowed")
+        assert f"preflight healthcheck on gpu-07: the gate command {command} {said}" in messages[1].text
+        assert (tmp_path / "gate.log").read_text().count(f"exit {code}") == 2
+    finally:
+        syslog.close()

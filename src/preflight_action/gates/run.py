@@ -145,6 +145,8 @@ def _preflight_flags_given(argv: list[str]) -> list[str]:
 def judge(args: argparse.Namespace, argv: list[str], prog: str) -> Judged:
     """The gate's verdict: from ``--from-report``, else from a preflight run in this process."""
     try:
+        if args.max_drained is not None and args.gate != "slurm":
+            return Judged(gate_verdict.could_not_run(f"--max-drained applies to --gate slurm only, not --gate {args.gate}"), None)
         if args.from_report:
             return _from_report(args, argv)
         for flag, value in (("--report-node", args.report_node), ("--max-report-age", args.max_report_age)):
