@@ -148,7 +148,7 @@ def tonight(nodes: int) -> list[tuple[Any, str]]:
         )
         report = Report(
             tool=Tool("preflight-action", "0.1.0"),
-            started_at=iso(now),
+            started_at=iso(now - timedelta(seconds=9)),
             finished_at=iso(now),
             duration_ms=9000.0,
             requested_device="cuda",

@@ -139,10 +139,27 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def file_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` cannot be written as a file (its missing parents created), or None."""
+    """Why ``path`` cannot be written as a file (its missing parents created), or None.
+
+    A device, FIFO or this process's own stream is written in place (``atomic``): it must be writable, its
+    directory is never probed; a symlink is judged by its target, which is what gets replaced.
+    """
+    from preflight_action import atomic
+
     target = Path(path)
     if str(path) == "" or target.name in ("", ".", ".."):
         return "not a file name"
+    if target.is_dir():
+        return "is a directory"
+    try:
+        where = atomic.destination(path)
+    except OSError as exc:
+        return f"cannot be resolved ({exc.strerror or exc})"
+    if where.kind == "fd":
+        return None
+    if where.kind == "direct":
+        return None if os.access(where.path, os.W_OK) else f"{where.path} cannot be written (permission denied)"
+    target = Path(where.path)
     if target.is_dir():
         return "is a directory"
     parent = target.parent

@@ -49,6 +49,7 @@ GPU_REFERENCE = PolicySource("gpu_reference", "gpu_reference.yaml", "PREFLIGHT_G
 SAFETY = PolicySource("safety_policy", "safety.yaml", "PREFLIGHT_SAFETY_POLICY")
 LEVELS = PolicySource("levels_policy", "levels.yaml", "PREFLIGHT_LEVELS_POLICY")
 SURROUNDINGS = PolicySource("surroundings_policy", "surroundings.yaml", "PREFLIGHT_SURROUNDINGS_POLICY")
+GATES = PolicySource("gates_policy", "gates.yaml", "PREFLIGHT_GATES_POLICY")
 
 
 def load(source: PolicySource, build: Callable[[Any, str], T], explicit: str | Path | None = None) -> T:

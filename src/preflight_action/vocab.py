@@ -18,8 +18,9 @@ DEFAULT_DEVICE: Device = "auto"
 Backend = Literal["cpu", "cuda", "rocm", "mps", "xpu"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
-# How deep a run goes (policy/levels.yaml lists each level's checks and budget).
-Level = Literal["quick", "standard", "deep"]
+# How deep a run goes (policy/levels.yaml lists each level's checks and budget). watch is read-only (no CUDA
+# context, no allocation): what a node-problem-detector DaemonSet runs beside training pods.
+Level = Literal["watch", "quick", "standard", "deep"]
 LEVELS: tuple[Level, ...] = get_args(Level)
 DEFAULT_LEVEL: Level = "standard"  # a run without --level: the preflight as it always was
 GATE_LEVEL: Level = "quick"  # a gate without --level: seconds, before every job
@@ -75,9 +76,10 @@ Cause = Literal[
 ]
 CAUSES: tuple[Cause, ...] = get_args(Cause)
 
-# preflight-summarize --fail-on (and the action's fail-on input): a failed report, a failure the baseline did not
-# have, a node slower than its peers (policy/peers.yaml), or never.
-FailOn = Literal["failure", "regression", "outlier", "never"]
+# preflight-summarize --fail-on (and the action's fail-on input): failure (a report failed or was not judged),
+# regression (a check fails that did not in the baseline), perf-regression (a figure dropped below its node's
+# own history), outlier (a node slower than its peers, policy/peers.yaml), never.
+FailOn = Literal["failure", "regression", "perf-regression", "outlier", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
 
 # What a kernel-log finding (check kernel.log, policy/kernel_log.yaml) asks of an operator.
@@ -134,6 +136,9 @@ EXIT_USAGE = 2
 EXIT_CHANGED = 1  # preflight-diff: something relevant changed between the two reports (diff(1)'s 1)
 EXIT_NOT_JUDGED = 2  # a gate's or preflight-gang's "not judged": no verdict on the node, the same code as bad usage
 EXIT_TOOL_BROKEN = 3
+# preflight-gate --gate slurm only: the verdict is blocking, but the drain circuit breaker is open (too many nodes
+# already drained by preflight), so the node was NOT drained; the prolog lets the job run and the finding is logged.
+EXIT_BREAKER_OPEN = 4
 EXIT_INTERRUPTED = 130
 
 

@@ -14,6 +14,7 @@ in one line, and runs the orchestrator there with ``--python`` this interpreter:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -151,6 +152,60 @@ def _internal(prog: str, error: BaseException, loading: bool) -> int:
     return TOOL_BROKEN
 
 
+# Modules a KeyboardInterrupt must not land in while they load: orjson's init crashes the interpreter (SIGSEGV,
+# it assumes its own imports succeed: ijl/orjson#310); jsonschema_rs imports decimal in the middle of a validation
+# and panics when that import is interrupted. They are imported up front with SIGINT held.
+FRAGILE_EXTENSIONS = ("orjson", "decimal", "jsonschema_rs")
+
+
+def _import_with_sigint_held(names: tuple[str, ...]) -> None:
+    """Import ``names`` with Ctrl-C deferred until they are loaded, then raise it (a missing one is skipped)."""
+    import importlib
+    import signal
+
+    held: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    except ValueError:  # not the main thread: no handler to swap, nothing to hold
+        return
+    try:
+        for name in names:
+            with contextlib.suppress(ImportError):  # declared dependencies; the command that needs one says so
+                importlib.import_module(name)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _done_with_sigint() -> None:
+    """The command has finished: a Ctrl-C from here on must not turn its exit into a traceback (pip's wrapper and
+    ``raise SystemExit(main())`` run outside any guard). A signal already caught is dropped with the handler."""
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _redeliver_interrupts() -> None:
+    """A Ctrl-C that lands in a callback CPython cannot raise from (an import lock's weakref callback, a __del__)
+    is printed as "Exception ignored ... KeyboardInterrupt" and lost; deliver it to the main thread again instead,
+    so it ends the command the one way (one line, exit 130)."""
+    default = sys.unraisablehook
+
+    def hook(unraisable: object) -> None:
+        if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
+            import _thread
+            import threading
+
+            # from another thread: called here, in the main thread, it would raise inside this hook
+            threading.Thread(target=_thread.interrupt_main, daemon=True).start()
+            return
+        default(unraisable)  # type: ignore[arg-type]
+
+    sys.unraisablehook = hook
+
+
 def _guarded(prog: str, module: str, fast: bool = False, entry: str | None = None) -> int:
     """Import ``module`` and run its ``main``; every failure of the tool itself is one line and exit 3.
 
@@ -158,6 +213,7 @@ def _guarded(prog: str, module: str, fast: bool = False, entry: str | None = Non
     another one when this one lacks the tool's dependencies (``relaunch``).
     """
     argv = sys.argv[1:]
+    _redeliver_interrupts()
     try:
         if fast:
             from preflight_action.preflight import early
@@ -169,6 +225,8 @@ def _guarded(prog: str, module: str, fast: bool = False, entry: str | None = Non
                 early.discard()
             relaunched = relaunch(prog, missing, entry) if entry else None
             return _missing(prog, missing) if relaunched is None else relaunched
+        if not fast:  # the fast commands keep their start-up to the worker; the others may read JSON with orjson
+            _import_with_sigint_held(FRAGILE_EXTENSIONS)
         import importlib
 
         main = importlib.import_module(module).main
@@ -181,6 +239,7 @@ def _guarded(prog: str, module: str, fast: bool = False, entry: str | None = Non
         return _internal(prog, error, loading=True)
     try:
         code = int(main())
+        _done_with_sigint()
     except KeyboardInterrupt:  # Ctrl-C outside the command's own handling (before it was in place, or after)
         print(f"{prog}: interrupted by SIGINT", file=sys.stderr)
         return INTERRUPTED

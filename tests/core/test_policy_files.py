@@ -23,6 +23,7 @@ SOURCES = (
     policy_files.GPU_REFERENCE,
     policy_files.SAFETY,
     policy_files.LEVELS,
+    policy_files.GATES,
 )
 
 

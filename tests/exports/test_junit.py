@@ -136,3 +136,65 @@ def test_the_preflight_writes_both_exports_after_its_report(tmp_path: Path) -> N
     assert suite.failures == report.count("fail")
     text = prom_path.read_text()
     assert f'preflight_report_blocking{{device="{report.resolved_device}",level=' in text
+
+
+@pytest.fixture(scope="module")
+def not_judged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real run the budget cut (--budget 0.5: no required check finished) and an interrupted run's report."""
+    from tests.support import report_factory
+
+    where = tmp_path_factory.mktemp("not-judged")
+    cut = run_preflight(where / "cut.json", "--level", "quick", "--budget", "0.5")
+    interrupted = where / "interrupted.json"
+    interrupted.write_text(json.dumps(report_factory.interrupted(node="gpu-03")))
+    return {"cut": cut, "interrupted": interrupted}
+
+
+@pytest.mark.parametrize("case", ["cut", "interrupted"])
+def test_a_not_judged_report_never_exports_as_passing(not_judged: dict[str, Path], case: str, tmp_path: Path) -> None:
+    from junitparser import Error
+
+    source = report_module.read(not_judged[case])
+    assert source.verdict == "not_judged"
+    xml = _export(not_judged[case], tmp_path / "junit.xml")
+    [suite] = list(xml)
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties["verdict"] == "not_judged"
+    assert properties["status"] == "incomplete"
+    assert suite.errors == len(source.unfinished) > 0  # CI test reports count errors: the run is red, not green
+    errors = {case.name: case.result[0] for case in suite if case.result and isinstance(case.result[0], Error)}
+    assert set(errors) == {c.id for c in source.unfinished}
+    first = errors[source.unfinished[0].id]
+    assert first.message.startswith("not judged: ")
+    assert first.type.startswith("not_judged.")
+
+
+def test_ctrl_c_during_an_export_is_one_line_and_leaves_no_half_file(broken: Path, tmp_path: Path) -> None:
+    """SIGINT at moments through a real export: exit 130 with one line (or the signal, when the export was done),
+    no traceback, and each output either absent or whole."""
+    import signal
+    import time
+
+    from tests.support import console
+
+    outcomes = set()
+    for attempt in range(12):
+        junit_path, prom_path = tmp_path / "junit.xml", tmp_path / "preflight.prom"
+        for old in (junit_path, prom_path):
+            old.unlink(missing_ok=True)
+        argv = ["--from-report", str(broken), "--output-junit", str(junit_path), "--output-prom", str(prom_path)]
+        proc = console.started("export", "preflight-export", argv)
+        time.sleep(0.02 * (attempt + 1))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        outcomes.add(proc.returncode)
+        assert proc.returncode in (0, 130, -signal.SIGINT), err
+        assert "Traceback" not in err, err
+        if proc.returncode == 130:
+            assert [line for line in err.splitlines() if not line.startswith("wrote ")] == ["preflight-export: interrupted by SIGINT"]
+        if junit_path.exists():
+            JUnitXml.fromfile(str(junit_path))  # whole, or not there
+        if prom_path.exists():
+            assert prom_path.read_text().endswith("\n")
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert outcomes & {130, -signal.SIGINT}

@@ -259,3 +259,43 @@ def test_shipped_rule_tests_pass() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"SUCCESS", done.stdout)
+
+
+@pytest.fixture(scope="module")
+def not_judged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tests.support import report_factory
+
+    where = tmp_path_factory.mktemp("not-judged")
+    cut = run_preflight(where / "cut.json", "--level", "quick", "--budget", "0.5")
+    interrupted = where / "interrupted.json"
+    interrupted.write_text(json.dumps(report_factory.interrupted(node="gpu-03")))
+    return {"cut": cut, "interrupted": interrupted}
+
+
+@pytest.mark.parametrize("case", ["cut", "interrupted"])
+def test_a_not_judged_report_exports_its_verdict_never_a_pass(not_judged: dict[str, Path], case: str, tmp_path: Path) -> None:
+    report = report_module.read(not_judged[case])
+    text = _textfile(not_judged, case, tmp_path).read_text()
+    samples = _samples(text)
+    where = {"device": report.resolved_device or "none", "level": report.options.level, "node": report.host.node_id}
+    assert samples[_key("preflight_report_verdict", **where, verdict="not_judged")] == 1
+    assert samples[_key("preflight_report_verdict", **where, verdict="healthy")] == 0
+    assert samples[_key("preflight_report_blocking", **where)] == 0
+    assert samples[_key("preflight_report_unfinished_checks", **where)] == len(report.unfinished) > 0
+    if PROMTOOL:
+        done = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_gate_textfile_carries_the_drain_breaker(reports: dict[str, Path]) -> None:
+    report = report_module.read(reports["broken"])
+    where = {"device": "none", "level": "standard", "node": report.host.node_id}
+    text = prometheus.render(report, prometheus.DrainBreaker(open=True, drained=3, limit=2))
+    samples = _samples(text)
+    assert samples[_key("preflight_gate_drain_breaker_open", **where)] == 1
+    assert samples[_key("preflight_gate_drained_nodes", **where)] == 3
+    assert samples[_key("preflight_gate_drain_limit_nodes", **where)] == 2
+    assert not [name for name, _ in _samples(prometheus.render(report)) if name.startswith("preflight_gate_")]  # only a gate has one
+    if PROMTOOL:
+        done = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr

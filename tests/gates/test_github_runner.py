@@ -20,7 +20,7 @@ def broken_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return no_torch_python(tmp_path_factory.mktemp("runner") / "venv")
 
 
-def run_hook(tmp_path: Path, python: Path | None = None) -> tuple[subprocess.CompletedProcess[str], str]:
+def run_hook(tmp_path: Path, python: Path | None = None, **settings: str) -> tuple[subprocess.CompletedProcess[str], str]:
     summary = tmp_path / "step_summary.md"
     summary.write_text("")
     env = {
@@ -37,6 +37,7 @@ def run_hook(tmp_path: Path, python: Path | None = None) -> tuple[subprocess.Com
     )
     if python:
         env["PREFLIGHT_PYTHON"] = str(python)
+    env.update(settings)
     done = subprocess.run(["bash", "-e", str(HOOK)], capture_output=True, text=True, timeout=300, env=env, check=False)
     return done, summary.read_text()
 
@@ -91,3 +92,22 @@ def test_a_hostile_report_is_one_warning_naming_it_and_a_not_judged_section(tmp_
         "the node was left as it is"
     ]
     assert summary.read_text(encoding="utf-8").startswith("## Preflight gate on gpu-runner-7: not judged\n")
+
+
+def test_a_broken_install_warns_and_never_fails_the_job(tmp_path: Path) -> None:
+    broken = tmp_path / "site"
+    (broken / "preflight_action").mkdir(parents=True)
+    (broken / "preflight_action" / "__init__.py").write_text("raise ImportError('half-installed image')\n")
+    done, _ = run_hook(tmp_path, PYTHONPATH=str(broken))
+    assert done.returncode == 0
+    assert (
+        "::warning title=preflight gate on gpu-runner-7::preflight: the gate could not run: this tool is broken or misconfigured, "
+        "not the runner (exit 3): the job runs unjudged"
+    ) in done.stdout.splitlines()
+    assert "half-installed image" in done.stderr
+
+
+def test_a_gate_that_is_not_installed_warns_and_never_fails_the_job(tmp_path: Path) -> None:
+    done, _ = run_hook(tmp_path, PREFLIGHT_GATE=str(tmp_path / "no-such-preflight-gate"))
+    assert done.returncode == 0
+    assert "was not found (set PREFLIGHT_GATE to its absolute path) (exit 127)" in done.stdout

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 from tests.support.gate_reports import GATE, no_torch_python
 
 PLUGIN = ROOT / "deploy" / "kubernetes" / "preflight-plugin.json"
-INSTALLED_GATE = "/usr/local/bin/preflight-gate"
+INSTALLED_GATE = "/opt/preflight-action/bin/preflight-gate"  # Dockerfile.npd links it there
 
 
 def _duration_s(text: str) -> float:
@@ -59,7 +59,7 @@ def test_healthy_node_is_ok(tmp_path: Path) -> None:
     assert code == 0, stderr
     assert _one_line(stdout).startswith(("preflight: healthy, ", "preflight: no blocking failure"))
     options = json.loads(report.read_text())["options"]
-    assert options["level"] == "quick"  # gates default to the quick level
+    assert options["level"] == "watch"  # the DaemonSet's rule reads only: beside training pods it touches no GPU
 
 
 def test_broken_stack_is_a_problem_naming_the_worst_finding(tmp_path: Path, broken_python: Path) -> None:
@@ -119,3 +119,38 @@ def test_runtime_preflight_gate_flag_is_the_same_gate(tmp_path: Path, broken_pyt
     assert done.returncode == 1, done.stderr
     assert _one_line(done.stdout) == "preflight: torch.import critical (score 100): ModuleNotFoundError: No module named 'torch'"
     assert json.loads(report.read_text())["options"]["level"] == "quick"
+
+
+def test_a_hung_check_is_a_problem_not_ok(tmp_path: Path) -> None:
+    """The npd gate at its default quick level (the training Job's init container) with a check that never answers."""
+    import os
+
+    env = {**os.environ, "PREFLIGHT_INJECT_FAULT": "tensor.smoke=hang"}
+    argv = [sys.executable, str(GATE), "--gate", "npd", "--quiet", "--output-path", str(tmp_path / "preflight.json"), "--budget", "30"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 1, done.stderr  # NonOK: a hung device is the failure the gate exists to catch
+    assert _one_line(done.stdout).startswith("preflight: tensor.smoke critical (score ")
+    assert "hung" in done.stdout
+
+
+def test_a_budget_too_small_to_judge_anything_is_unknown(tmp_path: Path) -> None:
+    code, stdout, _, report = invoke_like_npd(tmp_path, "--budget", "0.5")
+    assert code == 2  # Unknown: the condition is left as it was
+    assert _one_line(stdout).startswith("preflight: not judged: ")
+    assert "the --budget of 0.5 s ran out" in stdout
+    assert json.loads(report.read_text())["verdict"] == "not_judged"
+
+
+def test_a_broken_install_of_this_tool_is_unknown_never_non_ok(tmp_path: Path) -> None:
+    import os
+
+    broken = tmp_path / "site"
+    (broken / "preflight_action").mkdir(parents=True)
+    (broken / "preflight_action" / "__init__.py").write_text("raise ImportError('half-installed image')\n")
+    env = {**os.environ, "PYTHONPATH": str(broken)}
+    done = subprocess.run(
+        [sys.executable, str(GATE), "--gate", "npd", "--quiet"], capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert done.returncode == 3  # NPD reads anything but 0 and 1 as Unknown
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1].startswith("gate.py: cannot run: loading it failed: ImportError: half-installed image")

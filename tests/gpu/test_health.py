@@ -233,3 +233,46 @@ def test_real_nvml_reads_the_torch_gpu() -> None:
     results = run_gpu_checks(context(caps=caps), collect.readings_command())
     assert results["gpu.health"].status == "pass"
     assert all(results[c].status in ("pass", "fail", "skip") for c in GPU_CHECKS)
+
+
+def read_only_context(device: str = "auto") -> Context:
+    """The watch level's context: torch imported, no device.resolve and no capabilities.detect (nothing touched the GPU)."""
+    ctx = Context(Options(device=device, level="watch"), policy.load())  # type: ignore[arg-type]
+    ctx.results["torch.import"] = CheckResult("torch.import", "pass", details={"version": "2.14.1+cu124", "cuda_build": "12.4"})
+    return ctx
+
+
+def run_read_only(ctx: Context, command: list[str]) -> dict[str, CheckResult]:
+    from preflight_action.preflight import levels
+
+    planned = {s.id: s for s in levels.plan(levels.load(), "watch", checks.SPECS)}
+    results = []
+    for check_id in (*GPU_CHECKS, "gpu.nvlink"):
+        spec = planned[check_id]
+        assert spec.host is not None
+        if not all(ctx.passed(need) for need in spec.needs):
+            result = CheckResult.skipped(spec.id, f"needs {spec.needs}", "host")
+        elif spec.id == "gpu.health":
+            result = host_checks.check_gpu_health(ctx, lambda t: collect.collect_readings(min(t, 30.0), command))
+        else:
+            result = spec.host(ctx)
+        ctx.results[spec.id] = result
+        results.append(result)
+    return {r.id: r for r in triage.score_checks(results, ctx.policy, "cuda")}
+
+
+def test_the_watch_level_judges_nvmls_view_without_torch_touching_the_gpu() -> None:
+    results = run_read_only(read_only_context(), replay("healthy_busy"))  # a GPU busy with a training pod
+    assert {k: r.status for k, r in results.items() if k in GPU_CHECKS} == dict.fromkeys(GPU_CHECKS, "pass")
+    assert results["gpu.health"].details["read_only"] is True
+    assert "covers the CUDA 12.4 runtime" in results["gpu.driver"].details["summary"]  # torch's build, from torch.import
+    degraded = run_read_only(read_only_context(), replay("ecc_errors"))
+    assert degraded["gpu.ecc"].status == "fail"
+    assert degraded["gpu.ecc"].severity is not None
+    assert degraded["gpu.ecc"].severity.band == "critical"
+
+
+def test_the_watch_level_on_the_cpu_reads_no_nvml() -> None:
+    results = run_read_only(read_only_context("cpu"), replay("healthy_busy"))
+    assert results["gpu.health"].status == "skip"
+    assert results["gpu.health"].skip_reason == "cpu backend: no NVIDIA GPU to read with NVML"

@@ -28,7 +28,12 @@ def test_age_is_relative_to_the_snapshot_time(before: timedelta, said: str) -> N
 
 
 def test_the_legend_names_status_words_not_severity_levels() -> None:
-    assert view.legend() == [("info", "Skipped / Ready"), ("warning", "Stale / Degraded"), ("error", "Failing"), ("critical", "Down")]
+    assert view.legend() == [
+        ("info", "Skipped / Ready"),
+        ("warning", "Not judged / Stale / Degraded"),
+        ("error", "Failing"),
+        ("critical", "Down"),
+    ]
 
 
 def lane(node: str, code: str, minutes: int, summary: str) -> matrix.Lane:

@@ -268,7 +268,7 @@ def test_the_session_refuses_an_unknown_level_before_any_check() -> None:
     from preflight_action.preflight.options import Options
     from preflight_action.preflight.session import Session
 
-    with pytest.raises(UsageError, match=r"--level 'thorough' is not one of quick, standard, deep"):
+    with pytest.raises(UsageError, match=r"--level 'thorough' is not one of watch, quick, standard, deep"):
         Session(Options(device="cpu", level="thorough"))
 
 
@@ -286,3 +286,34 @@ def test_a_check_the_budget_stops_before_it_could_hang_is_not_judged(tmp_path: P
     assert report["status"] == "incomplete"
     assert report["verdict"] == "not_judged"
     assert report["triage"]["blocking"] is False
+
+
+def test_the_watch_level_runs_nothing_that_touches_a_gpu() -> None:
+    """The DaemonSet's level: beside training pods, no check may create a CUDA context or allocate (read NVML only)."""
+    planned = levels.plan(levels.load(), "watch", checks.SPECS)
+    run = [s for s in planned if s.enabled_by is None]
+    assert [s.id for s in run if s.host is None] == ["torch.import", "deps.consistency"]  # the worker imports torch, reads metadata
+    assert {s.id for s in run if s.host is not None} == {
+        "gpu.health", "gpu.clocks", "gpu.ecc", "gpu.pcie", "gpu.mig", "gpu.driver", "gpu.nvlink"
+    }  # fmt: skip
+    health = next(s for s in run if s.id == "gpu.health")
+    assert health.needs == ()  # not device.resolve, which allocates on the device
+
+
+@pytest.mark.integration
+def test_a_watch_run_is_healthy_without_a_device_check(tmp_path: Path) -> None:
+    report_path = tmp_path / "watch.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--level", "watch", "--quiet", "--output-path", str(report_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    ran = {c["id"] for c in report["checks"] if c["status"] != "skip"}
+    assert ran >= {"torch.import", "deps.consistency"}
+    assert not ran & {"device.resolve", "capabilities.detect", "tensor.smoke"}
+    assert report["options"]["level"] == "watch"
+    assert report["verdict"] == "healthy"

@@ -154,7 +154,8 @@ def test_history_from_github_fetches_last_nights_history_and_appends_tonight(
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     tonight = tmp_path / "night2" / "history.jsonl"
     out = tmp_path / "s.json"
-    code = cli.main(["--input-glob", pattern, "--history", str(tonight), "--history-from", "github", "--output-json", str(out), "--quiet"])
+    later = write(tmp_path / "in2", [report_doc("n1", figures={"bf16": 705.0})])  # tonight's own report (last night's is known)
+    code = cli.main(["--input-glob", later, "--history", str(tonight), "--history-from", "github", "--output-json", str(out), "--quiet"])
     assert code == 0
     assert len(tonight.read_text(encoding="utf-8").splitlines()) == 2  # last night's record, then tonight's
     assert summary_json.read(out)["history"]["records_read"] == 1
@@ -176,3 +177,14 @@ def test_history_from_github_without_an_artifact_starts_a_new_history(
     assert cli.main(["--input-glob", pattern, "--history", str(history), "--history-from", "github", "--quiet"]) == 0
     assert "has expired; a new history starts" in capsys.readouterr().err
     assert len(history.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_baseline_that_is_a_directory_says_so_and_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pattern = write(tmp_path / "in", [report_doc("n1")])
+    folder = tmp_path / "baselines"
+    folder.mkdir()
+    assert cli.main(["--input-glob", pattern, "--baseline", str(folder), "--output-json", str(tmp_path / "s.json"), "--quiet"]) == 2
+    assert (
+        f"summarize: invalid baseline: {folder} is a directory: --baseline takes a summary JSON file (or 'github')"
+        in capsys.readouterr().err
+    )

@@ -108,7 +108,7 @@ def test_merged_counts_status_and_rows_put_failures_first(tmp_path: Path) -> Non
     merged = summarize(tmp_path, matrix_docs())
     assert merged.status == "fail"
     assert merged.counts == {
-        "reports": 5, "passed": 2, "failed": 3, "simulated": 0, "stale": 1, "invalid": 0, "ignored": 0,
+        "reports": 5, "passed": 2, "not_judged": 0, "failed": 3, "simulated": 0, "stale": 1, "invalid": 0, "ignored": 0,
         "checks_passed": 5 * 7 - 4, "checks_failed": 4, "checks_skipped": 5,
     }  # fmt: skip
     assert [r.status for r in merged.rows] == ["fail", "fail", "fail", "pass", "pass"]

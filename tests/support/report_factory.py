@@ -60,6 +60,7 @@ def build(
     python: str = "3.12.4",
     check_torchvision: bool = False,
     level: str | None = None,
+    interrupted_by: str | None = None,
 ) -> dict[str, Any]:
     """The schema-valid report document of ``checks``, scored and triaged by the real code with the shipped policy."""
     policy = severity.load()
@@ -88,6 +89,7 @@ def build(
         env_fingerprint=fingerprint({"node": node, "backend": backend}),
         triage=triage.build(scored, policy, backend, "medium"),
         simulated=simulated,
+        interrupted_by=interrupted_by,
     )
     document = report.to_dict()
     schemas.validate(document, "preflight_report", "test factory")
@@ -102,3 +104,13 @@ def write(directory: Path, documents: list[dict[str, Any]]) -> str:
     for index, document in enumerate(documents):
         (directory / f"report-{index:03d}.json").write_text(json.dumps(document), encoding="utf-8")
     return str(directory / "*.json")
+
+
+def interrupted(node: str = "node-a", backend: str = "cpu", finished_at: datetime | None = None) -> dict[str, Any]:
+    """A report of a run Ctrl-C stopped after three checks passed: the rest never ran (status incomplete, not judged)."""
+    checks = [CheckResult(check_id, "pass", duration_ms=3.0) for check_id in CHECK_IDS[:3]]
+    checks += [
+        CheckResult.skipped(check_id, "not run: the run was interrupted by SIGINT", unfinished="interrupted") for check_id in CHECK_IDS[3:]
+    ]
+    moment = finished_at or datetime.now(timezone.utc) - timedelta(minutes=30)
+    return build(checks, node=node, backend=backend, finished_at=matrix.iso(moment), interrupted_by="SIGINT")

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not (args.output_junit or args.output_prom):
             raise UsageError("nothing to write: pass --output-junit PATH and/or --output-prom PATH")
+        _refuse_overwriting_the_input(args)
         from preflight_action.exports.write import write_outputs
         from preflight_action.preflight import report
 
@@ -45,6 +46,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cli_args.prog('preflight-export')}: error: {error}", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def _same_file(one: str, other: str) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist yet: compare where they would be
+        return os.path.realpath(one) == os.path.realpath(other)
+
+
+def _refuse_overwriting_the_input(args: argparse.Namespace) -> None:
+    """An export written over the report it reads would destroy the report: refused before anything is read."""
+    for flag, path in (("--output-junit", args.output_junit), ("--output-prom", args.output_prom)):
+        if path and _same_file(path, args.from_report):
+            raise UsageError(f"{flag} {path} is the --from-report file itself: writing it would destroy the report")
+    if args.output_junit and args.output_prom and _same_file(args.output_junit, args.output_prom):
+        raise UsageError(f"--output-junit and --output-prom name one file ({args.output_prom}): each output needs its own path")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from preflight_action import atomic
 from preflight_action.exports.labels import identity, remedy
@@ -43,8 +43,20 @@ def _failure(check: CheckResult, entry: TriageEntry | None) -> Failure:
     return failure
 
 
+def _unfinished(check: CheckResult) -> Error:
+    """A required check that never reached its end: an error (the test could not run), so a not-judged run never reads as green."""
+    error = Error(
+        f"not judged: {_first_line(_clean(check.skip_reason or 'the check did not finish'))}", type_=f"not_judged.{check.unfinished}"
+    )
+    error.text = (
+        f"{_clean(check.skip_reason or '')}\n\nThe level requires this check and it never finished ({check.unfinished}): "
+        "the report's verdict is not judged, which is not a pass.\n"
+    )
+    return error
+
+
 def build(report: Report) -> JUnitXml:
-    """One testsuite for the report; a simulated run's passes are skipped, never reported as real passes."""
+    """One testsuite for the report; a simulated run's passes are skipped and an unfinished check is an error, never a pass."""
     ident = identity(report)
     entries = {entry.check_id: entry for entry in report.triage.top_failed_checks}
     suite = TestSuite(f"runtime-preflight {ident.node} {ident.device} {ident.level}")
@@ -55,7 +67,8 @@ def build(report: Report) -> JUnitXml:
         ("device", ident.device),
         ("backend", ident.backend),
         ("level", ident.level),
-        ("verdict", "blocking" if report.triage.blocking else report.status),
+        ("verdict", report.verdict),
+        ("status", report.status),
         ("highest_band", report.triage.highest_band or "none"),
         ("simulated", str(report.simulated).lower()),
         ("tool_version", report.tool.version),
@@ -66,6 +79,8 @@ def build(report: Report) -> JUnitXml:
         case = TestCase(check.id, classname=CLASSNAME, time=round(max(check.duration_ms, 0.0) / 1000.0, 6))
         if check.status == "fail":
             case.result = [_failure(check, entries.get(check.id))]
+        elif check.unfinished is not None:
+            case.result = [_unfinished(check)]
         elif check.status == "skip":
             case.result = [Skipped(_first_line(_clean(check.skip_reason or "skipped without a reason")))]
         elif report.simulated:

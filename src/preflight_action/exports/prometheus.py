@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from preflight_action import atomic
 from preflight_action.exports.labels import ReportIdentity, identity
 from preflight_action.preflight.report import Report
-from preflight_action.vocab import CHECK_STATUSES
+from preflight_action.vocab import CHECK_STATUSES, VERDICTS
 
 STATUSES = CHECK_STATUSES
 TERA = 1e12
@@ -50,11 +51,21 @@ def _gauge(name: str, documentation: str, labels: tuple[str, ...]) -> GaugeMetri
     return GaugeMetricFamily(name, documentation, labels=list(labels))
 
 
+@dataclass(frozen=True)
+class DrainBreaker:
+    """The Slurm gate's drain circuit breaker as one run found it (``gates/slurm.py``)."""
+
+    open: bool
+    drained: int  # nodes of this node's partitions already drained by preflight
+    limit: int  # drained nodes at which the gate drains no more
+
+
 class ReportCollector:
     """A prometheus-client collector that yields one report's figures (registered on a private registry)."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, breaker: DrainBreaker | None = None) -> None:
         self.report = report
+        self.breaker = breaker
         self.ident: ReportIdentity = identity(report)
 
     def _base(self) -> list[str]:
@@ -79,12 +90,29 @@ class ReportCollector:
         yield from self._report_metrics(base)
         yield from self._check_metrics(base)
         yield from self._perf_metrics(base)
+        if self.breaker is not None:
+            yield from self._breaker_metrics(base, self.breaker)
 
     def _report_metrics(self, base: list[str]) -> Iterator[Metric]:
         report = self.report
         blocking = _gauge("preflight_report_blocking", "1 when a failed check scored at or above the strict threshold.", BASE)
         blocking.add_metric(base, 1.0 if report.triage.blocking else 0.0)
         yield blocking
+        verdict = _gauge(
+            "preflight_report_verdict",
+            "1 for the report's verdict (healthy, blocking, not_judged), 0 for the others; not_judged is never a pass.",
+            (*BASE, "verdict"),
+        )
+        for name in VERDICTS:
+            verdict.add_metric([*base, name], 1.0 if report.verdict == name else 0.0)
+        yield verdict
+        unfinished = _gauge(
+            "preflight_report_unfinished_checks",
+            "Checks the level requires that never reached their end (interrupted, cut by the budget, never reached).",
+            BASE,
+        )
+        unfinished.add_metric(base, float(len(report.unfinished)))
+        yield unfinished
         counts = _gauge("preflight_report_checks", "Checks in the report by status.", (*BASE, "status"))
         for status in STATUSES:
             counts.add_metric([*base, status], float(report.count(status)))
@@ -150,18 +178,31 @@ class ReportCollector:
             if family.samples:
                 yield family
 
+    def _breaker_metrics(self, base: list[str], breaker: DrainBreaker) -> Iterator[Metric]:
+        opened = _gauge(
+            "preflight_gate_drain_breaker_open",
+            "1 when the Slurm gate found its drain circuit breaker open (too many nodes drained by preflight) and did not drain.",
+            BASE,
+        )
+        opened.add_metric(base, 1.0 if breaker.open else 0.0)
+        drained = _gauge("preflight_gate_drained_nodes", "Nodes of this node's partitions already drained by preflight.", BASE)
+        drained.add_metric(base, float(breaker.drained))
+        limit = _gauge("preflight_gate_drain_limit_nodes", "Drained nodes at which the Slurm gate drains no more (--max-drained).", BASE)
+        limit.add_metric(base, float(breaker.limit))
+        yield from (opened, drained, limit)
 
-def render(report: Report) -> str:
+
+def render(report: Report, breaker: DrainBreaker | None = None) -> str:
     """The textfile: prometheus-client's text exposition of a private registry (escaped label values, HELP and TYPE)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReportCollector(report))
+    registry.register(ReportCollector(report, breaker))
     return generate_latest(registry).decode("utf-8")
 
 
-def write(report: Report, path: str | Path) -> Path:
+def write(report: Report, path: str | Path, breaker: DrainBreaker | None = None) -> Path:
     target = Path(path)
     if target.suffix != ".prom":
         from preflight_action.errors import UsageError
 
         raise UsageError(f"--output-prom {path}: node_exporter's textfile collector reads only *.prom files")
-    return atomic.write_text(target, render(report))
+    return atomic.write_text(target, render(report, breaker))

@@ -46,6 +46,13 @@ def mermaid(series: Series) -> str:
     return "\n".join(lines)
 
 
+def legend(series: Series) -> str:
+    """The words that name a chart's lines (Mermaid's xychart has no legend of its own)."""
+    first, last = (series.labels[0], series.labels[-1]) if series.labels else ("", "")
+    span = f"; x: when each report finished, {first} to {last} (UTC)" if series.labels else ""
+    return f"first line: {series.value_name}; second line: {series.reference_name}{span}"
+
+
 WIDTH, HEIGHT, PAD = 360, 120, 24
 
 
@@ -67,7 +74,8 @@ def svg(series: Series) -> str:
     last = series.values[-1] if series.values else 0.0
     described = (
         f"{len(series.values)} runs from {html.escape(series.labels[0])} to {html.escape(series.labels[-1])}; "
-        f"latest {_number(last)} {html.escape(series.unit)}; {html.escape(series.reference_name)} as a dashed line"
+        f"latest {_number(last)} {html.escape(series.unit)}; {html.escape(series.value_name)} as a solid line, "
+        f"{html.escape(series.reference_name)} as a dashed line"
         if series.labels
         else "no runs"
     )
@@ -80,5 +88,8 @@ def svg(series: Series) -> str:
         f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points(series.values)}"/>'
         f'<text x="{PAD}" y="14" font-size="11">{html.escape(_number(high))} {html.escape(series.unit)}</text>'
         f'<text x="{PAD}" y="{HEIGHT - 6}" font-size="11">{html.escape(_number(low))}</text>'
+        f'<text x="{WIDTH - PAD}" y="14" font-size="11" text-anchor="end" fill="{colour}">— {html.escape(_text(series.value_name, 40))}</text>'
+        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" font-size="11" text-anchor="end" fill="#57606a">'
+        f"- - {html.escape(_text(series.reference_name, 40))}</text>"
         "</svg>"
     )

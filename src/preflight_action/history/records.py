@@ -7,16 +7,46 @@ of a fleet stays a file that is quick to carry and to read.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any
 
 from preflight_action.preflight.report import Report
 
 SCHEMA_NAME = "history_record"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: started_at and report_id (a report's identity: appends are idempotent), status incomplete
 FIGURE_CHECKS = ("perf.matmul", "perf.bandwidth")
 
 SeriesKey = tuple[str, str, Any, Any, Any]  # node, backend, sku, torch, driver
+Identity = tuple[str, ...]
+
+
+def report_id(report: Report) -> str:
+    """sha256 of what makes a report itself: node, start, end, environment fingerprint, each check's id, status, duration.
+
+    The same report file summarized twice (a re-run job) has the same id; two runs never do.
+    """
+    payload = {
+        "node": report.host.node_id,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "fingerprint": report.env_fingerprint.sha256,
+        "checks": [[c.id, c.status, round(c.duration_ms, 3)] for c in report.checks],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def identity(record: dict[str, Any]) -> Identity:
+    """Whose record this is: (node, started_at, report_id) from 1.1; (node, finished_at) for a 1.0 record."""
+    if record.get("report_id"):
+        return ("report", record["node"], record.get("started_at") or "", record["report_id"])
+    return ("legacy", record["node"], record["finished_at"])
+
+
+def identities(record: dict[str, Any]) -> tuple[Identity, Identity]:
+    """Both keys a new record may already be known under (a 1.0 history has only the second)."""
+    return identity(record), ("legacy", record["node"], record["finished_at"])
 
 
 def from_report(report: Report, at: str, backend: str, run_url: str | None) -> dict[str, Any] | None:
@@ -36,7 +66,9 @@ def from_report(report: Report, at: str, backend: str, run_url: str | None) -> d
         "at": at,
         "node": report.host.node_id,
         "backend": backend,
+        "started_at": report.started_at,
         "finished_at": report.finished_at,
+        "report_id": report_id(report),
         "sku": facts.get("device_name"),
         "torch": facts.get("torch_version"),
         "driver": _text(facts.get("cuda_driver_version")),

@@ -12,8 +12,9 @@ old one. Cost: the bytes copied plus the tail parsed, whatever the file's length
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -178,26 +179,38 @@ def keep_from(path: str | Path, size: int, cutoff: datetime, max_bytes: int, inc
     return offset
 
 
+_REPORT_ID = re.compile(rb'"report_id":"([0-9a-f]{64})"')
+
+
+def report_ids_before(path: str | Path, end: int) -> set[str]:
+    """The report ids in the file's first ``end`` bytes, found without parsing a line (a byte search: about 1 s per GiB).
+
+    Only needed when a report older than every run in the tail comes back (an old artifact summarized again).
+    """
+    if end <= 0:
+        return set()
+    import mmap
+
+    with Path(path).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return {match.group(1).decode("ascii") for match in _REPORT_ID.finditer(data, 0, end)}
+
+
 def write(path: str | Path, size: int, keep: int, lines: bytes) -> None:
-    """Bytes ``keep``..``size`` of the old file, then ``lines``, atomically in its place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if size > keep:
-                with target.open("rb") as old:
-                    _copy(old, out, keep, size - keep)
-            out.write(lines)
-            out.flush()
-            os.fsync(out.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Bytes ``keep``..``size`` of the old file, then ``lines``, atomically in its place (a symlink's target replaced)."""
+    from preflight_action import atomic
+
+    where = atomic.destination(path)
+    if where.kind != "file":
+        raise OSError(errno.EINVAL, "not a regular file: a history is rewritten by renaming a new file over it")
+    target = Path(where.path)
+
+    def fill(out: IO[bytes]) -> None:
+        if size > keep:
+            with target.open("rb") as old:
+                _copy(old, out, keep, size - keep)
+        out.write(lines)
+
+    atomic.replace_file(target, fill)
 
 
 def _copy(source: IO[bytes], out: IO[bytes], offset: int, count: int) -> None:

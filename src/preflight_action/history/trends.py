@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ class NoBaseline:
 
 @dataclass(frozen=True)
 class Series:
-    """One chart: values per run (oldest first); ``reference`` is a second line (the baseline, or the fleet minimum)."""
+    """One chart: values oldest first, each labelled with when its report finished; ``reference`` is a second line."""
 
     title: str
     unit: str
@@ -67,6 +67,7 @@ class Series:
     reference: tuple[float, ...]
     reference_name: str
     regressed: bool
+    value_name: str = "value"  # what the first line is (the node's figure, the fleet median)
     note: str | None = None  # a regressed chart: what changed since the node's last good run (history.changes)
 
 
@@ -83,6 +84,7 @@ class Trends:
     no_baseline: tuple[NoBaseline, ...]
     charts: tuple[Series, ...]
     changes: tuple[LaneChange, ...] = ()  # lanes failing anew or regressed, and what changed since their last good run
+    records_known: int = 0  # reports already in the history (a re-run job): judged, not appended again
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class Trends:
                 "records_read": self.records_read,
                 "runs_read": self.runs_read,
                 "records_added": self.records_added,
+                "records_known": self.records_known,
                 "bytes_dropped": self.records_dropped_bytes,
                 "flaky": [_plain(f) for f in self.flaky],
                 "flaky_share": self.flaky_share,
@@ -195,61 +198,97 @@ def flaky(past: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]], pol
     return found, round(len(found) / judged, 4) if judged else 0.0
 
 
-def _runs(records: Iterable[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(r["at"] for r in records))
+def _finished(record: dict[str, Any]) -> str:
+    return str(record.get("finished_at") or record["at"])
+
+
+def _points(everything: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The records grouped into chart points: one per summarize run and per report of a node within it
+    (five nights summarized at once are five points), labelled by when their reports finished, oldest first."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for at in dict.fromkeys(r["at"] for r in everything):
+        by_node: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in everything:
+            if r["at"] == at:
+                by_node.setdefault((r["node"], r["backend"]), []).append(r)
+        for mine in by_node.values():
+            for index, record in enumerate(sorted(mine, key=_finished)):
+                groups.setdefault((at, index), []).append(record)
+    points = [(max(_finished(r) for r in members), members) for members in groups.values()]
+    return sorted(points, key=lambda point: point[0])
 
 
 def charts(
     past: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]], regressions: Sequence[Regression], policy: HistoryPolicy
 ) -> list[Series]:
-    """Regressed figures first (the node's line and its baseline), then watched figures (fleet median and minimum per SKU)."""
+    """Regressed figures first (the node's line and its baseline), then watched figures (fleet median and minimum per SKU).
+
+    The x axis is when each report finished (``finished_at``), not when summarize ran.
+    """
     everything = [*past, *current]
     out: list[Series] = []
     for reg in regressions[: policy.max_charts]:
-        points = [
-            (r["at"], r["figures"][reg.check_id][reg.metric])
-            for r in everything
-            if r["node"] == reg.node_id
-            and r["backend"] == reg.backend
-            and r["sku"] == reg.sku
-            and reg.metric in r["figures"].get(reg.check_id, {})
-        ][-policy.chart_points :]
+        points = sorted(
+            (
+                (_finished(r), r["figures"][reg.check_id][reg.metric])
+                for r in everything
+                if r["node"] == reg.node_id
+                and r["backend"] == reg.backend
+                and r["sku"] == reg.sku
+                and reg.metric in r["figures"].get(reg.check_id, {})
+            ),
+            key=lambda point: point[0],
+        )[-policy.chart_points :]
         out.append(
             Series(
-                f"{reg.node_id} {reg.check_id} {reg.metric}: -{reg.drop_percent:g}% vs median {reg.baseline:g}",
+                f"{reg.node_id} {reg.check_id} {reg.metric}: -{reg.drop_percent:g}% vs median {figure(reg.baseline)}",
                 unit(reg.check_id, reg.metric),
                 tuple(_label(at) for at, _ in points),
                 tuple(v for _, v in points),
                 tuple(reg.baseline for _ in points),
-                "baseline (median)",
+                "baseline (median of its past runs)",
                 True,
+                f"{reg.node_id} {reg.metric}",
             )
         )
-    stamps = _runs(everything)[-policy.chart_points :]
-    wanted = set(stamps)
+    grouped = _points(everything)[-policy.chart_points :]
     for check_id, metric in policy.watch:
-        groups: dict[tuple[str, Any], dict[str, list[float]]] = {}
-        for r in everything:
-            if r["at"] in wanted and metric in r["figures"].get(check_id, {}):
-                groups.setdefault((r["backend"], r["sku"]), {}).setdefault(r["at"], []).append(r["figures"][check_id][metric])
-        for (backend, sku), per_run in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        series: dict[tuple[str, Any], list[tuple[str, list[float]]]] = {}
+        for label, members in grouped:
+            per_lane: dict[tuple[str, Any], list[float]] = {}
+            for r in members:
+                if metric in r["figures"].get(check_id, {}):
+                    per_lane.setdefault((r["backend"], r["sku"]), []).append(r["figures"][check_id][metric])
+            for key, values in per_lane.items():
+                series.setdefault(key, []).append((label, values))
+        for (backend, sku), shown in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
             if len(out) >= policy.max_charts:
                 return out
-            shown = [at for at in stamps if at in per_run]
             if len(shown) < 2:
                 continue
             out.append(
                 Series(
-                    f"{check_id} {metric} on {sku or backend}: fleet median per run",
+                    f"{check_id} {metric} on {sku or backend}: fleet median and slowest node",
                     unit(check_id, metric),
-                    tuple(_label(at) for at in shown),
-                    tuple(round(statistics.median(per_run[at]), 4) for at in shown),
-                    tuple(min(per_run[at]) for at in shown),
+                    tuple(_label(label) for label, _ in shown),
+                    tuple(round(statistics.median(values), 4) for _, values in shown),
+                    tuple(min(values) for _, values in shown),
                     "slowest node",
                     False,
+                    "fleet median",
                 )
             )
     return out[: policy.max_charts]
+
+
+def figure(value: float, digits: int = 4) -> str:
+    """A measured figure for people: ``781.6``, ``3.015``, ``1.5e+03`` never ``781.6000000001``."""
+    return f"{value:.{digits}g}"
+
+
+def spread(value: float) -> str:
+    """A spread (scaled MAD) to two significant digits: ``1.5``, not ``1.4826``."""
+    return f"{value:.2g}"
 
 
 def _label(at: str) -> str:

@@ -18,11 +18,19 @@ from preflight_action.matrix.snapshot import CODES, Snapshot
 from preflight_action.preflight.report import Report
 
 DEFAULT_TTL_SECONDS = 6 * 3600
-SCHEMA_VERSION = "1.1"  # 1.1: optional gangs (preflight-gang reports grouped by gang id)
+SCHEMA_VERSION = "1.1"  # 1.1: the code not_judged, optional gangs (preflight-gang reports grouped by gang id)
 ACCELERATOR = {"cpu": "CPU", "cuda": "GPU", "rocm": "GPU", "mps": "GPU", "xpu": "GPU", "npu": "NPU"}
 ACCELERATORS = ("CPU", "GPU", "NPU")
 SEVERITY_LABEL = {"info": "Info", "warning": "Warning", "error": "Error", "critical": "Critical"}
-CODE_WORD = {"ok": "Ready", "skipped": "Skipped", "stale": "Stale", "degraded": "Degraded", "error": "Failing", "down": "Down"}
+CODE_WORD = {
+    "ok": "Ready",
+    "skipped": "Skipped",
+    "not_judged": "Not judged",
+    "stale": "Stale",
+    "degraded": "Degraded",
+    "error": "Failing",
+    "down": "Down",
+}
 BAND_CODE = {"critical": "down", "high": "error", "medium": "degraded", "low": "degraded"}
 
 
@@ -64,6 +72,9 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
     elif report.status == "pass":
         code = "ok"
         summary = f"all {report.count('pass')} checks passed"
+    elif report.status == "incomplete":
+        code = "not_judged"  # nothing failed, and not everything ran: never "ok"
+        summary = _not_judged_words(report)
     else:
         code = BAND_CODE.get(band or "low", "degraded")
         top = report.triage.top_failed_checks[0] if report.triage.top_failed_checks else None
@@ -86,6 +97,17 @@ def lane_from_report(report: Report, path: str = "") -> Lane:
         extra={"requested_device": report.requested_device, "python": report.interpreter.version}
         | ({"gang": gangs.Observation(report.host.node_id, report.verdict, report.gang)} if report.gang else {}),
     )
+
+
+def _not_judged_words(report: Report) -> str:
+    count = len(report.unfinished)
+    if report.interrupted_by:
+        why = f"interrupted by {report.interrupted_by}"
+    elif any(c.unfinished in ("budget_cut", "budget_exhausted") for c in report.unfinished):
+        why = "cut by the budget"
+    else:
+        why = "not reached"
+    return f"not judged: {count} required check{'s' if count != 1 else ''} {why}"
 
 
 def status_block(code: str, summary: str, detail: list[str]) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from preflight_action.matrix.gangs import GangGroup
 CODES = {
     "skipped": ("info", 0),
     "ok": ("info", 1),
-    "stale": ("warning", 2),
-    "degraded": ("warning", 3),
-    "error": ("error", 4),
-    "down": ("critical", 5),
+    "not_judged": ("warning", 2),  # 1.1: a run that never finished its required checks: never ok
+    "stale": ("warning", 3),
+    "degraded": ("warning", 4),
+    "error": ("error", 5),
+    "down": ("critical", 6),
 }
 
 
@@ -136,7 +137,7 @@ class Snapshot:
     backends: tuple[str, ...]
     items: tuple[NodeItem, ...]  # sorted by node
     inputs: dict[str, Any] | None = None
-    schema_version: str = "1.0"
+    schema_version: str = "1.1"  # 1.1: the code not_judged, gangs
     gangs: tuple[GangGroup, ...] = ()  # 1.1: preflight-gang reports grouped by gang id
 
     @property

@@ -196,7 +196,9 @@ def check_gpu_nvlink(ctx: Context) -> CheckResult:
     except InputError as exc:
         return CheckResult("gpu.nvlink", "fail", error=f"distributed policy: {exc}", source="host")
     readings = ctx.details("gpu.health")["readings"]
-    count = int(ctx.details("capabilities.detect").get("cuda_device_count") or 1)
+    caps = ctx.details("capabilities.detect")
+    # without torch (the read-only watch level) every GPU NVML reads is one this node offers its jobs
+    count = int(caps.get("cuda_device_count") or 1) if caps else len(readings.get("gpus") or []) or 1
     gpus, missing = interconnect.visible_gpus(readings, count)
     verdict = interconnect.evaluate_nvlink(gpus, policy)
     details = {**verdict.details, "missing": missing}

@@ -130,8 +130,10 @@ def _torch_index(device: str | None) -> int:
 
 
 def check_gpu_health(ctx: Context, collect: Callable[[float], Collected] | None = None) -> CheckResult:
-    backend = ctx.backend or ""
     timeout = min(NVML_TIMEOUT_S, ctx.options.check_timeout)
+    if "device.resolve" not in ctx.results:  # a read-only level (watch): NVML's view, no torch device touched
+        return _gpu_health_read_only(ctx, (collect or collect_readings)(timeout) if ctx.options.device in ("auto", "cuda") else None)
+    backend = ctx.backend or ""
     resolved = ctx.details("device.resolve")
     if backend == "cpu" and ctx.options.device == "auto" and resolved.get("nvidia_gpus_present"):
         return _gpus_left_unused(resolved, (collect or collect_readings)(timeout))
@@ -151,6 +153,23 @@ def check_gpu_health(ctx: Context, collect: Callable[[float], Collected] | None 
         return CheckResult(
             "gpu.health", "fail", got.elapsed_ms, details, error=f"cannot find {ctx.device} among NVML's GPUs: {how}", source="host"
         )
+    return CheckResult("gpu.health", "pass", got.elapsed_ms, details, source="host")
+
+
+def _gpu_health_read_only(ctx: Context, got: Collected | None) -> CheckResult:
+    """gpu.health without device.resolve: NVML's first visible GPU (CUDA_VISIBLE_DEVICES' first entry), read only."""
+    if got is None:
+        return CheckResult.skipped("gpu.health", NO_NVML.get(ctx.options.device, f"--device {ctx.options.device}: no NVML"), "host")
+    timing = {"elapsed_ms": round(got.elapsed_ms, 1), "read_only": True}
+    if got.readings is None:
+        return CheckResult("gpu.health", "fail", got.elapsed_ms, timing, error=got.error, source="host")
+    readings = got.readings
+    if not readings["available"]:
+        return CheckResult("gpu.health", "skip", got.elapsed_ms, timing, skip_reason=readings["reason"], source="host")
+    gpu, how = gpu_policy.select_gpu(readings, 0, None)
+    details = {**timing, "readings": readings, "target_index": gpu["index"] if gpu else None, "selection": how}
+    if gpu is None:
+        return CheckResult("gpu.health", "fail", got.elapsed_ms, details, error=f"no GPU to read: {how}", source="host")
     return CheckResult("gpu.health", "pass", got.elapsed_ms, details, source="host")
 
 
@@ -205,7 +224,8 @@ def check_gpu_driver(ctx: Context) -> CheckResult:
     readings = ctx.details("gpu.health")["readings"]
     caps = ctx.details("capabilities.detect")
     driver_cuda = readings.get("cuda_driver_version") or caps.get("cuda_driver_version")
-    verdict = gpu_policy.evaluate_driver(readings.get("driver_version"), driver_cuda, caps.get("torch_cuda_build"))
+    torch_cuda = caps.get("torch_cuda_build") if caps else ctx.details("torch.import").get("cuda_build")  # watch: no capabilities.detect
+    verdict = gpu_policy.evaluate_driver(readings.get("driver_version"), driver_cuda, torch_cuda)
     return _result("gpu.driver", verdict)
 
 

@@ -103,7 +103,10 @@ def plan(policy: LevelsPolicy, level_name: str, specs: list[CheckSpec]) -> list[
     out: list[CheckSpec] = []
     for spec in specs:
         if spec.id in chosen:
-            out.append(replace(spec, enabled_by=None) if spec.enabled_by else spec)
+            # A need the level leaves out on purpose is not waited for (watch reads NVML without device.resolve,
+            # which allocates on the GPU); the check itself copes with its absence.
+            needs = tuple(need for need in spec.needs if need in chosen)
+            out.append(replace(spec, enabled_by=None, needs=needs) if spec.enabled_by or needs != spec.needs else spec)
         elif spec.enabled_by is not None:
             out.append(spec)
     return out

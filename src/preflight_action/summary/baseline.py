@@ -29,6 +29,8 @@ HISTORY_MAX_BYTES = 1 << 30  # a year of nightly records of a large fleet
 def from_file(path: str | Path) -> Baseline:
     """A summary JSON on disk; a missing file is a note, an invalid one raises InputError/SchemaError."""
     file = Path(path)
+    if file.is_dir():  # a mistake, not a first run: say what it is (bad input, exit 2)
+        raise InputError(f"{file} is a directory: --baseline takes a summary JSON file (or 'github')")
     if not file.is_file():
         return Baseline("file", str(file), None, f"no baseline: {file} does not exist")
     document = schemas.read_json(file, SCHEMA_NAME, MAX_BYTES)

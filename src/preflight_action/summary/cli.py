@@ -15,6 +15,7 @@ import gc
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from preflight_action import __version__, cli_args
@@ -28,10 +29,12 @@ EPILOG = """\
 exit codes:
   0  summary written from valid inputs; a PR comment that could not be posted
      is a warning
-  1  --fail-on failure and a report failed, --fail-on regression and a check
-     fails that did not fail in the baseline (a new failure), --fail-on outlier
-     and a node's figure is an outlier among its peers', or --require-comment
-     and the PR comment could not be posted
+  1  --fail-on failure and a report failed or was not judged (a required check
+     never finished), --fail-on regression and a check fails that did not fail
+     in the baseline (a new failure), --fail-on perf-regression and a figure
+     regressed against its node's history (or no history could be read),
+     --fail-on outlier and a node's figure is an outlier among its peers', or
+     --require-comment and the PR comment could not be posted
   2  bad usage or input: no file matches --input-glob, bad --policy, or an
      input that is unreadable or fails the report schema (all outputs are
      still written and list it; --allow-invalid keeps exit 0 for those)
@@ -153,8 +156,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fail-on",
         choices=FAIL_ON,
         default="never",
-        help="exit 1 when a report failed (failure), only when a check fails that did not in the baseline (regression), "
-        "when a node's performance figure is an outlier among its peers' (outlier: policy/peers.yaml), or never (default: never)",
+        help="exit 1 when a report failed or was not judged (failure), only when a check fails that did not in the "
+        "baseline (regression), when a performance figure dropped below its node's own history (perf-regression, "
+        "needs --history), when a node's performance figure is an outlier among its peers' (outlier: policy/peers.yaml), "
+        "or never (default: never)",
     )
     parser.add_argument(
         "--history",
@@ -240,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     hint = args.output_json or args.output_md
     secrets = redact.secret_values()  # reports are scrubbed when written; this guards what we publish
-    merged, history_failed = _compare(args, merged, inputs, secrets)
+    merged, history_failed, append_history = _compare(args, merged, inputs, secrets)
 
     def scrub(text: str) -> str:
         return redact.scrub_text(text, secrets)
@@ -254,6 +259,12 @@ def _run(args: argparse.Namespace) -> int:
     if step_summary:
         files.append(("--step-summary", step_summary, lambda: _append_step_summary(args, step_summary, merged, hint, scrub)))
     unwritten = cli_args.write_outputs("summarize", files)
+    if append_history is not None:  # after the summary: an interrupted run never leaves a history ahead of it
+        try:
+            append_history()
+        except PreflightError as error:
+            print(f"summarize: error: {error}", file=sys.stderr, flush=True)
+            history_failed = True
     if not files and not args.post_comment:
         if args.annotations:  # stdout carries the workflow commands
             print("summarize: warning: no --output-md, --output-json or --step-summary target: no summary written", file=sys.stderr)
@@ -289,8 +300,9 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool]:
-    """The summary with its PR delta (--baseline) and its trends (--history); True when the history was bad input."""
+def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool, Callable[[], None] | None]:
+    """The summary with its PR delta (--baseline) and its trends (--history); True when the history was bad input;
+    the history's append, to run once the summary is written."""
     from preflight_action.summary import compare
 
     if args.baseline:
@@ -322,14 +334,16 @@ def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[s
             if note:
                 print(f"summarize: {note}", file=sys.stderr, flush=True)
         try:
-            merged = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
-        except PreflightError as error:  # the summary is still written (without trends); the history file is left as it was
+            merged, append = compare.with_history(merged, inputs, args.history, args.history_policy, secrets)
+        except PreflightError as error:  # the summary is still written (without trends, saying why); the history is left as it was
             print(f"summarize: error: {error}", file=sys.stderr, flush=True)
-            return merged, True
+            return replace(merged, history_error=str(error)), True, None
         t = merged.trends
-        said = f"{_plural(t.records_added, 'record')} added, {_plural(len(t.regressions), 'regression')}, {_plural(len(t.flaky), 'flaky check')}"
+        known = f" ({t.records_known} already in it)" if t.records_known else ""
+        said = f"{_plural(t.records_added, 'record')} to add{known}, {_plural(len(t.regressions), 'regression')}, {_plural(len(t.flaky), 'flaky check')}"
         _say(args, f"summarize: history: {said}")
-    return merged, False
+        return merged, False, append
+    return merged, False, None
 
 
 def _step_summary_target(args: argparse.Namespace) -> str | None:

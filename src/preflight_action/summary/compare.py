@@ -37,8 +37,11 @@ def with_delta(merged: Summary, base: summary_delta.Baseline) -> Summary:
     return replace(merged, delta=summary_delta.compare(merged.rows, base, merged.inventories, lines))
 
 
-def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]) -> Summary:
-    """Judge this run against the history at ``path`` and append it (see ``history.update``)."""
+def with_history(
+    merged: Summary, inputs: Inputs, path: str | Path, policy_path: str | None, secrets: list[str]
+) -> tuple[Summary, Callable[[], None]]:
+    """Judge this run against the history at ``path``; the summary with its trends, and the append to run after
+    the summary is written (``history.prepare``): an interrupted run never leaves a history ahead of its summary."""
     from preflight_action.diff.parts import Parts
     from preflight_action.history import policy as history_policy
     from preflight_action.history import update as history
@@ -48,8 +51,10 @@ def with_history(merged: Summary, inputs: Inputs, path: str | Path, policy_path:
     table = inputs.inventories.parts if inputs.inventories else {}
     parts = [Parts.resolve(item.inventory, table) for item in inputs.reports]  # the reports' inventories, slimmed out at load
     moment = matrix.parse_time(merged.generated_at)
-    found = history.update(path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets, parts)
-    return replace(merged, trends=found)
+    found, pending = history.prepare(
+        path, lanes, merged.generated_at, moment, history_policy.load(policy_path), merged.run_url, secrets, parts
+    )
+    return replace(merged, trends=found), pending.write
 
 
 def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: str, api_url: str | None) -> str | None:
@@ -71,10 +76,18 @@ def carry_history(path: str | Path, artifact: str, repo: str | None, token_env: 
 
 
 def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
-    """--fail-on: (1, why) when the run failed (failure), has a failure the baseline did not (regression), or a node
-    figure is an outlier among its peers' (outlier)."""
-    if fail_on == "failure" and merged.status == "fail":
-        return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
+    """--fail-on: (1, why) when the run failed or was not judged (failure), has a failure the baseline did not
+    (regression), a figure dropped below its node's own history (perf-regression), or a node figure is an outlier
+    among its peers' (outlier)."""
+    if fail_on == "failure":
+        if merged.status == "fail":
+            return 1, f"--fail-on failure: {merged.counts['failed']} reports failed"
+        not_judged = merged.counts.get("not_judged", 0)
+        if not_judged:  # a run cut short is not a pass: a gate that says "green" must have judged everything
+            return (
+                1,
+                f"--fail-on failure: {not_judged} report{'s were' if not_judged != 1 else ' was'} not judged (a required check never finished)",
+            )
     if fail_on == "regression":
         if merged.delta is None:  # nothing to compare with: every failure is new
             return (1, "--fail-on regression without --baseline: every failure counts as new") if merged.status == "fail" else (0, None)
@@ -82,7 +95,18 @@ def gate(fail_on: str, merged: Summary) -> tuple[int, str | None]:
             count = len(merged.delta.new_failures)
             return 1, f"--fail-on regression: {count} new failure{'s' if count != 1 else ''} against the baseline"
     if fail_on == "outlier" and merged.peers is not None and merged.peers.outliers:
-        found = merged.peers.outliers
-        what = "1 figure below its" if len(found) == 1 else f"{len(found)} figures below their"
-        return 1, f"--fail-on outlier: {what} peers' (worst: {found[0].words})"
+        outliers = merged.peers.outliers
+        what = "1 figure below its" if len(outliers) == 1 else f"{len(outliers)} figures below their"
+        return 1, f"--fail-on outlier: {what} peers' (worst: {outliers[0].words})"
+    if fail_on == "perf-regression":
+        if merged.trends is None:
+            return 1, "--fail-on perf-regression needs --history (a readable one): no figure could be judged"
+        found = merged.trends.regressions
+        if found:
+            worst = found[0]
+            more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+            return 1, (
+                f"--fail-on perf-regression: {worst.node_id} {worst.check_id} {worst.metric} {worst.value:g} is "
+                f"{worst.drop_percent:g}% below its median {worst.baseline:g}{more}"
+            )
     return 0, None

@@ -18,6 +18,7 @@ import jinja2
 from preflight_action import __version__, templating
 from preflight_action.github.comment import DEFAULT_KEY, marker
 from preflight_action.github.limits import Limit, cut
+from preflight_action.history import trends
 from preflight_action.matrix.peers import number as peers_number
 from preflight_action.summary.model import ReportRow, Summary
 
@@ -27,7 +28,7 @@ AFFECTED_CAP = 20  # lanes named under each failed check's error
 DELTA_ROWS = 100  # rows per delta / regression table; the summary JSON lists them all
 STATUS_ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 BAND_ICON = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
-CODE_ICON = {"ok": "✅", "skipped": "⏭️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
+CODE_ICON = {"ok": "✅", "skipped": "⏭️", "not_judged": "⏸️", "stale": "🕒", "degraded": "⚠️", "error": "❌", "down": "🛑"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def _template(extra_dirs: tuple[str, ...]) -> jinja2.Template:
     """The compiled template (compiling costs more than rendering a thousand rows), per override set."""
     env = templating.environment([Path(p) for p in extra_dirs])
     env.filters["md_cell"] = _cached_md_cell  # OS, Python, device and backend names repeat across rows
+    env.filters["figure"] = trends.figure
+    env.filters["spread"] = trends.spread
     return env.get_template(TEMPLATE)
 
 
@@ -165,17 +168,23 @@ def _context(
     }
 
 
-def _charts(summary: Summary) -> list[tuple[str, str | None]]:
-    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones), each with its note."""
+def _charts(summary: Summary) -> list[tuple[str, str, str | None]]:
+    """Mermaid ``xychart-beta`` blocks for the trend charts (regressed figures, then watched ones), each with the
+    caption that names its lines (Mermaid's xychart draws no legend) and its note (what changed since the last good run)."""
     if summary.trends is None:
         return []
     from preflight_action.history import charts
 
-    return [(charts.mermaid(series), series.note) for series in summary.trends.charts]
+    return [(charts.mermaid(series), charts.legend(series), series.note) for series in summary.trends.charts]
 
 
 def _row_status(row: ReportRow) -> str:
-    word = "✅ pass" if row.status == "pass" else f"❌ fail ({row.highest_band})" if row.highest_band else "❌ fail"
+    if row.status == "incomplete":
+        word = f"⏸️ not judged ({row.unfinished} unfinished)" if row.unfinished else "⏸️ not judged"
+    else:
+        word = "✅ pass" if row.status == "pass" else f"❌ fail ({row.highest_band})" if row.highest_band else "❌ fail"
+    if row.status == "fail" and row.verdict == "not_judged":
+        word += f", not judged ({row.unfinished} unfinished)"
     if row.simulated:
         word += " (simulated)"
     if row.stale:

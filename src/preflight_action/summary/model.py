@@ -63,6 +63,8 @@ class ReportRow:
     failed_checks: tuple[str, ...]
     failed_bands: tuple[str, ...] = ()  # the band of each failed check, same order
     inventory: dict[str, str] | None = None  # its inventory's parts by hash (in Summary.inventories)
+    verdict: str = "healthy"  # the report's own: healthy | blocking | not_judged (never a pass)
+    unfinished: int = 0  # checks its level requires that never reached their end
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Summary:
     trends: Trends | None = None
     peers: fleet_peers.Peers | None = None  # each node's figures against its peers' (policy/peers.yaml)
     inventories: dict[str, dict[str, Any]] = field(default_factory=dict)  # part hash -> part, for the rows that name one
+    history_error: str | None = None  # --history could not be read or written: no trends, and why
 
 
 def build(
@@ -135,9 +138,11 @@ def build(
     view = matrix.build_record(lanes, now=moment, ttl_seconds=ttl)
     failed = [r for r in rows if r.status == "fail"]
     bands = [f.worst_band for f in top_failed]
+    not_judged = sum(1 for r in rows if r.verdict == "not_judged" and not r.simulated)
     counts = {
         "reports": len(rows),
         "passed": sum(1 for r in rows if r.status == "pass" and not r.simulated),
+        "not_judged": not_judged,
         "failed": len(failed),
         "simulated": sum(1 for r in rows if r.simulated),
         "stale": sum(1 for r in rows if r.stale),
@@ -149,8 +154,8 @@ def build(
     }
     if failed:
         status = "fail"
-    elif inputs.invalid or counts["passed"] == 0:
-        status = "incomplete"  # nothing failed, but something is unknown (bad input, only simulated runs)
+    elif not_judged or inputs.invalid or counts["passed"] == 0:
+        status = "incomplete"  # nothing failed, but something is unknown (a run that never finished, bad input, only simulated runs)
     else:
         status = "pass"
     return Summary(
@@ -187,7 +192,7 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         requested_device=report.requested_device,
         resolved_device=report.resolved_device,
         backend=backend,
-        status="fail" if tally["fail"] else "pass",
+        status=report.status,  # incomplete when a required check never finished: never shown as a pass
         pass_count=tally["pass"],
         fail_count=tally["fail"],
         skip_count=tally["skip"],
@@ -202,12 +207,14 @@ def _row(item: LoadedReport, backend: str, now: datetime, freshness_hours: float
         failed_checks=tuple(t.check_id for t in report.triage.top_failed_checks),
         failed_bands=tuple(t.band for t in report.triage.top_failed_checks),
         inventory=item.inventory,
+        verdict=report.verdict,
+        unfinished=len(report.unfinished),
     )
 
 
 def _row_order(row: ReportRow) -> tuple[Any, ...]:
     band_rank = BAND_ORDER.index(row.highest_band) if row.highest_band else len(BAND_ORDER)
-    return (row.status != "fail", band_rank, row.stale, row.node_id, row.backend, row.path)
+    return (row.status != "fail", row.status != "incomplete", band_rank, row.stale, row.node_id, row.backend, row.path)
 
 
 def first_line(text: str | None, limit: int = ERROR_LINE_LIMIT) -> str:

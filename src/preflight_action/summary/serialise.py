@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from preflight_action.summary.model import Summary
 
 SCHEMA_NAME = "preflight_summary"
-SCHEMA_VERSION = "1.2"  # 1.2: peers (each node's figures against its peers'), gangs (preflight-gang reports by gang id)
+SCHEMA_VERSION = "1.2"  # 1.2: peers, gangs; a report row's status incomplete, verdict, unfinished; counts.not_judged
 MAX_BYTES = 64 * 1024 * 1024  # a summary of 10,000 reports is a few MiB; a reader refuses anything absurd
 
 
@@ -51,6 +51,8 @@ def to_dict(summary: Summary) -> dict[str, Any]:
         document.update(summary.trends.to_dict())
     if summary.peers is not None:
         document["peers"] = summary.peers.to_dict()
+    if summary.history_error is not None:
+        document["history_error"] = summary.history_error
     return document
 
 
