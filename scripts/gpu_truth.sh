@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 18 in one go on a GPU machine: every CUDA and NVML path run for real, its readings and figures kept.
+# Issues 18 and 29 in one go on a GPU machine: every CUDA and NVML path run for real, its readings and figures kept.
 #
 #   bash scripts/gpu_truth.sh                 # run everything (at most 8 minutes: GPU_TRUTH_BUDGET_S=480); outputs in $OUT
 #   bash scripts/gpu_truth.sh --fetch-wheels  # here, with PyPI: the packages the GPU image lacks, into .whl/
@@ -18,7 +18,7 @@ case $BUDGET_S in
   '' | *[!0-9]*) echo "gpu_truth: GPU_TRUTH_BUDGET_S must be a whole number of seconds, got '$BUDGET_S'" >&2; exit 2 ;;
 esac
 WHEELS="jsonschema-rs==0.61.2 orjson==3.13.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0
-  rpds-py==2026.9.1 rfc3339-validator==0.1.4 junitparser==5.0.3 time-machine==3.6.0"
+  rpds-py==2026.9.1 rfc3339-validator==0.1.4 junitparser==5.0.3 time-machine==3.6.0 packaging==25.0"
 
 if [ "${1:-}" = "--fetch-wheels" ]; then
   mkdir -p .whl
@@ -119,12 +119,22 @@ step hidden-cuda 120 env CUDA_VISIBLE_DEVICES= "$PY" scripts/runtime_preflight.p
   --output-path "$WORK/hidden-cuda.json"
 step hidden-auto 120 env CUDA_VISIBLE_DEVICES= "$PY" scripts/runtime_preflight.py --device auto --level quick \
   --output-path "$WORK/hidden-auto.json"
+# The checks added since issue 18 that read the GPU host (issue 29): the NPD DaemonSet's read-only level (NVML, no CUDA
+# context), the kernel log's Xid/SXid/AER lines and the IB ports (kernel.log runs at every level; this host's real
+# /dev/kmsg), the nvidia-* wheels against pip's RECORD and the libraries the loader took (install.record,
+# loader.libraries), the inventory of the CUDA runtime wheels (preflight-diff between two levels' reports), and the
+# NCCL path of the gang all-reduce with one member (one GPU here: NCCL takes one GPU per rank).
+step preflight-watch 120 "$PY" scripts/runtime_preflight.py --device auto --level watch --output-path "$WORK/preflight-watch.json"
+step gang-nccl-1 180 "$PY" scripts/gang.py --device cuda --rdzv-endpoint 127.0.0.1:29511 --nnodes 1 --node-rank 0 \
+  --rdzv-conf join_timeout=60 --collective-timeout 60 --output-path "$WORK/gang-nccl-1.json"
+step diff-quick-standard 60 "$PY" scripts/diff.py "$WORK/preflight-quick.json" "$WORK/preflight-standard.json" \
+  --output-md "$WORK/diff-quick-standard.md" --output-json "$WORK/diff-quick-standard.json"
 
 # One line per check of each preflight: status, duration, the figures that matter.
 "$PY" - "$WORK" >"$WORK/figures.txt" 2>&1 <<'EOF'
 import json, pathlib, sys
 work = pathlib.Path(sys.argv[1])
-for path in sorted(work.glob("preflight-*.json")) + sorted(work.glob("hidden-*.json")):
+for path in sorted(work.glob("preflight-*.json")) + sorted(work.glob("hidden-*.json")) + sorted(work.glob("gang-*.json")):
     doc = json.loads(path.read_text())
     print(f"== {path.name}: {doc['resolved_device']} in {doc['duration_ms'] / 1000:.1f} s, blocking: {doc['triage']['blocking']}")
     for check in doc["checks"]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from preflight_action import redact
+from preflight_action import redact, untrusted
 from preflight_action.vocab import EDITABLE, INVENTORY_ENV_NAMES, INVENTORY_ENV_PREFIXES
 
 MAX_DISTRIBUTIONS = 2000
@@ -113,7 +113,9 @@ def environment(environ: Mapping[str, str]) -> tuple[dict[str, str], int]:
     """(the allow-listed variables that are set, redacted and cut to ``MAX_VALUE_CHARS``; how many were left out)."""
     names = sorted(name for name in environ if allowed(name))
     kept = redact.redact_environment(environ, names[:MAX_VARIABLES])
-    cut = {k: v if len(v) <= MAX_VALUE_CHARS else v[: MAX_VALUE_CHARS - 1] + "…" for k, v in kept.items()}
+    # escaped before the cut, so the report's own cleaning (session.finalize) cannot grow a value past the bound
+    shown = {k: untrusted.escape(v) for k, v in kept.items()}
+    cut = {k: v if len(v) <= MAX_VALUE_CHARS else v[: MAX_VALUE_CHARS - 1] + "…" for k, v in shown.items()}
     return cut, max(0, len(names) - MAX_VARIABLES)
 
 

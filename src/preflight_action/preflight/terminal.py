@@ -25,6 +25,7 @@ from preflight_action.templating import duration
 STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow", "incomplete": "bold yellow"}
 VERDICT_STYLE = {"healthy": "bold green", "blocking": "bold red", "not_judged": "bold yellow"}
 BAND_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": ""}
+SLOW_MS = 1000.0  # a CI log's progress line for a check that took this long (a fast pass is in the report)
 REMEDY_ROWS = 5  # the terminal shows the first few causes; every one is in the JSON and the Markdown/HTML reports
 
 
@@ -176,7 +177,8 @@ def show(report: Report, exit_code: int, out: Console | None = None, verbose: bo
 @contextlib.contextmanager
 def live_progress() -> Iterator[tuple[Progress, Starting]]:
     """Progress on stderr: on a terminal one transient line names the check in flight (the report follows);
-    CI logs get one plain line per check that ran (a skip that cost nothing is in the report's folded line)."""
+    CI logs get a plain line for each check that did not pass or took a second or more (where the time went, or
+    which check a hung run was in); the report lists every check after it."""
     out = console(stderr=True)
     status = out.status("") if out.is_terminal else None  # transient: the line goes when the report comes
 
@@ -190,7 +192,7 @@ def live_progress() -> Iterator[tuple[Progress, Starting]]:
             if result.status == "fail":  # a failure is worth a line of its own while the run goes on
                 status.console.print(progress_line(result, index, total))
             return
-        if result.status != "skip" or result.unfinished or result.duration_ms >= 100.0:  # a check that ran, then skipped
+        if result.status == "fail" or result.unfinished or result.duration_ms >= SLOW_MS:
             out.print(progress_line(result, index, total))
 
     try:
