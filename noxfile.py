@@ -264,7 +264,7 @@ def build(session: nox.Session) -> None:
         elsewhere.mkdir()
         session.run("python", "-m", "venv", "--without-pip", str(venv))
         bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
-        python = str(bin_dir / "python")
+        python = str(bin_dir / ("python.exe" if sys.platform == "win32" else "python"))
         # This session's pip installs into it (pip --python): the venv holds the wheel and its dependencies alone.
         session.run("python", "-m", "pip", "--python", python, "install", "--quiet", wheel if torch_python else f"{wheel}[torch]")
         # Nothing of the checkout on the path, and the probe's cached copy made afresh, as on a new machine.
