@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Named so a broken file listing cannot pass: these must be there whatever else is expected.
+# Named so a broken file listing cannot pass: these must be there whatever else is expected (the console
+# scripts' modules are checked from pyproject, every other file from the checkout).
 WHEEL_FLOOR = (
     "preflight_action/__init__.py",
-    "preflight_action/preflight/entry.py",
-    "preflight_action/process/spawn.py",
     "preflight_action/templates/report.md.j2",
     "preflight_action/_data/schemas/preflight_report.schema.json",
     "preflight_action/_data/policy/severity.yaml",
@@ -98,10 +97,10 @@ def check_wheel(path: Path, root: Path, project: dict[str, Any]) -> list[str]:
     declared = project["project"].get("scripts", {})
     shipped = dict(scripts["console_scripts"]) if scripts.has_section("console_scripts") else {}
     for command, target in declared.items():
-        module = target.split(":")[0].replace(".", "/") + ".py"
+        module = target.split(":")[0].replace(".", "/")
         if shipped.get(command) != target:
             problems.append(f"{path.name}: console script {command} is {shipped.get(command)!r}, pyproject says {target!r}")
-        if module not in names:
+        if f"{module}.py" not in names and f"{module}/__init__.py" not in names:
             problems.append(f"{path.name}: console script {command}'s module {module} is not in the wheel")
     return problems
 

@@ -3,7 +3,7 @@
 
 Run by ``nox -s build`` with the fresh venv's interpreter, in a directory of its own, after the
 quick preflight wrote ``--report``: the package and its schemas and policy come from the install,
-that report passed and validates, and ``run_preflight`` (the Python API) diagnoses ``--python``.
+that report is valid and healthy, and ``run_preflight`` (the Python API) diagnoses ``--python`` healthy too.
 """
 
 from __future__ import annotations
@@ -30,16 +30,17 @@ def problems(report: Path, python: str | None) -> list[str]:
     ]
     document = json.loads(report.read_text(encoding="utf-8"))
     schemas.validate(document, "preflight_report", str(report))
-    if document["status"] != "pass":
-        found.append(f"{report}: the quick preflight's status is {document['status']!r}, not 'pass'")
-    # TODO(issue 30): run_preflight() lands with the lead's branch; drop the hasattr guard then.
-    if hasattr(preflight_action, "run_preflight"):
-        result = preflight_action.run_preflight(device="cpu", level="quick", **({"python": python} if python else {}))
-        if result.status != "pass":
-            found.append(f"run_preflight(device='cpu', level='quick'): status {result.status!r}, not 'pass'")
-        print(f"check_installed: run_preflight(device='cpu', level='quick') -> {result.status}")
-    else:
-        print("check_installed: run_preflight is not in this version yet; not checked")
+    if (document["status"], document.get("verdict")) != ("pass", "healthy"):
+        found.append(
+            f"{report}: the quick preflight's status is {document['status']!r}, verdict {document.get('verdict')!r}, not pass / healthy"
+        )
+    # The Python API, as a notebook or a training script calls it before it starts.
+    result = preflight_action.run_preflight(device="cpu", level="quick", python=python)
+    print(f"check_installed: run_preflight(device='cpu', level='quick') -> status {result.status}, verdict {result.verdict}")
+    if not result.ok or result.status != "pass":
+        found.append(
+            f"run_preflight(device='cpu', level='quick'): status {result.status!r}, verdict {result.verdict!r}, not pass / healthy"
+        )
     return found
 
 
