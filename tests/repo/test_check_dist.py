@@ -135,7 +135,7 @@ def test_a_wheel_whose_version_or_console_scripts_disagree_with_pyproject_is_nam
     scripts = {command: target for command, target in PROJECT["project"]["scripts"].items() if command != "preflight-gate"}
     wheel = make_wheel(scripts=scripts)
     assert check_dist.check_wheel(wheel, ROOT, PROJECT) == [
-        f"{wheel.name}: console script preflight-gate is None, pyproject says 'preflight_action.gates.cli:main'"
+        f"{wheel.name}: console script preflight-gate is None, pyproject says {PROJECT['project']['scripts']['preflight-gate']!r}"
     ]
 
 
