@@ -32,4 +32,5 @@ def test_every_console_script_is_checked() -> None:
         "preflight-matrix",
         "preflight-export",
         "preflight-gate",
+        "preflight-diff",
     }
