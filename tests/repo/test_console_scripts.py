@@ -33,4 +33,5 @@ def test_every_console_script_is_checked() -> None:
         "preflight-export",
         "preflight-gate",
         "preflight-diff",
+        "preflight-gang",
     }
