@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -216,16 +218,39 @@ def device_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format check) and mypy over package, scripts and noxfile."""
+    """ruff (lint + format check) and mypy over package, scripts and noxfile, as on Linux, Windows and macOS."""
     _install(session, "lint", torch=False)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # The seed's matrix runs on Windows and macOS too: os.posix_spawn, os.killpg, SIGKILL and the like exist on
+    # some of them only. One cache per platform keeps each run incremental.
+    for platform in ("win32", "darwin"):
+        session.run("mypy", "--platform", platform, "--cache-dir", f".mypy_cache/{platform}")
+
+
+def _torch_python(session: nox.Session) -> str | None:
+    """The interpreter with torch that the installed wheel diagnoses: ``-- --python PATH``, else the tests session's."""
+    args = session.posargs
+    given = next((args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--python"), None)
+    given = next((arg.split("=", 1)[1] for arg in args if arg.startswith("--python=")), given)
+    if given:
+        return os.path.abspath(given) if os.path.exists(given) else given  # the checks run from another folder
+    # nox -s tests made it (.ci/run runs that session first): torch is there already, no second install.
+    tests = Path(session.virtualenv.location).with_name("tests") / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    has_torch = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"
+    found = tests.is_file() and subprocess.run([str(tests), "-c", has_torch], check=False, timeout=120).returncode == 0
+    return str(tests) if found else None
 
 
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
-    """Build sdist + wheel into dist/, check them (twine, contents) and smoke the installed wheel."""
+    """Build sdist + wheel into dist/, check them (twine, contents), then run the wheel installed in a fresh venv.
+
+    The fresh venv lives outside the checkout and runs from another directory: every console script answers
+    --version, and a quick preflight passes with the shipped schemas and policy. It diagnoses ``-- --python PATH``,
+    else the tests session's interpreter, else (neither there) its own, with the torch extra installed.
+    """
     shutil.rmtree(ROOT / "dist", ignore_errors=True)
     session.install(*nox.project.dependency_groups(PYPROJECT, "build"))
     session.run("python", "-m", "build", "--outdir", "dist")
@@ -233,15 +258,29 @@ def build(session: nox.Session) -> None:
     session.run("twine", "check", "--strict", *dists)
     session.run("python", "scripts/check_dist.py", "dist")
     wheel = next(p for p in dists if p.endswith(".whl"))
-    session.install(wheel)
-    # Installed (not editable): the console script runs and finds its shipped schemas and policy.
-    session.run("runtime-preflight", "--version")
-    session.run(
-        "python",
-        "-c",
-        "from preflight_action import policy, schemas; policy.load(); assert 'preflight_report' in schemas.names()",
-        external=False,
-    )
+    torch_python = _torch_python(session)
+    with tempfile.TemporaryDirectory(prefix="preflight-wheel-") as tmp:
+        venv, elsewhere = Path(tmp) / "venv", Path(tmp) / "elsewhere"
+        elsewhere.mkdir()
+        session.run("python", "-m", "venv", "--without-pip", str(venv))
+        bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
+        python = str(bin_dir / ("python.exe" if sys.platform == "win32" else "python"))
+        # This session's pip installs into it (pip --python): the venv holds the wheel and its dependencies alone.
+        session.run("python", "-m", "pip", "--python", python, "install", "--quiet", wheel if torch_python else f"{wheel}[torch]")
+        # Nothing of the checkout on the path, and the probe's cached copy made afresh, as on a new machine.
+        env = {"PYTHONPATH": None, "PREFLIGHT_CACHE_DIR": str(Path(tmp) / "cache")}
+        version = str(PYPROJECT["project"]["version"])
+        with session.chdir(elsewhere):
+            for command in PYPROJECT["project"]["scripts"]:
+                said = session.run(str(bin_dir / command), "--version", env=env, silent=True, external=True)
+                if not isinstance(said, str) or said.strip() != f"{command} {version}":
+                    session.error(f"{command} --version said {said!r}, not {command} {version!r}")
+            diagnose = ["--python", torch_python] if torch_python else []
+            quick = ["--device", "cpu", "--level", "quick", *diagnose, "--strict", "--output-path", "r.json", "--quiet"]
+            session.run(str(bin_dir / "runtime-preflight"), *quick, env=env, external=True)
+            # -I: neither the script's folder nor PYTHONPATH on sys.path, so only the install can answer.
+            check = [str(ROOT / "scripts" / "check_installed.py"), "--report", "r.json", *diagnose]
+            session.run(python, "-I", *check, env=env, external=True)
 
 
 @nox.session(python=PYTHON, default=False)

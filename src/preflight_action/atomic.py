@@ -132,7 +132,8 @@ def _replace_file(target: str | os.PathLike[str], fill: Callable[[IO[bytes]], ob
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, stat.S_IMODE(before.st_mode) if before is not None else _umask_mode())
-        if before is not None and os.geteuid() == 0 and (before.st_uid, before.st_gid) != (0, 0):
+        # Root keeps another owner's file theirs; Windows has no owner ids (neither geteuid nor chown).
+        if before is not None and sys.platform != "win32" and os.geteuid() == 0 and (before.st_uid, before.st_gid) != (0, 0):
             os.chown(tmp, before.st_uid, before.st_gid)
         os.replace(tmp, final)
     except BaseException:

@@ -99,6 +99,8 @@ def result(name: str, timeout_s: float) -> Any:
 
 
 def _reap(pid: int) -> None:
+    if sys.platform == "win32":  # start() forks on Linux alone: nothing of ours to reap here
+        return
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == 0:

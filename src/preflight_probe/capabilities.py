@@ -105,10 +105,12 @@ def collect_system(facts: Facts, system: str, run_compiler: bool = True) -> None
 
 
 def _libc() -> tuple[str | None, str | None, str]:
-    try:
-        found = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36", straight from the running C library
-    except (AttributeError, ValueError, OSError):
-        found = None
+    found = None
+    if hasattr(os, "confstr"):  # POSIX; Windows has none
+        try:
+            found = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36", straight from the running C library
+        except (ValueError, OSError):  # a name this C library does not know (musl, macOS)
+            found = None
     if found and " " in found:
         name, version = found.split(" ", 1)
         return name, version, "os.confstr('CS_GNU_LIBC_VERSION')"
@@ -197,6 +199,9 @@ def _ram_mb(system: str) -> tuple[int | None, int | None, str]:
 
 
 def _windows_ram_mb() -> tuple[int | None, int | None, str]:
+    if sys.platform != "win32":  # ctypes.windll exists on Windows alone
+        return None, None, "GlobalMemoryStatusEx is Windows only"
+
     class MemoryStatus(ctypes.Structure):
         _fields_ = [
             ("dwLength", ctypes.c_ulong),
@@ -213,8 +218,8 @@ def _windows_ram_mb() -> tuple[int | None, int | None, str]:
     status = MemoryStatus()
     status.dwLength = ctypes.sizeof(MemoryStatus)
     try:
-        ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
+        ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))
+    except OSError:
         ok = 0
     if not ok:
         return None, None, "GlobalMemoryStatusEx failed"

@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -226,12 +227,13 @@ def _bind_lock(port: int) -> Iterator[None]:
         yield  # no writable temp folder: bind unlocked (the race needs two members in one instant)
         return
     with handle:
-        try:
-            import fcntl
+        if sys.platform != "win32":  # Windows has no fcntl: bind unlocked, as above
+            try:
+                import fcntl
 
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except (ImportError, OSError):
-            pass  # not POSIX, or a file system without locks: as above
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except (ImportError, OSError):
+                pass  # a file system without locks: as above
         yield
 
 

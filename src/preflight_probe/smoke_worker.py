@@ -78,9 +78,11 @@ def peak_rss_bytes() -> int | None:
     hwm = _proc_status_bytes("VmHWM")
     if hwm is not None:
         return hwm
+    if sys.platform == "win32":  # no resource module there
+        return None
     try:
         import resource
-    except ImportError:
+    except ImportError:  # a POSIX build without it (WASI, Emscripten)
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)

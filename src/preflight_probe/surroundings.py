@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any
 
 # getrlimit names -> the key in the report; bytes for sizes, counts otherwise, None for unlimited.
@@ -29,9 +30,11 @@ MAX_DEPTH = 32  # ancestors walked at most (cgroup trees are a few levels deep)
 
 def rlimits() -> dict[str, dict[str, int | None]]:
     """``{"nofile": {"soft": 1024, "hard": 4096}, ...}``: this process's limits; None where unlimited; {} off POSIX."""
+    if sys.platform == "win32":  # no resource module
+        return {}
     try:
         import resource
-    except ImportError:  # Windows
+    except ImportError:  # a POSIX build without it
         return {}
     found: dict[str, dict[str, int | None]] = {}
     for key, name in RLIMITS:
@@ -255,8 +258,12 @@ def effective_cpus(limits: dict[str, Any]) -> tuple[int | None, str]:
     """The CPUs this process may use: its affinity, the cgroup cpuset and the CPU quota (rounded up), the smallest."""
     candidates: list[tuple[int, str]] = []
     try:
-        candidates.append((len(os.sched_getaffinity(0)), "os.sched_getaffinity(0)"))
-    except (AttributeError, OSError):
+        affinity: int | None = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None  # Linux only
+    except OSError:
+        affinity = None
+    if affinity:
+        candidates.append((affinity, "os.sched_getaffinity(0)"))
+    else:
         count = os.cpu_count()
         if count:
             candidates.append((count, "os.cpu_count()"))
@@ -274,9 +281,11 @@ def effective_cpus(limits: dict[str, Any]) -> tuple[int | None, str]:
 
 def shm(path: str = "/dev/shm") -> dict[str, Any] | None:  # noqa: S108 - measured with statvfs, never written
     """Size of the shared-memory filesystem DataLoader workers hand tensors through; None where there is none."""
+    if not hasattr(os, "statvfs"):  # Windows
+        return None
     try:
         info = os.statvfs(path)
-    except (AttributeError, OSError):
+    except OSError:
         return None
     return {"path": path, "size_mb": info.f_blocks * info.f_frsize // (1 << 20), "source": f"os.statvfs({path!r})"}
 

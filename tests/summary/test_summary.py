@@ -348,19 +348,28 @@ def test_cli_comment_without_a_pull_request_warns_and_require_comment_fails(
 
 
 def test_both_scripts_take_the_same_flags(tmp_path: Path) -> None:
-    write_reports(tmp_path, [report_doc("ok", "cpu")])
+    document = report_doc("ok", "cpu")
+    finished = matrix.parse_time(document["finished_at"])
+    write_reports(tmp_path, [document])
     outputs = []
     for script in ("summarize.py", "summarize_runtime_preflight.py"):
         target = tmp_path / f"{script}.json"
+        before = datetime.now(timezone.utc)
         done = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / script), "--input-glob", str(tmp_path / "report-*.json"), "--output-json", str(target), "--quiet"],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
+        after = datetime.now(timezone.utc)
         assert done.returncode == 0, done.stderr
-        document = json.loads(target.read_text(encoding="utf-8"))
-        outputs.append({k: v for k, v in document.items() if k != "generated_at"})
+        summary_doc = json.loads(target.read_text(encoding="utf-8"))
+        # Each script reads the clock itself: the report's age is the one at its own run (two runs can straddle
+        # a 0.01 h step), everything else is the same summary.
+        (row,) = summary_doc["reports"]
+        hours = [round((moment - finished).total_seconds() / 3600, 2) for moment in (before, after)]
+        assert hours[0] <= row.pop("age_hours") <= hours[1], script
+        outputs.append({k: v for k, v in summary_doc.items() if k != "generated_at"})
     assert outputs[0]["counts"]["reports"] == 1
-    assert outputs[0]["reports"] == outputs[1]["reports"]
+    assert outputs[0] == outputs[1]
 
 
 @pytest.mark.parametrize(

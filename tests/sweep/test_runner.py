@@ -273,3 +273,30 @@ def _running(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_timed_out_step_and_its_descendants_are_killed_without_process_groups_or_sigkill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' way (forced here): no group to signal after the step, so the timeout's psutil walk must reach every child."""
+    from preflight_action.sweep.artifacts import RunDir
+    from preflight_action.sweep.runner import Interrupted, run_step
+    from tests.support.windows_shaped import make_windows_shaped
+
+    marker = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(marker)!r}, 'w').write(str(p.pid)); time.sleep(60)"
+    )
+    step = PlannedStep(0, "wedged", "inline", {}, (sys.executable, "-c", code), 2.0, 0)
+    make_windows_shaped(monkeypatch)
+    record = run_step(RunDir(tmp_path / "run"), _point(step), step, dict(os.environ), Interrupted(), [])
+    assert record["status"] == "timeout"
+    child = psutil.Process(int(marker.read_text(encoding="utf-8")))
+    deadline = time.monotonic() + 5
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _running(child):
+        child.terminate()
+        pytest.fail("the timed-out step's child is still running")

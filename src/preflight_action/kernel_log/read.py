@@ -73,6 +73,8 @@ def boot_id() -> str:
 
 def _kmsg(_timeout_s: float) -> tuple[str | None, str]:
     """Every record in the ring buffer, oldest first, as ``prio,seq,usec,flags;message`` lines."""
+    if not sys.platform.startswith("linux"):  # read() asks only there; Windows has neither flag below
+        return None, f"no {KMSG} on {sys.platform}"
     try:
         fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:

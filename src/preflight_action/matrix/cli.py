@@ -125,7 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog=cli_args.prog(PROG),
         description="The runtime matrix read model: node x backend status from preflight, smoke and sweep artifacts.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"preflight-matrix {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser(
         "status",

@@ -99,9 +99,10 @@ def _private(path: str) -> bool:
         return False
     if not os.path.isdir(path) or os.path.islink(path):
         return False
-    if os.name != "posix":
+    if not hasattr(os, "getuid"):  # Windows: no owner id or mode bits to compare
         return True
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+    uid: int = os.getuid()
+    return info.st_uid == uid and not info.st_mode & 0o022
 
 
 def _matches(root: str, files: list[tuple[str, bytes]]) -> bool:

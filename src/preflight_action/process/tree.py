@@ -40,24 +40,36 @@ def warm() -> None:
 
 
 def _own_group(proc: Reapable) -> int | None:
-    """The process group ``proc`` leads (POSIX, not yet reaped), else None; never our own group."""
-    if os.name != "posix" or proc.returncode is not None:
+    """The process group ``proc`` leads (where there are groups to signal, not yet reaped), else None; never our own group."""
+    # Windows has neither: its descendants are reached through psutil alone.
+    if not (hasattr(os, "getpgid") and hasattr(os, "killpg") and hasattr(signal, "SIGKILL")) or proc.returncode is not None:
         return None
     try:
-        pgid = os.getpgid(proc.pid)
+        pgid: int = os.getpgid(proc.pid)
+        ours: int = os.getpgid(0)
     except OSError:
         return None
-    return pgid if pgid == proc.pid and pgid != os.getpgid(0) else None
+    return pgid if pgid == proc.pid and pgid != ours else None
+
+
+def _in_group(pid: int, group: int | None) -> bool:
+    """Whether ``pid`` is in ``group`` (a gone process, or no group, is not)."""
+    if group is None or not hasattr(os, "getpgid"):
+        return False
+    try:
+        return bool(os.getpgid(pid) == group)
+    except OSError:
+        return False
 
 
 def _signal_all(proc: Reapable, descendants: list[Any], group: int | None, hard: bool) -> None:
     """Signal the group once, then each process outside it (one SIGTERM per process: some treat a second as 'force')."""
-    if group is not None:
+    if group is not None and hasattr(os, "killpg") and hasattr(signal, "SIGKILL"):
         with contextlib.suppress(OSError):
             os.killpg(group, signal.SIGKILL if hard else signal.SIGTERM)
     for child in descendants:
-        with contextlib.suppress(Exception):
-            if group is None or os.getpgid(child.pid) != group:
+        if not _in_group(child.pid, group):
+            with contextlib.suppress(Exception):  # gone since, or not ours to signal
                 child.kill() if hard else child.terminate()
     if proc.poll() is None and (hard or group is None):
         with contextlib.suppress(OSError):

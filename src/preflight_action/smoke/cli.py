@@ -142,7 +142,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-high-mem", action="store_true", help="run for real even when the guard says it does not fit")
     parser.add_argument("--require-real", action="store_true", help="never fall back to simulated; exit 1 unless the run is a real pass")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"preflight-smoke {__version__}")
     return parser.parse_args(argv)
 
 

@@ -180,7 +180,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--history-policy", default=None, metavar="PATH", help="retention and regression thresholds (default: policy/history.yaml)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"preflight-summarize {__version__}")
     return parser.parse_args(argv)
 
 

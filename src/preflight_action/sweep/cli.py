@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from preflight_action import cli_args
+from preflight_action import __version__, cli_args
 from preflight_action.errors import PreflightError, UsageError
 from preflight_action.sweep import artifacts, bounds, config, inputs, planner, reporting, sysinfo
 from preflight_action.sweep.artifacts import DEFAULT_OUTPUT_ROOT, RunDir, find_run, read_doc, write_doc
@@ -42,6 +42,7 @@ def _common(parser: argparse.ArgumentParser, default: object) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli_args.Parser(prog=cli_args.prog(PROG), description="Flow-driven PyTorch runtime sweeps with safety bounds.")
     _common(parser, None)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
 
     def command(name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:

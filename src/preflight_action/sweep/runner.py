@@ -54,7 +54,7 @@ def _stderr_tail(path: Path, lines: int = 3) -> str:
 
 def reap_group(pgid: int) -> None:
     """Kill what a finished step left running in its process group (compile workers, stray children)."""
-    if os.name != "posix":
+    if not (hasattr(os, "killpg") and hasattr(signal, "SIGKILL")):  # Windows: no groups; kill_tree's psutil walk is all
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
