@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,8 @@ def _gate(tmp_path: Path, document: dict[str, Any], *flags: str, node: str = "gp
     path = tmp_path / "report.json"
     path.write_text(json.dumps(document))
     env = {"PATH": "/usr/bin:/bin", "PREFLIGHT_NODE_ID": node}
+    # the same clock as the test's (under `faketime -f +400d` the reports are dated by the faked one)
+    env.update({k: v for k, v in os.environ.items() if k.startswith("FAKETIME") or k in ("LD_PRELOAD", "DONT_FAKE_MONOTONIC")})
     argv = [sys.executable, str(GATE), "--gate", "npd", "--from-report", str(path), *flags]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
 
