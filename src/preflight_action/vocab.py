@@ -96,6 +96,13 @@ INVENTORY_SOURCES: tuple[InventorySource, ...] = get_args(InventorySource)
 # ... and an editable install, whatever folder its metadata sits in (the diff's word for its source).
 EDITABLE = "editable"
 
+# The environment a report's fingerprint hashes (env_fingerprint; secret-named values redacted): variables that change
+# what torch does. A report without an inventory (before 1.2) recorded only these, so preflight-diff compares them.
+FINGERPRINT_ENV_PREFIXES: tuple[str, ...] = (
+    "PREFLIGHT_", "CUDA_", "NVIDIA_", "TORCH", "PYTORCH_", "OMP_", "MKL_", "HIP_", "ROCM_", "HSA_", "XPU_", "ZE_", "TRITON_", "NCCL_",
+)  # fmt: skip
+FINGERPRINT_ENV_NAMES: tuple[str, ...] = ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CUBLAS_WORKSPACE_CONFIG")
+
 # The behaviour-changing environment a report's inventory records (values redacted like the rest of the
 # report): every variable starting with one of these prefixes, and these names.
 INVENTORY_ENV_PREFIXES: tuple[str, ...] = (

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from preflight_probe import surroundings
+from preflight_probe.files import read_text as _read
 from preflight_probe.remedies import os_release
 
 _ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
@@ -34,14 +35,6 @@ class Facts:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.values, "sources": dict(sorted(self.sources.items()))}
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def _run(argv: list[str], timeout: float = 5.0) -> str | None:

@@ -7,6 +7,8 @@ worker crash or hang when it reaches those checks. Kinds: segfault, hang, exit.
 Multi-process checks (``distributed.allreduce``, ``gang.allreduce``) also take ``kind:rankN`` to hit one
 rank only, and the kind ``wrong`` (that rank corrupts its collective's result); ``gang.allreduce`` also
 takes ``slow`` (that rank adds a quarter second to each of its link transfers: a slow member).
+With ``PREFLIGHT_INJECT_FAULT_MARK=path`` set, the worker appends ``where kind`` to that file as it injects,
+so a test knows the fault is in flight without reading the tool's progress lines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from typing import Any
 
 ENV_VAR = "PREFLIGHT_INJECT_FAULT"
+MARK_VAR = "PREFLIGHT_INJECT_FAULT_MARK"
 
 
 def planned() -> dict[str, str]:
@@ -44,6 +47,10 @@ def maybe_inject(check_id: str) -> None:
 def inject(kind: str, where: str) -> None:
     """Crash (segfault, exit) or hang here; other kinds are the caller's to act on."""
     print(f"preflight_probe: injecting {kind} into {where}", file=sys.stderr, flush=True)
+    mark = os.environ.get(MARK_VAR)
+    if mark:
+        with open(mark, "a", encoding="utf-8") as out:
+            out.write(f"{where} {kind}\n")
     if kind == "segfault":
         ctypes.string_at(0)  # a real invalid read: SIGSEGV on POSIX, access violation on Windows
     elif kind == "hang":

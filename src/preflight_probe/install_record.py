@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from preflight_probe import markers
+from preflight_probe.files import read_text as _read
 
 ROOTS = ("torch", "torchvision")
 MAX_PROBLEMS = 40  # per run: enough to name the damage, small enough for a pipe and a report
@@ -43,14 +44,6 @@ def installed(paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
             if key not in found:
                 found[key] = {"name": key, "version": version or None, "location": base, "metadata": os.path.join(base, name)}
     return found
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def requirements(dist: dict[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from preflight_probe.files import read_text
+
 # getrlimit names -> the key in the report; bytes for sizes, counts otherwise, None for unlimited.
 RLIMITS = (
     ("nofile", "RLIMIT_NOFILE"),
@@ -54,11 +56,8 @@ def _limit(value: int, infinity: int) -> int | None:
 
 
 def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None
+    text = read_text(path)
+    return None if text is None else text.strip()
 
 
 def _unescape(field: str) -> str:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -47,6 +48,14 @@ class Running:
             if all(word in line.split() for word in words):
                 return
 
+    def wait_for_file(self, path: Path) -> None:
+        """Until ``path`` exists (a fault's mark): a run that ends first fails the wait at once."""
+        deadline = time.monotonic() + PATIENCE_S
+        while not path.exists():
+            assert self.proc.poll() is None, f"exited before {path.name} was written: {''.join(self.stderr)}"
+            assert time.monotonic() < deadline, f"no {path.name} after {PATIENCE_S} s"
+            time.sleep(0.05)
+
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.proc.pid).children(recursive=True)
 
@@ -77,8 +86,10 @@ def test_a_signal_mid_check_writes_a_partial_report_and_kills_the_worker(tmp_pat
     out = tmp_path / "report.json"
     md, page = tmp_path / "report.md", tmp_path / "report.html"
     argv = [sys.executable, str(ROOT / "scripts" / "runtime_preflight.py"), "--device", "cpu", "--output-path", str(out)]
-    run = Running([*argv, "--output-md", str(md), "--output-html", str(page)], env_with(PREFLIGHT_INJECT_FAULT="tensor.smoke=hang"))
-    run.wait_for("pass", "capabilities.detect")  # the next check, tensor.smoke, hangs in the worker
+    mark = tmp_path / "fault.mark"
+    env = env_with(PREFLIGHT_INJECT_FAULT="tensor.smoke=hang", PREFLIGHT_INJECT_FAULT_MARK=str(mark))
+    run = Running([*argv, "--output-md", str(md), "--output-html", str(page)], env)
+    run.wait_for_file(mark)  # tensor.smoke hangs in the worker: the checks before it have finished
     workers = run.workers()
     assert workers, "no worker process to stop"
     run.proc.send_signal(sig)

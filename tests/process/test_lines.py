@@ -55,6 +55,7 @@ def test_a_worker_that_died_before_its_first_answer_is_closed_when_replaced(tmp_
     fake = tmp_path / "python-too-old"
     fake.write_text("#!/bin/sh\necho 'preflight probe: Python 2.7 is too old to run the probe (needs 3.8+)' >&2\nexit 3\n")
     fake.chmod(0o755)
+    gc.collect()  # what earlier tests left for the collector is freed now, before we listen
     unraisable: list[object] = []  # an unclosed pipe is reported here when its object is freed (ResourceWarning)
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     session = Session(Options(device="cpu", python=str(fake)))

@@ -18,26 +18,9 @@ from typing import Any
 
 from preflight_action.preflight.inventory import PLATFORM_FACTS, Inventory, allowed
 from preflight_action.preflight.report import Report
+from preflight_action.vocab import FINGERPRINT_ENV_NAMES, FINGERPRINT_ENV_PREFIXES
 
 PART_NAMES = ("packages", "environment", "platform")
-# What a report without an inventory recorded in its fingerprint (session.py before 1.2's inventory).
-LEGACY_ENV_PREFIXES = (
-    "PREFLIGHT_",
-    "CUDA_",
-    "NVIDIA_",
-    "TORCH",
-    "PYTORCH_",
-    "OMP_",
-    "MKL_",
-    "HIP_",
-    "ROCM_",
-    "HSA_",
-    "XPU_",
-    "ZE_",
-    "TRITON_",
-    "NCCL_",
-)
-LEGACY_ENV_NAMES = ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CUBLAS_WORKSPACE_CONFIG")
 SITE_PACKAGES = "site-packages"
 
 
@@ -136,7 +119,7 @@ def legacy(payload: Mapping[str, Any]) -> Parts:
 
 def legacy_variable(name: str) -> bool:
     """Whether a report without an inventory would have recorded ``name``."""
-    return name in LEGACY_ENV_NAMES or name.startswith(LEGACY_ENV_PREFIXES)
+    return name in FINGERPRINT_ENV_NAMES or name.startswith(FINGERPRINT_ENV_PREFIXES)  # what a report without an inventory recorded
 
 
 MAX_TABLE_PARTS = 256  # distinct parts a summary keeps (a fleet shares a few); rows past it keep only their hashes

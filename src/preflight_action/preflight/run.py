@@ -8,18 +8,15 @@ writing, rendering, exporting and gating are steps after it, never inside it. A 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from preflight_action.preflight.options import DEFAULT_CHECK_TIMEOUT_S, Options
 from preflight_action.vocab import DEFAULT_DEVICE, DEFAULT_LEVEL, BandName, Device, Level
 
-if TYPE_CHECKING:
-    from preflight_action.preflight.report import CheckResult, Report
+if TYPE_CHECKING:  # the session (and what it imports) loads after the worker starts
+    from preflight_action.preflight.report import Report
+    from preflight_action.preflight.session import Progress, Starting
     from preflight_action.process.interrupts import Interrupted
-
-Progress = Callable[["CheckResult", int, int], None]
-Starting = Callable[[str, int, int], None]
 
 
 def run(

@@ -27,29 +27,11 @@ from preflight_action.preflight.severity import SeverityPolicy
 from preflight_action.process import tree
 from preflight_action.process.interrupts import Interrupted
 from preflight_action.process.probe_client import ProbeDirectory, ProbeWorker, WorkerFailure, resolve_python
-from preflight_action.vocab import Unfinished
+from preflight_action.vocab import FINGERPRINT_ENV_NAMES, FINGERPRINT_ENV_PREFIXES, Unfinished
 
 Progress = Callable[[CheckResult, int, int], None]
 Starting = Callable[[str, int, int], None]
 
-# Environment variables that change what torch does; recorded (secret-named ones redacted).
-ENV_PREFIXES = (
-    "PREFLIGHT_",
-    "CUDA_",
-    "NVIDIA_",
-    "TORCH",
-    "PYTORCH_",
-    "OMP_",
-    "MKL_",
-    "HIP_",
-    "ROCM_",
-    "HSA_",
-    "XPU_",
-    "ZE_",
-    "TRITON_",
-    "NCCL_",
-)
-ENV_NAMES = ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CUBLAS_WORKSPACE_CONFIG")
 # Facts that change run to run on the same machine stay out of the fingerprint.
 VOLATILE_FACTS = {"free_memory_mb", "ram_available_mb", "sources"}
 
@@ -376,7 +358,7 @@ class Session:
     def _fingerprint_payload(self, ctx: Context) -> dict[str, Any]:
         caps = {k: v for k, v in ctx.details("capabilities.detect").items() if k not in VOLATILE_FACTS}
         env = dict(os.environ)
-        names = [n for n in env if n.startswith(ENV_PREFIXES) or n in ENV_NAMES]
+        names = [n for n in env if n.startswith(FINGERPRINT_ENV_PREFIXES) or n in FINGERPRINT_ENV_NAMES]
         return {
             "interpreter": self.python,
             "requested_device": self.options.device,

@@ -12,6 +12,7 @@ import contextlib
 import os
 import textwrap
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -19,8 +20,10 @@ from rich.text import Text
 from preflight_action.preflight import remedy_text
 from preflight_action.preflight.describe import MEASURING, UNFINISHED_WORDS, budget_words, counts_words, plural, verdict_words, words
 from preflight_action.preflight.report import CheckResult, Report, TriageEntry
-from preflight_action.preflight.run import Progress, Starting
 from preflight_action.templating import duration
+
+if TYPE_CHECKING:
+    from preflight_action.preflight.session import Progress, Starting
 
 STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow", "incomplete": "bold yellow"}
 VERDICT_STYLE = {"healthy": "bold green", "blocking": "bold red", "not_judged": "bold yellow"}
