@@ -41,6 +41,9 @@ def linked_stack(root: Path) -> tuple[Path, Path]:
 def _link(source: Path, target: Path) -> None:
     if target.exists() or not source.exists():
         return
+    if source.is_dir():  # virtualenv's seeded RECORDs list folders too (_distutils_hack/__pycache__): a folder is made, not linked
+        target.mkdir(parents=True, exist_ok=True)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
