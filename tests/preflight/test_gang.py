@@ -15,8 +15,8 @@ from preflight_action.gpu import interconnect
 from preflight_action.preflight import gang, gang_links, gang_record, levels
 from preflight_action.preflight import severity as severity_policy
 from preflight_action.preflight.context import Context
-from preflight_action.preflight.gang import GangPlan
 from preflight_action.preflight.gang_links import Link
+from preflight_action.preflight.gang_view import GangPlan
 from preflight_action.preflight.options import GangOptions, Options
 from preflight_action.preflight.report import CheckResult
 

@@ -20,7 +20,7 @@ from preflight_action.history.policy import HistoryPolicy
 from preflight_action.history.records import SeriesKey, series_key, statuses
 
 if TYPE_CHECKING:
-    from preflight_action.history.changes import LaneChange
+    from preflight_action.history.lanes import LaneChange
 
 MAD_SCALE = 1.4826
 

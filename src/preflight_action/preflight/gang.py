@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import socket
 import uuid
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any
 
 from preflight_action.errors import InputError
 from preflight_action.gpu import interconnect
@@ -26,6 +26,7 @@ from preflight_action.preflight import gang_judge
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.distributed import NO_COLLECTIVE
 from preflight_action.preflight.gang_record import CHECK_ID
+from preflight_action.preflight.gang_view import GangPlan
 from preflight_action.preflight.options import GangOptions, Options
 from preflight_action.preflight.ranks import STAGE_FACTOR, STAGE_GRACE_S, run_ranks
 from preflight_action.preflight.report import CheckResult
@@ -33,46 +34,6 @@ from preflight_action.process.probe_client import resolve_python
 
 FIXED_STEPS = 4  # init_process_group, correctness, agreement, links; plus one per timed size
 WRAP_UP_S = 5.0  # the ranks' exit and the serving member's wait for the others to leave
-
-
-@dataclass(frozen=True)
-class GangPlan:
-    """What this member's ranks do (``ranks.Launch``)."""
-
-    entry: ClassVar[str] = "gang_rank"
-    forwards_port: ClassVar[bool] = False  # every rank finds the store at the endpoint itself
-    gang: GangOptions
-    backend: str  # gloo | nccl (RCCL on ROCm)
-    device: str  # cpu | cuda
-    world_size: int  # this member's local ranks
-    settings: dict[str, Any]  # the policy's gang.cpu or gang.accelerator
-    elements: int
-    join_timeout_s: float
-    collective_timeout_s: float
-    deadline_s: float
-    may_host: bool
-    node_id: str
-    hostname: str
-    token: str  # this member's own, so its local ranks learn its node rank
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return tuple(self.settings["sizes_bytes"])
-
-    def argv(self, python: str, boot: str, rank: int) -> list[str]:
-        gang, settings = self.gang, self.settings
-        return [
-            python,
-            boot,
-            *("--local-rank", str(rank), "--local-world", str(self.world_size), "--host", gang.host, "--port", str(gang.port)),
-            *("--nnodes", str(gang.nnodes), "--node-rank", str(-1 if gang.node_rank is None else gang.node_rank)),
-            *("--rdzv-id", gang.rdzv_id or "none", "--token", self.token, "--may-host", "1" if self.may_host else "0"),
-            *("--join-timeout", f"{self.join_timeout_s:g}", "--collective-timeout", f"{self.collective_timeout_s:g}"),
-            *("--backend", self.backend, "--device", self.device, "--elements", str(self.elements)),
-            *("--sizes", ",".join(str(s) for s in self.sizes), "--warmup", str(settings["warmup"]), "--iters", str(settings["iterations"])),
-            *("--link-bytes", str(settings["link_bytes"]), "--link-iters", str(settings["link_iterations"])),
-            *("--node-id", self.node_id, "--hostname", self.hostname),
-        ]
 
 
 def settings_of(policy: DistributedPolicy) -> dict[str, Any]:

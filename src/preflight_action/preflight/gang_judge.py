@@ -9,8 +9,7 @@ is named: by the node id it joined with, else the launcher's name for its node r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from preflight_action.gpu import interconnect
 from preflight_action.gpu.interconnect import DistributedPolicy
@@ -18,12 +17,9 @@ from preflight_action.preflight import gang_links
 from preflight_action.preflight.context import Context
 from preflight_action.preflight.distributed import correctness_of, library_of, size_words
 from preflight_action.preflight.gang_record import CHECK_ID
+from preflight_action.preflight.gang_view import GangPlan, View, member_row
 from preflight_action.preflight.ranks import Rank, RankRun
 from preflight_action.preflight.report import CheckResult
-from preflight_action.vocab import GangMemberState
-
-if TYPE_CHECKING:
-    from preflight_action.preflight.gang import GangPlan
 
 NOT_A_FABRIC = (
     "CPU gloo measures the hosts' TCP stack (loopback, or whatever network joins them), not the GPU fabric the references describe"
@@ -31,64 +27,12 @@ NOT_A_FABRIC = (
 DYNAMIC_HINT = " (node ranks were given in order of arrival: pass --node-rank to name who is missing)"
 
 
-@dataclass
-class View:
-    """The gang as this member's ranks saw it."""
-
-    run: RankRun[GangPlan]
-    member: dict[str, Any]  # the ``member`` line (empty: the gang never formed)
-    members: dict[int, dict[str, Any]] = field(default_factory=dict)  # node rank -> the record in the report
-
-    @property
-    def plan(self) -> GangPlan:
-        return self.run.plan
-
-    @property
-    def node_rank(self) -> int | None:
-        rank = self.member.get("node_rank", self.plan.gang.node_rank)
-        return int(rank) if rank is not None else None
-
-    def name(self, node_rank: int | None) -> str:
-        if node_rank is None:
-            return "an unknown member"
-        row = self.members.get(node_rank)
-        if row is not None:
-            return str(row["name"])
-        names = self.plan.gang.names
-        return names[node_rank] if node_rank < len(names) else f"node rank {node_rank}"
-
-    def named(self, node_ranks: list[int]) -> str:
-        return ", ".join(
-            f"{self.name(r)} (node rank {r})" if not self.name(r).startswith("node rank") else self.name(r) for r in node_ranks
-        )
-
-    def mark(self, node_rank: int | None, state: GangMemberState) -> None:
-        if node_rank is None:
-            return
-        row = self.members.setdefault(node_rank, _row(node_rank, self.name(node_rank), None))
-        row["state"] = state
-
-    def owner(self, global_rank: int) -> int | None:
-        """The node rank of the member a global rank belongs to."""
-        for member in self.member.get("members") or []:
-            if member["first_rank"] <= global_rank < member["first_rank"] + member["ranks"]:
-                return int(member["node_rank"])
-        return None
-
-    def mine(self, global_rank: int) -> bool:
-        return self.owner(global_rank) == self.node_rank
-
-
-def _row(node_rank: int, name: str, ranks: int | None, state: GangMemberState = "joined") -> dict[str, Any]:
-    return {"node_rank": node_rank, "name": name, "state": state, "ranks": ranks, "in_gbs": None, "out_gbs": None}
-
-
 def _view(run: RankRun[GangPlan]) -> View:
     member = next((r.lines["member"] for r in run.ranks if "member" in r.lines), {})
     view = View(run, member)
     joined = member.get("members") or (run.ranks[0].lines.get("joined") or {}).get("members") or []
     for m in joined:
-        view.members[int(m["node_rank"])] = _row(int(m["node_rank"]), str(m["node_id"]), int(m["ranks"]))
+        view.members[int(m["node_rank"])] = member_row(int(m["node_rank"]), str(m["node_id"]), int(m["ranks"]))
     return view
 
 
@@ -204,7 +148,7 @@ def _rendezvous(view: View, error: dict[str, Any]) -> str:
     if error.get("missing") is not None:
         missing = [int(r) for r in error["missing"]]
         for rank in missing:
-            view.members[rank] = _row(rank, view.name(rank), None, "never_joined")
+            view.members[rank] = member_row(rank, view.name(rank), None, "never_joined")
         joined = [r for r in sorted(view.members) if r not in missing]
         hint = DYNAMIC_HINT if plan.gang.node_rank is None and not plan.gang.names else ""
         return (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from preflight_action.preflight.distributed import size_words
 
 if TYPE_CHECKING:
-    from preflight_action.preflight.gang_judge import View
+    from preflight_action.preflight.gang_view import View
 
 
 @dataclass(frozen=True)
