@@ -38,7 +38,7 @@ def start(name: str, work: Callable[[], Any]) -> bool:
             os.close(read)
             _detach(write)
             with contextlib.suppress(OSError):
-                os.nice(10)  # torch's import in the parent comes first on a busy machine
+                os.nice(19)  # the lowest priority: torch's import in the parent, and the orchestrator's, come first on a busy machine
             data = json.dumps(work(), default=str).encode("utf-8")
             view = memoryview(data)
             while view:
