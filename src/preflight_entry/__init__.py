@@ -14,9 +14,10 @@ in one line, and runs the orchestrator there with ``--python`` this interpreter:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
+
+# Nothing else at the top: runtime_preflight starts its worker right after this module loads (contextlib alone is 4 ms).
 
 TOOL_BROKEN = 3  # vocab.EXIT_TOOL_BROKEN (this module cannot import the package it guards)
 INTERRUPTED = 130
@@ -160,6 +161,7 @@ FRAGILE_EXTENSIONS = ("orjson", "decimal", "jsonschema_rs")
 
 def _import_with_sigint_held(names: tuple[str, ...]) -> None:
     """Import ``names`` with Ctrl-C deferred until they are loaded, then raise it (a missing one is skipped)."""
+    import contextlib
     import importlib
     import signal
 
@@ -181,6 +183,7 @@ def _import_with_sigint_held(names: tuple[str, ...]) -> None:
 def _done_with_sigint() -> None:
     """The command has finished: a Ctrl-C from here on must not turn its exit into a traceback (pip's wrapper and
     ``raise SystemExit(main())`` run outside any guard). A signal already caught is dropped with the handler."""
+    import contextlib
     import signal
 
     with contextlib.suppress(ValueError):  # not the main thread
