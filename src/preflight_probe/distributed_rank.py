@@ -78,6 +78,19 @@ def library_version(torch: Any, backend: str) -> str | None:
     return ".".join(str(part) for part in version)
 
 
+def init_facts(torch: Any, dist: Any, device: Any, backend: str, since: float) -> dict[str, Any]:
+    """The ``init`` line's fields once the process group is up: backend, device, torch, the collective library
+    (NCCL, or RCCL on ROCm) and its version, and the milliseconds since ``since``."""
+    return {
+        "backend": dist.get_backend(),
+        "device": str(device),
+        "torch": torch.__version__,
+        "nccl_version": library_version(torch, backend),
+        "library": "RCCL" if getattr(torch.version, "hip", None) and backend == "nccl" else backend.upper(),
+        "elapsed_ms": round((time.perf_counter() - since) * 1000.0, 1),
+    }
+
+
 def _sync(torch: Any, device: Any) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -171,15 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(device)
         timeout = datetime.timedelta(seconds=args.timeout)
         dist.init_process_group(args.backend, store=store, rank=args.rank, world_size=args.world_size, timeout=timeout)
-        chan.emit(
-            "init",
-            backend=dist.get_backend(),
-            device=str(device),
-            torch=torch.__version__,
-            nccl_version=library_version(torch, args.backend),
-            library="RCCL" if getattr(torch.version, "hip", None) and args.backend == "nccl" else args.backend.upper(),
-            elapsed_ms=round((time.perf_counter() - started) * 1000.0, 1),
-        )
+        chan.emit("init", **init_facts(torch, dist, device, args.backend, started))
         stage = "correctness"
         fault = faults.for_rank(CHECK_ID, args.rank)
         if fault in ("segfault", "hang", "exit"):

@@ -24,7 +24,7 @@ import traceback
 from typing import Any
 
 from preflight_probe import faults
-from preflight_probe.distributed_rank import Channel, correctness, library_version, timing
+from preflight_probe.distributed_rank import Channel, correctness, init_facts, timing
 from preflight_probe.gang_store import DONE, Gang, GangError, first_line
 
 CHECK_ID = "gang.allreduce"
@@ -169,16 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(device)
         init_started = time.perf_counter()
         init_group(dist, gang)
-        chan.emit(
-            "init",
-            backend=dist.get_backend(),
-            device=str(device),
-            torch=torch.__version__,
-            nccl_version=library_version(torch, args.backend),
-            library="RCCL" if getattr(torch.version, "hip", None) and args.backend == "nccl" else args.backend.upper(),
-            elapsed_ms=round((time.perf_counter() - init_started) * 1000.0, 1),
-            joined_after_s=round(joined_after, 3),
-        )
+        chan.emit("init", **init_facts(torch, dist, device, args.backend, init_started), joined_after_s=round(joined_after, 3))
         stage = "collectives"
         failed = measure(torch, dist, gang, args, device)
         gang.store.set(f"{gang.prefix}progress/{gang.rank}", DONE)
