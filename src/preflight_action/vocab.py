@@ -82,9 +82,12 @@ CAUSES: tuple[Cause, ...] = get_args(Cause)
 FailOn = Literal["failure", "regression", "perf-regression", "outlier", "never"]
 FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
 
-# What a kernel-log finding (check kernel.log, policy/kernel_log.yaml) asks of an operator.
-KernelAction = Literal["application_or_driver", "reset_gpu", "reboot_node", "hardware_service"]
+# What a kernel-log finding (check kernel.log, policy/kernel_log.yaml) asks of an operator. The first four are
+# required in a policy file; monitor (nothing to drain now, watch whether it repeats) came later and is optional,
+# so a policy written before it still loads.
+KernelAction = Literal["application_or_driver", "reset_gpu", "reboot_node", "hardware_service", "monitor"]
 KERNEL_ACTIONS: tuple[KernelAction, ...] = get_args(KernelAction)
+KERNEL_ACTIONS_REQUIRED: tuple[KernelAction, ...] = KERNEL_ACTIONS[:4]
 
 # The engines a gate answers (preflight-gate --gate).
 GateName = Literal["slurm", "npd", "github-runner"]

@@ -46,7 +46,35 @@ def test_the_schema_enums_are_the_vocabularys() -> None:
     rule = schema["$defs"]["rule"]["properties"]
     assert tuple(rule["action"]["enum"]) == vocab.KERNEL_ACTIONS
     assert tuple(rule["band"]["enum"]) == vocab.BANDS
-    assert tuple(schema["properties"]["actions"]["required"]) == vocab.KERNEL_ACTIONS
+    assert tuple(schema["properties"]["actions"]["required"]) == vocab.KERNEL_ACTIONS_REQUIRED
+    assert tuple(schema["properties"]["actions"]["properties"]) == vocab.KERNEL_ACTIONS
+
+
+def test_a_policy_from_before_monitor_still_loads_and_a_rule_needs_its_actions_words(tmp_path: Path) -> None:
+    def older(document: dict) -> None:  # type: ignore[type-arg]
+        del document["actions"]["monitor"]
+        for section in ("xid", "xid154"):
+            for entry in document[section]:
+                if entry["action"] == "monitor":
+                    entry["action"] = "hardware_service"
+        document["sxid"]["non_fatal"]["action"] = "hardware_service"
+        document["aer"]["corrected"]["action"] = "hardware_service"
+        document["infiniband"]["link_downed"]["action"] = "hardware_service"
+
+    assert kernel_policy.load(_edited(tmp_path, older)).rule(event("xid", 92)).action == "hardware_service"
+    path = _edited(tmp_path, lambda d: d["actions"].pop("monitor"))
+    with pytest.raises(InputError, match=r"kernel_log\.yaml: /xid/\d+/action: 'monitor' has no words under /actions"):
+        kernel_policy.load(path)
+
+
+def test_a_finding_that_never_blocks_by_default_asks_for_no_drain() -> None:
+    """A low band is below every shipped threshold: its words must not tell an operator to drain the node."""
+    policy = kernel_policy.load()
+    rules = [*policy.xid.values(), *policy.xid154.values(), *policy.sxid_by_severity.values(), *policy.aer.values()]
+    rules += [policy.link_downed, policy.fallen_off_bus, policy.port_not_active, policy.rate_below]
+    for rule in rules:
+        if rule.band == "low":
+            assert "drain the node" not in policy.actions[rule.action], rule
 
 
 def _edited(tmp_path: Path, edit: object) -> Path:

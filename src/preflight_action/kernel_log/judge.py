@@ -24,6 +24,17 @@ if TYPE_CHECKING:  # the policy and the state file load only when there is somet
     from preflight_action.kernel_log.watermark import Mark
 
 EVENT_WORDS = "Xid, SXid, PCIe AER or fallen-off-the-bus"
+# Why an event is history (reported, not judged), as details.history[].why says it.
+HISTORY_REASONS = {
+    "read_healthy": "read by the last healthy run",
+    "previous_boot": "logged before the node's last reboot",
+    "superseded": "superseded by the driver's later Xid 154 for this GPU",
+    "recovered": "the driver says this GPU needs no recovery",
+}
+CUT_REMEDY = (
+    "read the node's whole kernel log (dmesg, or journalctl -k -b): this copy ends inside an Xid line, so its code, "
+    "and what it asks of an operator, are not known"
+)
 
 
 class Finding(NamedTuple):
@@ -37,11 +48,12 @@ class Finding(NamedTuple):
     last: Stamp | None
     example: str  # one line's own words (the last one)
     process: str | None = None
+    why_history: str | None = None  # a history finding: why it is not judged (HISTORY_REASONS)
 
     @property
     def title(self) -> str:
         if self.kind == "xid":
-            return f"Xid {self.code}"
+            return f"Xid {self.code}" if self.code is not None else "Xid (code cut off)"
         if self.kind == "sxid":
             return f"SXid {self.code}" + (f" ({self.variant.replace('_', '-')})" if self.variant else "")
         if self.kind == "aer":
@@ -98,8 +110,12 @@ def judge(threshold: str, timeout_s: float, load_policy: Callable[[], KernelLogP
     key = log.key() if isinstance(log, read.Log) else f"boot:{read.boot_id()}"
     mark, state_note = watermark.read(key)
     boot_epoch = log.boot_epoch if isinstance(log, read.Log) else None
-    new, history = _events(scanned.events, policy, mark)
-    port_new, port_history, counters = _ports(port_list, policy, mark)
+    text = log.text if isinstance(log, read.Log) else ""
+    read_through, reach_note = _reach(mark, text, key)
+    if reach_note and not state_note:
+        state_note = reach_note
+    new, history = _events(scanned, policy, threshold, read_through)
+    port_new, port_history, counters = _ports(port_list, policy, mark, threshold)
     new += port_new
     history += port_history
     new.sort(key=_rank)
@@ -112,22 +128,27 @@ def judge(threshold: str, timeout_s: float, load_policy: Callable[[], KernelLogP
         findings=[_plain(f, boot_epoch, blocks(f.rule.band, threshold)) for f in new],
         history=[_plain(f, boot_epoch, False) for f in history],
     )
+    if scanned.boots > 1:
+        details["boots"] = scanned.boots  # only the last one is judged
     if port_list:
         details["ports"] = [_port(p, counters) for p in port_list]
     if state_note:
         details["state_note"] = state_note
     if not blocking and (scanned.events or any(counters.values())):
-        moved = mark is None or mark.through != scanned.last or mark.link_downed != counters
+        moved = mark is None or mark.anchor != scanned.anchor or mark.anchor_at != scanned.anchor_at or mark.link_downed != counters
         if moved:
-            why = watermark.write(key, watermark.now_mark(scanned.last, counters))
+            why = watermark.write(key, watermark.now_mark(scanned.last, counters, scanned.anchor, scanned.anchor_at))
             if why:
                 details["state_note"] = why
     if new:
         worst = new[0]
         lines = [_line(f, boot_epoch) for f in new]
         if history:
-            lines.append(f"({len(history)} earlier finding{'s' if len(history) != 1 else ''} from before the last healthy run: history)")
-        remedy = f"{policy.actions[worst.rule.action]} (what {worst.title} means: {worst.rule.source})"
+            lines.append(f"({len(history)} earlier finding{'s' if len(history) != 1 else ''}: history, not judged)")
+        if worst.kind == "xid" and worst.code is None:
+            remedy = CUT_REMEDY
+        else:
+            remedy = f"{policy.actions[worst.rule.action]} (what {worst.title} means: {worst.rule.source})"
         return Verdict("fail", "\n".join(lines), details, worst.rule.band, remedy)
     details["summary"] = _summary(details, scanned, port_list, history)
     return Verdict("pass", details["summary"], details)
@@ -142,8 +163,32 @@ def _bare(device: str | None) -> str:
     return (device or "").split(".")[0]
 
 
-def _events(events: tuple[Event, ...], policy: KernelLogPolicy, mark: Mark | None) -> tuple[list[Finding], list[Finding]]:
-    """(new, history) findings of the log's events, one per kind of event."""
+def _reach(mark: Mark | None, text: str, key: str) -> tuple[Callable[[Event], bool], str | None]:
+    """Which events the last healthy run already read, and a note when its place is gone from the log."""
+    if mark is None:
+        return (lambda _event: False), None
+    if mark.anchor:
+        end = mark.reach(text)
+        if end is None:
+            note = (
+                "the line the last healthy run read up to is not in this log (rewritten, rotated or rebooted since): every event is judged"
+            )
+            return (lambda _event: False), note
+        return (lambda event: event.offset < end), None
+    if key.startswith("boot:"):  # a schema 1.0 entry: this boot's clock only goes forward
+        return (lambda event: mark.covers(event.stamp)), None
+    return (lambda _event: False), None
+
+
+def _events(
+    scanned: parse.Scan, policy: KernelLogPolicy, threshold: str, read_through: Callable[[Event], bool]
+) -> tuple[list[Finding], list[Finding]]:
+    """(new, history) findings of the log's events, one per kind of event (and, for history, per reason).
+
+    A healthy run's mark makes history only of what does not block at this run's threshold: a run under a
+    looser ``--strict-threshold`` passed what this one blocks on, and its mark must not hide it."""
+    events = tuple(e for e in scanned.events if e.offset >= scanned.boot_at)
+    earlier = [e for e in scanned.events if e.offset < scanned.boot_at]
     off_bus = {_bare(e.device) for e in events if e.kind == "xid" and e.code == 79}
     last_154 = {_bare(e.device): e.offset for e in events if e.kind == "xid" and e.code == 154}
     # The driver's own word that a GPU needs no recovery any more (Xid 154 "to 0x0 (None)", printed after a reset):
@@ -151,20 +196,32 @@ def _events(events: tuple[Event, ...], policy: KernelLogPolicy, mark: Mark | Non
     recovered = {_bare(e.device): e.offset for e in events if e.kind == "xid" and e.code == 154 and (e.variant or "").lower() == "none"}
     new: dict[tuple[Any, ...], list[Event]] = {}
     old: dict[tuple[Any, ...], list[Event]] = {}
+    for event in earlier:
+        rule = policy.rule(event)
+        old.setdefault((event.kind, event.code, event.variant, rule.meaning, "previous_boot"), []).append(event)
     for event in events:
         if event.kind == "fallen_off_bus" and _bare(event.device) in off_bus:
             continue  # the driver's words for the Xid 79 already counted
         gpu = _bare(event.device)
-        superseded = (event.kind == "xid" and event.code == 154 and event.offset < last_154[gpu]) or (
-            event.kind in ("xid", "fallen_off_bus") and event.offset < recovered.get(gpu, -1)
-        )
-        target = old if superseded or (mark is not None and mark.covers(event.stamp)) else new
         rule = policy.rule(event)
-        target.setdefault((event.kind, event.code, event.variant, rule.meaning), []).append(event)
-    return [_group(g, policy) for g in new.values()], [_group(g, policy) for g in old.values()]
+        why: str | None = None
+        if event.kind == "xid" and event.code == 154 and event.offset < last_154[gpu]:
+            why = "superseded"
+        elif event.kind == "xid" and event.code == 154 and (event.variant or "").lower() == "none":
+            why = "recovered"  # the driver's all-clear is no finding of its own
+        elif event.kind in ("xid", "fallen_off_bus") and event.offset < recovered.get(gpu, -1):
+            why = "recovered"
+        elif read_through(event) and not blocks(rule.band, threshold):
+            why = "read_healthy"
+        if why is None:
+            new.setdefault((event.kind, event.code, event.variant, rule.meaning), []).append(event)
+        else:
+            old.setdefault((event.kind, event.code, event.variant, rule.meaning, why), []).append(event)
+    history = [_group(g, policy, key[4]) for key, g in old.items()]
+    return [_group(g, policy) for g in new.values()], history
 
 
-def _group(events: list[Event], policy: KernelLogPolicy) -> Finding:
+def _group(events: list[Event], policy: KernelLogPolicy, why_history: str | None = None) -> Finding:
     head, tail = events[0], events[-1]
     devices = tuple(sorted({e.device for e in events if e.device}))
     stamps = [e.stamp for e in events if e.stamp is not None]
@@ -180,14 +237,18 @@ def _group(events: list[Event], policy: KernelLogPolicy) -> Finding:
         stamps[-1] if stamps else None,
         tail.detail,
         process,
+        why_history,
     )
 
 
-def _ports(ports: list[Port], policy: KernelLogPolicy, mark: Mark | None) -> tuple[list[Finding], list[Finding], dict[str, int]]:
+def _ports(
+    ports: list[Port], policy: KernelLogPolicy, mark: Mark | None, threshold: str
+) -> tuple[list[Finding], list[Finding], dict[str, int]]:
     new: list[Finding] = []
     history: list[Finding] = []
     counters = {p.name: p.link_downed for p in ports if p.link_downed is not None}
-    before = mark.link_downed if mark else {}
+    # As for log events: a count a healthy run saw is history only where it does not block at this threshold.
+    before = mark.link_downed if mark and not blocks(policy.link_downed.band, threshold) else {}
     for port in ports:
         example = f"{port.name}: state {port.state}, physical state {port.phys_state}, {port.rate or 'rate unknown'} ({port.link_layer})"
         if port.state != "ACTIVE" and port.phys_state not in policy.unused_phys_states:
@@ -203,7 +264,11 @@ def _ports(ports: list[Port], policy: KernelLogPolicy, mark: Mark | None) -> tup
         if fresh > 0:
             new.append(Finding("link_downed", None, None, policy.link_downed, fresh, (port.name,), None, None, example))
         if downed - fresh > 0:
-            history.append(Finding("link_downed", None, None, policy.link_downed, downed - fresh, (port.name,), None, None, example))
+            history.append(
+                Finding(
+                    "link_downed", None, None, policy.link_downed, downed - fresh, (port.name,), None, None, example, None, "read_healthy"
+                )
+            )
     return new, history, {k: v for k, v in counters.items() if v is not None}
 
 
@@ -245,6 +310,7 @@ def _plain(finding: Finding, boot_epoch: float | None, blocking: bool) -> dict[s
         "example": finding.example,
         "process": finding.process,
         "blocking": blocking,
+        **({"why": HISTORY_REASONS[finding.why_history]} if finding.why_history else {}),
     }
 
 
@@ -269,7 +335,15 @@ def _summary(details: dict[str, Any], scanned: parse.Scan, ports: list[Port], hi
     if ports:
         active = sum(1 for p in ports if p.state == "ACTIVE")
         parts.append(f"{active} of {len(ports)} InfiniBand/RoCE port{'s' if len(ports) != 1 else ''} ACTIVE")
-    if history:
-        since = f" at {details['last_healthy']}" if details.get("last_healthy") else ""
-        parts.append(f"{len(history)} finding{'s' if len(history) != 1 else ''} from before the last healthy run{since} (history)")
+    since = f" at {details['last_healthy']}" if details.get("last_healthy") else ""
+    phrases = {
+        "read_healthy": f"from before the last healthy run{since}",
+        "previous_boot": "from before the node's last reboot",
+        "superseded": "superseded by a later Xid 154",
+        "recovered": "on a GPU the driver says needs no recovery",
+    }
+    for reason, phrase in phrases.items():
+        count = sum(1 for f in history if (f.why_history or "read_healthy") == reason)
+        if count:
+            parts.append(f"{count} finding{'s' if count != 1 else ''} {phrase} (history)")
     return "; ".join(parts)

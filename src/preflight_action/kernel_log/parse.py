@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import pairwise
 from typing import NamedTuple
 
 # Every event line holds one of these ("SXid" holds "Xid"); a log holding none has no event. Not "AER:" alone:
@@ -18,6 +19,12 @@ KEYWORDS = ("Xid", "fallen off the bus", "PCIe Bus Error", "error received", "er
 DETAIL_LIMIT = 200  # characters of a line's own words kept with an event
 SXID_DETAIL = ("Severity", "Data")  # how the lines after an SXid's main line start
 LOOK_BACK = 3  # lines before a "fallen off the bus" line that may name the GPU (the message spans lines)
+ANCHOR_LIMIT = 2000  # characters of the log's last stamped line kept to find the place again
+# How a saved log that spans reboots says a boot began: journalctl without -b prints "-- Boot <id> --" (older
+# versions "-- Reboot --"); the kernel's first line of every boot is "Linux version ...". A kernel clock that
+# goes back by more than REBOOT_SLACK_S between two lines says the same (the clock starts again at boot).
+BOOT_MARKERS = ("-- Boot ", "-- Reboot --", "Linux version ")
+REBOOT_SLACK_S = 1.0
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 _PCI = r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}(?:\.[0-7])?"
@@ -74,6 +81,10 @@ class Event(NamedTuple):
 class Scan(NamedTuple):
     events: tuple[Event, ...]
     last: Stamp | None  # the log's last timestamp: how far it reaches
+    anchor: str | None = None  # the log's last stamped line (capped): where a later run finds this place again
+    anchor_at: int | None = None  # where that line starts
+    boot_at: int = 0  # where the log's last boot starts (0: the log holds one boot, or says nothing of others)
+    boots: int = 1  # how many boots the log holds (a saved journal or kern.log can span several)
 
 
 def split(line: str) -> tuple[Stamp | None, str]:
@@ -136,7 +147,7 @@ def scan(text: str) -> Scan:
     switches: set[tuple[str | None, int | None]] = set()  # (device, SXid) whose main line was seen
     for start in _hit_lines(text):
         stamp, message, begin = _record(text, start)
-        found = _event(message, stamp, begin, text)
+        found = _event(message, stamp, begin, text, cut=text.find("\n", start) == -1)
         if found is None:
             continue
         if found.kind == "sxid":
@@ -149,23 +160,68 @@ def scan(text: str) -> Scan:
     # The "error received" line and its "PCIe Bus Error" lines tell one error: count the details where there are any.
     events.extend(e for e in summaries if e.variant not in detailed)
     unique = {e.offset: e for e in events}  # a record spanning lines is found once per keyword line
-    return Scan(tuple(sorted(unique.values(), key=lambda e: e.offset)), last_stamp(text))
+    ordered = tuple(sorted(unique.values(), key=lambda e: e.offset))
+    last, anchor_at, anchor = last_line(text)
+    starts = boot_starts(text, ordered, last, anchor_at)
+    return Scan(ordered, last, anchor, anchor_at, starts[-1] if starts else 0, len(starts) + 1 if starts else 1)
+
+
+def boot_starts(text: str, events: tuple[Event, ...], last: Stamp | None, last_at: int | None) -> list[int]:
+    """Where each boot after the log's first one starts: a boot marker line, or the kernel clock starting again.
+
+    The clock is compared between the events and the log's last line only (not every line: a log with events
+    is read once more for its few markers, not split). A marker at the very start of the log is not a
+    second boot."""
+    found: set[int] = set()
+    for marker in BOOT_MARKERS:
+        at = text.find(marker)
+        while at != -1:
+            start = text.rfind("\n", 0, at) + 1
+            line = _line(text, start)
+            if line.lstrip().startswith(marker) if marker.startswith("--") else split(line)[1].startswith(marker):
+                found.add(start)
+            end = text.find("\n", at)
+            if end == -1:
+                break
+            at = text.find(marker, end)
+    starts: set[int] = set()
+    since = 0  # a marker starts a boot only with a stamped line between it and the last start (or the log's head):
+    for start in sorted(found):  # a header is no boot, and "-- Boot" then "Linux version" are one
+        _, stamped_at, _ = last_line(text, start)
+        if stamped_at is not None and stamped_at >= since:
+            starts.add(start)
+            since = start
+    points = [(e.offset, e.stamp) for e in events if e.stamp is not None and e.stamp.clock == "monotonic"]
+    if last is not None and last.clock == "monotonic" and last_at is not None:
+        points.append((last_at, last))
+    points.sort(key=lambda point: point[0])
+    for (was_at, before), (at, after) in pairwise(points):
+        if after.value < before.value - REBOOT_SLACK_S and not any(was_at < start <= at for start in starts):
+            starts.add(at)  # somewhere between the two the clock started again: the later line is in the new boot
+    return sorted(starts)
 
 
 def last_stamp(text: str) -> Stamp | None:
     """The timestamp of the log's last line that has one."""
-    end = len(text)
+    return last_line(text)[0]
+
+
+def last_line(text: str, end: int | None = None) -> tuple[Stamp | None, int | None, str | None]:
+    """The log's last line (before ``end``) that has a timestamp: (its stamp, where it starts, the line capped
+    at ANCHOR_LIMIT)."""
+    end = len(text) if end is None else end
     for _ in range(64):  # a trailing run of unstamped lines longer than this has no useful end
         while end > 0 and text[end - 1] in "\r\n":
             end -= 1
         if end == 0:
-            return None
+            return None, None, None
         start = text.rfind("\n", 0, end) + 1
-        stamp, _ = split(text[start:end])
+        line = text[start:end]
+        stamp, _ = split(line)
         if stamp is not None:
-            return stamp
+            return stamp, start, line[:ANCHOR_LIMIT]
         end = start
-    return None
+    return None, None, None
 
 
 def _hit_lines(text: str) -> list[int]:
@@ -222,7 +278,9 @@ def _clean(words: str) -> str:
     return untrusted.clean(" ".join(words.split()), DETAIL_LIMIT)
 
 
-def _event(message: str, stamp: Stamp | None, offset: int, text: str) -> Event | None:
+def _event(message: str, stamp: Stamp | None, offset: int, text: str, cut: bool = False) -> Event | None:
+    """The event ``message`` tells, or None; ``cut``: the line is the log's last and has no line end (a copy
+    taken while the kernel wrote it), so an Xid code that runs to its end may have lost digits."""
     if match := _re().sxid.search(message):
         switch, device, code, rest = match.groups()
         head = rest.split(",", 1)[0].strip().lower().replace("-", "")
@@ -231,6 +289,11 @@ def _event(message: str, stamp: Stamp | None, offset: int, text: str) -> Event |
         return Event("sxid", int(code), variant, device.lower(), _clean(detail), stamp, offset)
     if match := _re().xid.search(message):
         device, code, rest = match.groups()
+        if cut and not rest.strip():
+            # "...: 7" at the very end of a copy may be 79 or 74: the code is not known, and no rule is guessed.
+            return Event(
+                "xid", None, None, device.lower(), _clean(f"the log ends inside this line, after the digits {code}"), stamp, offset
+            )
         process = None
         if found := _re().process.match(rest):
             process = _clean(f"pid={found.group(1)}, name={found.group(2).strip()}")

@@ -55,10 +55,14 @@ class KernelLogPolicy:
 def from_document(document: dict[str, Any], source: str) -> KernelLogPolicy:
     sources: dict[str, str] = document["sources"]
 
+    actions: dict[str, str] = document["actions"]
+
     def rule(entry: dict[str, Any], pointer: str) -> Rule:
         if entry["source"] not in sources:
             known = ", ".join(sorted(sources))
             raise InputError(f"{source}: {pointer}/source: {entry['source']!r} is not under /sources ({known})")
+        if entry["action"] not in actions:  # monitor is optional under /actions: a rule that uses it needs its words
+            raise InputError(f"{source}: {pointer}/action: {entry['action']!r} has no words under /actions")
         return Rule(entry["meaning"], entry["band"], entry["action"], sources[entry["source"]], entry["vendor"])
 
     def by_code(entries: list[dict[str, Any]], pointer: str) -> dict[int, Rule]:
@@ -72,7 +76,7 @@ def from_document(document: dict[str, Any], source: str) -> KernelLogPolicy:
     sxid, aer, ib = document["sxid"], document["aer"], document["infiniband"]
     return KernelLogPolicy(
         source=source,
-        actions=dict(document["actions"]),
+        actions=dict(actions),
         xid=by_code(document["xid"], "/xid"),
         xid_default=rule(document["xid_default"], "/xid_default"),
         xid154={e["recovery"].lower(): rule(e, f"/xid154/{i}") for i, e in enumerate(document["xid154"])},

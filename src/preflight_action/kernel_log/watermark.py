@@ -3,6 +3,12 @@
 An event logged at or before that point is history: the node has run healthy since, so a fixed node
 stops being blamed for what its log still holds. The live log is keyed by this boot's id (a reboot
 starts a new log, and a cache folder shared by many nodes keeps them apart); a saved log by its path.
+
+The place is the log's last stamped line as that run read it (the anchor), found again in the text: a
+timestamp alone cannot say it, since the kernel's seconds-since-boot start again at every reboot and a
+syslog time has no year. A file rewritten after a reboot, rotated, or replaced no longer holds the
+anchor, so nothing in it is history. (Entries written before anchors, schema 1.0, fall back to the
+timestamp for this boot's live log only, where its clock cannot go back.)
 File: ``$PREFLIGHT_CACHE_DIR/kernel_log/state.json`` (else the user's cache folder), schema ``kernel_log_state``.
 """
 
@@ -15,11 +21,11 @@ from typing import Any
 from preflight_action import atomic, schemas
 from preflight_action.errors import InputError
 from preflight_action.host import utc_now
-from preflight_action.kernel_log.parse import Stamp
+from preflight_action.kernel_log.parse import ANCHOR_LIMIT, Stamp
 from preflight_action.process.probe_cache import cache_base
 
 SCHEMA_NAME = "kernel_log_state"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 KIND = "kernel_log_state"
 MAX_ENTRIES = 64  # boots and saved files remembered (the oldest recorded go first)
 
@@ -31,9 +37,32 @@ class Mark:
     through: Stamp | None
     recorded_at: str
     link_downed: dict[str, int] = field(default_factory=dict)
+    anchor: str | None = None  # the log's last stamped line as that run read it (capped)
+    anchor_at: int | None = None  # where it started then
+
+    def reach(self, text: str) -> int | None:
+        """Where in ``text`` the part that healthy run read ends, or None when the anchor is not in it."""
+        if not self.anchor:
+            return None
+        size = len(self.anchor)
+        whole = size < ANCHOR_LIMIT  # a capped anchor is a line's start: its end is not checked
+
+        def fits(at: int) -> bool:
+            starts_line = at == 0 or text[at - 1] == "\n"
+            return starts_line and (not whole or text[at + size : at + size + 1] in ("", "\n", "\r"))
+
+        if self.anchor_at is not None and text.startswith(self.anchor, self.anchor_at) and fits(self.anchor_at):
+            return self.anchor_at + size  # the same file, grown (the usual case: one comparison)
+        at = text.find(self.anchor)  # the head was cut (a ring buffer, a trimmed copy): the first match, never a later one
+        while at != -1:
+            if fits(at):
+                return at + size
+            at = text.find(self.anchor, at + 1)
+        return None
 
     def covers(self, stamp: Stamp | None) -> bool:
-        """Whether an event at ``stamp`` was already in the log that healthy run read."""
+        """Whether an event at ``stamp`` was already in the log that healthy run read, by its time alone
+        (schema 1.0 entries, which have no anchor; this boot's live log only)."""
         if stamp is None or self.through is None or stamp.clock != self.through.clock:
             return False  # an event without a comparable time is never assumed old
         return stamp.value <= self.through.value
@@ -63,7 +92,7 @@ def read(key: str) -> tuple[Mark | None, str | None]:
     if entry is None:
         return None, None
     through = Stamp(entry["clock"], entry["healthy_through"], entry["text"] or "") if entry["clock"] else None
-    return Mark(through, entry["recorded_at"], dict(entry["link_downed"])), None
+    return Mark(through, entry["recorded_at"], dict(entry["link_downed"]), entry.get("anchor"), entry.get("anchor_at")), None
 
 
 def write(key: str, mark: Mark) -> str | None:
@@ -82,6 +111,8 @@ def write(key: str, mark: Mark) -> str | None:
         "healthy_through": mark.through.value if mark.through else None,
         "text": mark.through.text[:200] if mark.through else None,
         "link_downed": dict(sorted(mark.link_downed.items())),
+        "anchor": mark.anchor,
+        "anchor_at": mark.anchor_at,
     }
     for old in sorted(entries, key=lambda k: entries[k]["recorded_at"])[: max(0, len(entries) - MAX_ENTRIES)]:
         del entries[old]
@@ -94,5 +125,5 @@ def write(key: str, mark: Mark) -> str | None:
     return None
 
 
-def now_mark(through: Stamp | None, link_downed: dict[str, int]) -> Mark:
-    return Mark(through, utc_now(), link_downed)
+def now_mark(through: Stamp | None, link_downed: dict[str, int], anchor: str | None = None, anchor_at: int | None = None) -> Mark:
+    return Mark(through, utc_now(), link_downed, anchor, anchor_at)
