@@ -22,16 +22,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from preflight_probe import secret_names
+from preflight_probe.secret_names import MIN_SCRUB_LENGTH, is_secret_name
+
 REDACTED = "<redacted>"
-# Substrings that mark a secret anywhere in a name (GITHUB_TOKEN, HFTOKEN, DB_PASSWORD) ...
-SECRET_SUBSTRING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY", re.I)
-# ... and words that do only as a whole underscore-separated part: SSH_KEY, NPM_AUTH, but not
-# KEYBOARD_LAYOUT, GIT_AUTHOR_NAME or NOX_CURRENT_SESSION (whose value is a session name).
-SECRET_WORDS = frozenset({"KEY", "AUTH", "AUTHORIZATION", "PAT", "COOKIE", "SIGNATURE", "PASS", "PRIVATE", "SAS", "DSN"})
 # userinfo in URLs such as PIP_INDEX_URL=https://user:pass@host/simple
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
-# Shorter values ("1", "true", "main") would scrub ordinary words out of reports.
-MIN_SCRUB_LENGTH = 6
 # A derived form (a base64 fragment) shorter than this could match ordinary text by chance.
 MIN_DERIVED_LENGTH = 8
 
@@ -50,16 +46,22 @@ SHAPES = {
 }
 
 
-def is_secret_name(name: str) -> bool:
-    if SECRET_SUBSTRING.search(name):
-        return True
-    return any(part in SECRET_WORDS for part in name.upper().split("_"))
+# Secret values the diagnosed interpreter's own environment holds (its worker's hello said them): a wrapper
+# script or an activate hook can export a secret this process never had, and it is scrubbed all the same.
+_LEARNED: set[str] = set()
+
+
+def learn(values: Iterable[str]) -> None:
+    """Scrub ``values`` too, from now on in this process (each a secret-named variable's value, long enough)."""
+    _LEARNED.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB_LENGTH)
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-named variables long enough to scrub safely, longest first."""
-    env = os.environ if environ is None else environ
-    values = {value for name, value in env.items() if is_secret_name(name) and len(value) >= MIN_SCRUB_LENGTH}
+    """Values of secret-named variables long enough to scrub safely, longest first; with no ``environ``, this
+    process's environment and what the workers' environments held (``learn``)."""
+    if environ is not None:
+        return secret_names.secret_values(environ)
+    values = set(secret_names.secret_values(os.environ)) | _LEARNED
     return sorted(values, key=len, reverse=True)
 
 

@@ -19,6 +19,7 @@ import time
 import traceback
 from typing import Any, TextIO
 
+from preflight_probe import secret_names
 from preflight_probe import smoke_models as models
 from preflight_probe.channel import private_stdout
 
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     Protocol.stream = private_stdout()
     spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
     hello: dict[str, Any] = {"type": "hello", "python": sys.version.split()[0], "executable": sys.executable, "torch": None}
+    hello["secrets"] = secret_names.secret_values(os.environ)  # to scrub, never to show: the client takes them out
     if spec["op"] == "stub":
         emit(hello)
         stub(spec)

@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Any
 
-from preflight_probe import PROTOCOL_VERSION, faults, surroundings
+from preflight_probe import PROTOCOL_VERSION, faults, secret_names, surroundings
 from preflight_probe.channel import private_stdout
 from preflight_probe.outcome import Outcome
 from preflight_probe.registry import CHECKS
@@ -54,6 +54,7 @@ def main() -> int:
         "pid": os.getpid(),
         "executable": sys.executable,
         "python": sys.version.split()[0],
+        "secrets": secret_names.secret_values(os.environ),  # to scrub, never to show: the client takes them out
     }
     out.write(json.dumps(hello) + "\n")
     out.flush()

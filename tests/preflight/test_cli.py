@@ -133,6 +133,38 @@ def test_planted_secrets_never_reach_any_output(run_preflight, monkeypatch, tmp_
     assert "MY_SERVICE_API_TOKEN" not in env  # not a torch-relevant variable: not recorded at all
 
 
+def test_secrets_only_the_diagnosed_interpreters_environment_holds_are_scrubbed_too(run_preflight, tmp_path):
+    """A wrapper (or an activate hook) exports a secret this process never had; the import failure quotes it."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch._C':\n"
+        "            raise RuntimeError('licence server refused key ' + os.environ['WANDB_API_KEY'] + ' pw ' + os.environ['LIC_PASSWORD'])\n"
+        "sys.meta_path.insert(0, Refuse())\n",
+        encoding="utf-8",
+    )
+    wrapper = tmp_path / "python-with-secrets"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "export WANDB_API_KEY=wb0123456789abcdefSECRET LIC_PASSWORD=Zq9sEcretPw77\n"
+        f'PYTHONPATH={hooks} exec {sys.executable} "$@"\n',
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    md, html, junit = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.xml"
+    run = run_preflight(
+        "--python", str(wrapper), "--level", "quick", "--output-md", str(md), "--output-html", str(html), "--output-junit", str(junit)
+    )
+    assert run.check("torch.import")["status"] == "fail"
+    assert "licence server refused key <redacted> pw <redacted>" in run.check("torch.import")["error"]
+    for text in (run.path.read_text(), md.read_text(), html.read_text(), junit.read_text(), run.stdout, run.stderr):
+        assert "wb0123456789abcdefSECRET" not in text
+        assert "Zq9sEcretPw77" not in text
+
+
 def test_fingerprint_is_stable_across_runs_and_excludes_volatile_facts(run_preflight):
     first = run_preflight("--device", "cpu").report["env_fingerprint"]
     second = run_preflight("--device", "cpu").report["env_fingerprint"]

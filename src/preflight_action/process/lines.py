@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from preflight_action import redact
 from preflight_action.process.spawn import popen_piped
 from preflight_action.process.tree import kill_tree
 
@@ -49,16 +50,24 @@ class JsonLineProcess:
 
     def _pump_stdout(self, stream: IO[str]) -> None:
         with contextlib.suppress(ValueError, OSError):  # the stream was closed under a late writer
-            for line in stream:
-                if self._on_line is not None:
-                    self._on_line(line)
+            for raw in stream:
+                line = raw
                 try:
                     message = json.loads(line)
                     if not isinstance(message, dict):  # "42" or "[]" from something that is not our worker
                         raise json.JSONDecodeError("not an object", line, 0)
-                    self._messages.put(message)
                 except json.JSONDecodeError:
+                    if self._on_line is not None:
+                        self._on_line(line)
                     self._note(f"[unparsable worker output] {line.rstrip()[:300]}")  # counted like a stderr line
+                    continue
+                if message.get("type") == "hello" and "secrets" in message:
+                    # The diagnosed interpreter's own secrets: scrubbed from everything written from now on, kept nowhere.
+                    redact.learn(message.pop("secrets") or ())
+                    line = json.dumps(message) + "\n"
+                if self._on_line is not None:
+                    self._on_line(line)
+                self._messages.put(message)
         _close_quietly(stream)  # also after a read error: the fd is ours to release
         self._messages.put(None)
 

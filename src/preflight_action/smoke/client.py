@@ -50,7 +50,6 @@ class WorkerGone(Exception):
 class SmokeWorker:
     def __init__(self, python: str, spec: dict[str, Any], log_path: Path) -> None:
         self._probe = ProbeDirectory(entry="smoke_worker")
-        self._secrets = redact.secret_values()
         self._log = log_path.open("a", encoding="utf-8")
         self._log_lock = threading.Lock()
         self._log_closed = False
@@ -66,7 +65,7 @@ class SmokeWorker:
         with self._log_lock:
             if self._log_closed:
                 return
-            self._log.write(redact.scrub_text(line, self._secrets))
+            self._log.write(redact.scrub_text(line, redact.secret_values()))  # the worker's own secrets too, once its hello came
             self._log.flush()
 
     def next(self, deadline: Deadline) -> dict[str, Any]:
