@@ -25,8 +25,16 @@ LOADER_SIGNS = (
     "cannot read file data",
 )
 MEMORY_SIGNS = ("cannot allocate memory", "failed to map segment", "bad_alloc", "memoryerror", "out of memory")
-THREAD_SIGNS = ("resource temporarily unavailable", "can't start new thread", "pthread_create")
+# Words that say a thread or process could not be started. EAGAIN alone says nothing of threads: a lock
+# taken with LOCK_NB, a non-blocking socket and a busy device all answer it.
+THREAD_SIGNS = ("can't start new thread", "pthread_create")
+THREAD_WORDS = ("thread", "fork", "clone")  # beside EAGAIN's words, they say what could not be started
 FILE_SIGNS = ("too many open files",)
+# Address space that importing torch maps, measured: 3.2 GB for torch 2.14's CUDA build on a CPU host (VmPeak).
+# A limit at or above policy/surroundings.yaml's as_mib floor (16 GiB) is not what stopped an import.
+AS_ENOUGH_MIB = 16384
+# Memory a cgroup must allow for the import alone (its resident size is about 0.5 GB): a larger limit did not stop it.
+CGROUP_ENOUGH_MB = 4096
 
 
 def _errnos(exc: BaseException) -> set[int]:
@@ -61,29 +69,54 @@ def limit_cause(text: str, codes: set[int], limits: dict[str, Any], cgroup_memor
                 "raise the open-files limit: ulimit -n 65536 (up to the hard limit)",
             )
     if errno.ENOMEM in codes or any(s in lowered for s in MEMORY_SIGNS):
+        space = (limits.get("as") or {}).get("soft")
         proof = _limit_words("RLIMIT_AS", limits.get("as"), 1 << 20)
-        if proof:
+        if proof and space is not None and space < AS_ENOUGH_MIB << 20:
+            hard = (limits.get("as") or {}).get("hard")
             return (
                 proof,
                 "the address space limit is too small for torch's libraries",
-                "remove the address-space limit for this job: ulimit -v unlimited",
+                "remove the address-space limit for this job: " + _raise_words("ulimit -v", space, hard, 1 << 10),
             )
-        if cgroup_memory_mb is not None:
+        if cgroup_memory_mb is not None and cgroup_memory_mb < CGROUP_ENOUGH_MB:
             proof = f"cgroup memory limit {cgroup_memory_mb:g} MB"
             return (
                 proof,
                 "the cgroup memory limit is too small to load torch",
                 "raise the job's memory limit (docker run --memory, resources.limits.memory, Slurm --mem)",
             )
-    if errno.EAGAIN in codes or any(s in lowered for s in THREAD_SIGNS):
-        proof = _limit_words("RLIMIT_NPROC", limits.get("nproc"))
-        if proof and limits.get("nproc", {}).get("soft") is not None:
+    nproc = limits.get("nproc") or {}
+    eagain = errno.EAGAIN in codes or "resource temporarily unavailable" in lowered
+    started = any(s in lowered for s in THREAD_SIGNS) or (eagain and any(w in lowered for w in THREAD_WORDS))
+    if started and _nproc_binds(nproc):
+        proof = _limit_words("RLIMIT_NPROC", nproc)
+        if proof:
             return (
                 proof,
                 "the process could not start a thread (the processes/threads limit)",
-                "raise the limit: ulimit -u 4096, or the cgroup's pids.max",
+                "raise the processes/threads limit: "
+                + _raise_words("ulimit -u", nproc["soft"], nproc.get("hard"))
+                + ", or the cgroup's pids.max",
             )
     return None
+
+
+def _raise_words(command: str, soft: int, hard: int | None, unit: int = 1) -> str:
+    """How to lift a soft limit: to unlimited, to its hard limit, or (soft already the hard) where only an administrator can."""
+    if hard is None:
+        return f"{command} unlimited"
+    if hard > soft:
+        return f"{command} {hard // unit} (its hard limit), or unlimited where the hard limit is set"
+    return (
+        f"the soft limit is already the hard one ({hard // unit}), so {command} cannot raise it here: raise it where it is set "
+        "(/etc/security/limits.conf, docker run --ulimit, systemd Limit*=, the batch system)"
+    )
+
+
+def _nproc_binds(nproc: dict[str, Any]) -> bool:
+    """Whether RLIMIT_NPROC can have stopped a thread: it is finite, and the kernel does not apply it to root."""
+    geteuid = getattr(os, "geteuid", None)
+    return nproc.get("soft") is not None and not (geteuid is not None and geteuid() == 0)
 
 
 def raised_at(exc: BaseException, torch_dir: str | None) -> str | None:
@@ -128,6 +161,15 @@ def _foreign_from_replay(bundled: dict[str, str]) -> list[dict[str, Any]]:
 def explain(exc: BaseException, text: str, origin: str, version: str | None) -> dict[str, Any]:
     """``{"error", "remedy", "diagnosis"}`` for an import of the torch at ``origin`` that raised ``exc``."""
     head = f"import torch from {origin} failed: {text}"
+    where = raised_at(exc, origin)
+    if where:  # the frame that raised is the strongest evidence: a hook's MemoryError or EAGAIN is the hook's
+        proof = [f"the exception was raised at {where}, which is not torch's code ({origin})"]
+        return _said(
+            f"{head}; it was raised by code outside torch, at {where}",
+            f"read {where}: the code there (an import hook, a sitecustomize, another package) stops torch's import"
+            + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.CODE_OUTSIDE_TORCH, proof, raised_at=where),
+        )
     limits = surroundings.rlimits()
     cgroup = surroundings.cgroup_limits() if sys.platform == "linux" else {}
     memory = cgroup.get("memory", {}).get("limit_bytes")
@@ -172,15 +214,6 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
                 "; ".join(dict.fromkeys(fixes)) + evidence.rests_on(proof),
                 evidence.diagnosis(evidence.LIBRARY_ELSEWHERE, proof),
             )
-    where = raised_at(exc, origin)
-    if where:
-        proof = [f"the exception was raised at {where}, which is not torch's code ({origin})"]
-        return _said(
-            f"{head}; it was raised by code outside torch, at {where}",
-            f"read {where}: the code there (an import hook, a sitecustomize, another package) stops torch's import"
-            + evidence.rests_on(proof),
-            evidence.diagnosis(evidence.CODE_OUTSIDE_TORCH, proof, raised_at=where),
-        )
     checked = summary.get("files_checked", 0)
     ruled_out = [
         f"{checked} files of torch's stack match pip's RECORD sizes",

@@ -27,6 +27,18 @@ def test_an_address_space_limit_explains_an_import_that_aborts() -> None:
     assert "preflight_probe: evidence" not in said.error  # the worker's own facts are not shown as its output
 
 
+def test_a_crash_under_a_generous_address_space_limit_is_not_blamed_on_it(tmp_path) -> None:
+    """Every crash happens under some limit: one above what policy says a PyTorch job needs explains nothing."""
+    lines = [_evidence({"as": {"soft": 39 << 30, "hard": None}, "stack": {"soft": 8 << 20, "hard": None}}, [str(tmp_path)]), IMPORTING]
+    said = isolated.explain("torch.import", "the worker was killed by SIGSEGV (exit -11)", lines, True, "/env/bin/python", 60)
+    assert said.details["diagnosis"]["cause"] == "not_identified"
+    assert "ulimit -v unlimited" not in said.remedy
+    tight = [_evidence({"as": {"soft": 3 << 30, "hard": None}}, [str(tmp_path)]), IMPORTING]  # no words, but below the floor
+    said = isolated.explain("torch.import", "the worker was killed by SIGSEGV (exit -11)", tight, True, "/env/bin/python", 60)
+    assert said.details["diagnosis"]["cause"] == "resource_limit"
+    assert "below the 16384 MiB policy/surroundings.yaml asks" in said.remedy
+
+
 def test_a_crash_with_no_evidence_says_cause_not_identified_and_the_next_step(tmp_path) -> None:
     lines = [_evidence({"as": {"soft": None, "hard": None}, "stack": {"soft": 8 << 20, "hard": None}}, [str(tmp_path)]), IMPORTING]
     said = isolated.explain("torch.import", "the worker was killed by SIGSEGV (exit -11)", lines, True, "/env/bin/python", 60)

@@ -30,33 +30,38 @@ class Explained:
     details: dict[str, Any] = field(default_factory=dict)  # the evidence the words rest on (diagnosis, install, limits)
 
 
-def _stack_policy_kib() -> float:
+def _policy_min(key: str, default: float) -> float:
+    """policy/surroundings.yaml's floor for one limit (``stack_kib``, ``as_mib``): what a PyTorch job needs."""
     from preflight_action.errors import InputError
     from preflight_action.preflight import surroundings
 
     try:
-        limit = surroundings.load().limits.get("stack_kib")
+        limit = surroundings.load().limits.get(key)
     except InputError:
-        return 1024.0
-    return limit.min if limit else 1024.0
+        return default
+    return limit.min if limit else default
 
 
 def _limit(facts: dict[str, Any], signal: str | None, lines: list[str]) -> tuple[str, str, list[str]] | None:
-    """(what happened, remedy, evidence) when the worker's own limits explain the crash."""
+    """(what happened, remedy, evidence) when the worker's own limits explain the crash.
+
+    A limit is named only with evidence that it was hit: the loader's or the allocator's own words about
+    memory, or a crash under a limit below what policy/surroundings.yaml says a PyTorch job needs. A crash
+    under a generous limit is not the limit's (any crash happens under some limit)."""
     limits = facts.get("rlimits") or {}
-    text = "\n".join(lines).lower()
     space = (limits.get("as") or {}).get("soft")
-    if space is not None and (signal in ("SIGABRT", "SIGSEGV", "SIGBUS") or any(w in text for w in MEMORY_WORDS)):
-        said = next((line.strip() for line in lines if any(w in line.lower() for w in MEMORY_WORDS)), None)
+    said = next((line.strip() for line in lines if any(w in line.lower() for w in MEMORY_WORDS)), None)
+    tight = space is not None and space < _policy_min("as_mib", 16384) * (1 << 20)
+    if space is not None and (said is not None or (tight and signal in ("SIGABRT", "SIGSEGV", "SIGBUS"))):
         proof = [f"RLIMIT_AS soft {space >> 20} MiB (the worker's own getrlimit)", f"the worker was killed by {signal}" if signal else ""]
-        proof.append(f"stderr: {said}" if said else "")
+        proof.append(f"stderr: {said}" if said else f"below the {_policy_min('as_mib', 16384):g} MiB policy/surroundings.yaml asks")
         return (
             f"the address space limit (RLIMIT_AS, {space >> 20} MiB) is too small to map torch's libraries",
             "remove the address-space limit for this job (ulimit -v unlimited where it is set)",
             proof,
         )
     stack = (limits.get("stack") or {}).get("soft")
-    if stack is not None and signal == "SIGSEGV" and stack < _stack_policy_kib() * 1024:
+    if stack is not None and signal == "SIGSEGV" and stack < _policy_min("stack_kib", 1024.0) * 1024:
         return (
             f"the stack size limit (RLIMIT_STACK, {stack >> 10} KiB) is below what torch's threads need",
             "raise the stack limit where the job starts: ulimit -s 8192",
@@ -87,6 +92,13 @@ def torch_import(
             f"install a torch build for this CPU: {fix}" + evidence.rests_on(proof),
             details={"diagnosis": evidence.diagnosis(evidence.CPU_INSTRUCTIONS, proof)},
         )
+    summary = _install(facts)  # files that differ from their RECORD are the stronger evidence: looked at first
+    damaged = _damage(summary, python)
+    if damaged is not None:
+        said, fix, details = damaged
+        return Explained(
+            f"{where} crashed while loading its shared libraries ({how}): the install is damaged: {said}{stderr}", fix, details=details
+        )
     hit = _limit(facts, signal, lines)
     if hit:
         return Explained(
@@ -94,18 +106,11 @@ def torch_import(
             hit[1] + evidence.rests_on(hit[2]),
             details={"diagnosis": evidence.diagnosis(evidence.RESOURCE_LIMIT, hit[2])},
         )
-    summary = _install(facts)
-    damaged = _damage(summary, python)
-    if damaged is not None:
-        said, fix, details = damaged
-        return Explained(
-            f"{where} crashed while loading its shared libraries ({how}): the install is damaged: {said}{stderr}", fix, details=details
-        )
     ruled_out = [f"the worker {'was' if how.startswith('killed') else 'ended with'} {how} while importing torch"]
     if summary is not None:
         ruled_out.append(f"{summary.get('files_checked', 0)} files of torch's stack match pip's RECORD sizes")
     if facts.get("rlimits"):
-        ruled_out.append("no resource limit of the worker explains it")
+        ruled_out.append("no resource limit of the worker explains it (none below policy/surroundings.yaml, no out-of-memory words)")
     step = evidence.import_next_step(python)
     return Explained(
         f"{where} ended the interpreter while importing ({how}); {NOT_IDENTIFIED} ({'; '.join(ruled_out[1:]) or 'no evidence left'}){stderr}",
