@@ -71,9 +71,34 @@ def destination(path: str | os.PathLike[str]) -> Destination:
             current = os.path.join(os.path.dirname(current), target)
             continue
         if stat.S_ISREG(info.st_mode) and not current.startswith("/proc/"):
+            program = _program(current)
+            if program:  # an output flag pointed at an interpreter (--output-path "$(which python)"): never replaced
+                raise OSError(
+                    errno.EEXIST, f"it is a program ({program}), not a file this tool writes: refusing to replace it", os.fspath(path)
+                )
             return Destination(current, "file")
         return Destination(current, "direct")
     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path))
+
+
+# How a program's file starts: nothing this tool writes (JSON, Markdown, HTML, XML, text) starts so.
+_PROGRAM_MAGIC = {
+    b"\x7fELF": "ELF executable",
+    b"\xcf\xfa\xed\xfe": "Mach-O executable",
+    b"\xca\xfe\xba\xbe": "Mach-O universal executable",
+    b"MZ": "Windows executable",
+    b"#!": "script",
+}
+
+
+def _program(path: str) -> str | None:
+    """What kind of program the regular file at ``path`` is, from its first bytes; None for anything else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return None  # unreadable: the write says why, if it fails
+    return next((kind for magic, kind in _PROGRAM_MAGIC.items() if head.startswith(magic)), None)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
 import os
 import sys
@@ -154,6 +155,8 @@ def file_problem(path: str | os.PathLike[str]) -> str | None:
     try:
         where = atomic.destination(path)
     except OSError as exc:
+        if exc.errno == errno.EEXIST:  # a program at that path: atomic.destination's own words say why it stays
+            return str(exc.strerror)
         return f"cannot be resolved ({exc.strerror or exc})"
     if where.kind == "fd":
         return None

@@ -159,3 +159,32 @@ def test_export_refuses_to_write_over_its_own_input(tmp_path: Path) -> None:
         f"export.py: error: --output-junit {report} is the --from-report file itself: writing it would destroy the report"
     ]
     assert report.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [(b"\x7fELF\x02\x01\x01", "ELF executable"), (b"#!/bin/sh\nexec python3", "script"), (b"MZ\x90\x00", "Windows executable")],
+)
+def test_a_program_is_never_replaced_by_an_output(tmp_path: Path, head: bytes, kind: str) -> None:
+    """--output-path "$(which python)" once wrote a report over the interpreter: a program's file is refused, kept byte for byte."""
+    program = tmp_path / "python3.11"
+    program.write_bytes(head + b"rest of the program")
+    link = tmp_path / "python"
+    link.symlink_to(program.name)  # a venv's bin/python is a link to the interpreter
+    for path in (program, link):
+        with pytest.raises(OSError, match=rf"it is a program \({kind}\), not a file this tool writes: refusing to replace it"):
+            atomic.write_text(path, "{}")
+    assert program.read_bytes() == head + b"rest of the program"
+    assert link.is_symlink()
+
+
+def test_the_cli_refuses_an_output_that_is_the_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight_action import main as cli_preflight
+
+    interpreter = tmp_path / "python"
+    interpreter.write_bytes(b"\x7fELF\x02\x01\x01 an interpreter")
+    with pytest.raises(SystemExit) as exited:
+        cli_preflight.main(["--device", "cpu", "--level", "quick", "--output-path", str(interpreter)])
+    assert exited.value.code == 2
+    assert f"--output-path: {interpreter}: it is a program (ELF executable)" in capsys.readouterr().err
+    assert interpreter.read_bytes() == b"\x7fELF\x02\x01\x01 an interpreter"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -207,3 +209,23 @@ def test_a_python_that_echoes_the_request_back_is_told_apart_at_once(under, tmp_
     )
     assert 'stdout: {"type": "check", "id": "torch.import"' in check["error"]
     assert check["duration_ms"] < 300_000  # told apart at its first line, not at the timeout
+
+
+@pytest.mark.skipif(
+    not shutil.which("setpriv") or not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root and util-linux setpriv to drop privileges",
+)
+def test_a_python_that_drops_privileges_is_not_judged_never_blamed(run_preflight, tmp_path: Path) -> None:
+    """A wrapper that runs the interpreter as another user (setpriv, runuser in a prolog) cannot read this tool's private
+    probe copy: that is the tool's limit, not the node's health, so a gate leaves the node alone."""
+    wrapper = tmp_path / "python-as-nobody"
+    wrapper.write_text(f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {sys.executable} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    run = run_preflight("--python", str(wrapper), "--level", "quick", "--device", "cpu", "--gate", "slurm")
+    assert run.exit_code == 2  # not judged: the node is left as it is
+    assert run.report["verdict"] == "not_judged"
+    check = run.check("torch.import")
+    assert (check["status"], check["unfinished"]) == ("skip", "tool_error")
+    assert "could not read the probe this tool copied for it" in check["skip_reason"]
+    assert "run the preflight as the user the interpreter runs as" in check["skip_reason"]
+    assert not [c for c in run.report["checks"] if c["status"] == "fail"]

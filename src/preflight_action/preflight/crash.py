@@ -28,6 +28,9 @@ class Explained:
     remedy: str
     never_started: bool = False
     details: dict[str, Any] = field(default_factory=dict)  # the evidence the words rest on (diagnosis, install, limits)
+    # The node was not judged: what stopped the check is the tool's own (its probe copy unreadable to the
+    # interpreter's user) or the input it was given (--python is no interpreter), never the machine's health.
+    unjudged: bool = False
 
 
 def _policy_min(key: str, default: float) -> float:

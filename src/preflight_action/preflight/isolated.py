@@ -17,6 +17,8 @@ from preflight_probe import evidence
 
 _IMPORTING = re.compile(r"preflight_probe: importing torch from (?P<path>.+?) \(installed: (?P<version>[^)]*)\)\s*$")
 _SIGNAL = re.compile(r"killed by (SIG[A-Z]+)")
+# The interpreter's own words when it cannot read the boot script this tool wrote for it (probe_cache).
+_PROBE_UNREADABLE = re.compile(r"can't open file '[^']*preflight_probe_boot_\w+\.py': \[Errno (?:1|13)\]")
 HEAD_LINES = 8
 MARKER = "[unparsable worker output] "  # how process.lines keeps stdout lines that are not the probe's JSON
 EVIDENCE = "preflight_probe: evidence "  # the worker's limits and sys.path, written before it imports torch
@@ -106,6 +108,15 @@ def _never_started(message: str, lines: list[str], python: str) -> Explained:
         )
     outcome = _how(message)
     signal = _SIGNAL.search(message)
+    unreadable = next((line for line in lines if _PROBE_UNREADABLE.search(line)), None)
+    if unreadable is not None:  # a wrapper that drops privileges (setpriv, runuser, su) runs it as another user
+        return Explained(
+            f"not judged: {python} could not read the probe this tool copied for it ({unreadable.strip()[:300]}); it runs as a user "
+            "who cannot read this tool's private copy (a wrapper that drops privileges)",
+            "run the preflight as the user the interpreter runs as (put the privilege drop before runtime-preflight, not inside --python)",
+            never_started=True,
+            unjudged=True,
+        )
     found = crash.interpreter_environment(lines)
     if found is not None:
         cause, fix, proof = found

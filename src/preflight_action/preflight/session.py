@@ -147,6 +147,13 @@ class Session:
             started_probe = worker.hello is not None or self._hello is not None
             said = isolated.explain(spec.id, str(failure), failure.stderr_tail, started_probe, self.python, self.options.check_timeout)
             self._never_started = spec.id if said.never_started else None
+            if said.unjudged:  # the tool's or its input's failure: the node is not judged, never blamed
+                return replace(
+                    CheckResult.skipped(spec.id, _text(f"{said.error}; {said.remedy}"), unfinished="tool_error"),
+                    duration_ms=elapsed,
+                    remedy=_text(said.remedy),
+                    details={"isolated_failure": True, **said.details},
+                )
             return CheckResult(
                 spec.id, "fail", elapsed, {"isolated_failure": True, **said.details}, error=_text(said.error), remedy=_text(said.remedy)
             )
