@@ -83,6 +83,9 @@ def check_deps_consistency(params: dict[str, Any]) -> Outcome:
     versions = {name: _installed(name) for name in ("torch", "torchvision", "torchaudio", "numpy")}
     torch: Any = importlib.import_module("torch") if params.get("torch_imported") else None
     found = pairing.stack(torch)
+    for name in ("torch", "torchvision"):  # a leftover metadata folder beside the live one: importlib.metadata may read it
+        if any(d.get("stale") for d in found[name]):
+            versions[name] = found[name][0]["version"]
     details: dict[str, Any] = {"installed": versions, "source": "importlib.metadata", "distributions": found}
     if params.get("inventory_limit"):  # every distribution, from the listings the scan above already made
         details["inventory"] = inventory.scan(int(params["inventory_limit"]))

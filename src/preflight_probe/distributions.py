@@ -10,6 +10,7 @@ library names inside the binary where it is not ELF). Stdlib only.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib.util
 import os
@@ -84,8 +85,35 @@ def pth_sources() -> dict[str, str]:
     return origin
 
 
+RECORD_SAMPLE = 64  # rows of a RECORD compared by size to tell which of two metadata folders the files belong to
+
+
+def record_agreement(meta_dir: str, base: str, sample: int = RECORD_SAMPLE) -> int:
+    """How many of the first ``sample`` sized rows of ``meta_dir``'s RECORD match the files under ``base`` by size."""
+    matched = seen = 0
+    for line in _read_text(os.path.join(meta_dir, "RECORD")).splitlines():
+        parts = line.rsplit(",", 2)
+        if len(parts) != 3 or not parts[2].strip().isdigit() or ".dist-info/" in parts[0]:
+            continue
+        seen += 1
+        with contextlib.suppress(OSError):
+            matched += os.stat(os.path.join(base, parts[0].strip('"'))).st_size == int(parts[2])
+        if seen >= sample:
+            break
+    return matched
+
+
+def live_metadata(meta_dirs: list[str], base: str) -> str:
+    """Of several metadata folders of one project in one folder (an install over another tool's, an interrupted
+    upgrade), the one whose RECORD the files on disk match; the others own nothing. Ties keep the first."""
+    return max(meta_dirs, key=lambda meta_dir: record_agreement(meta_dir, base))
+
+
 def find(name: str) -> list[dict[str, Any]]:
-    """Every distribution of ``name`` on sys.path, in import order (the first one wins an import)."""
+    """Every distribution of ``name`` on sys.path, in import order (the first one wins an import).
+
+    Where one folder holds two metadata folders of ``name``, the one the files belong to comes first and the
+    others are marked ``stale`` (with ``live_version``): deleting them, not uninstalling, is their remedy."""
     wanted = _normal(name)
     origins = pth_sources()
     found: list[dict[str, Any]] = []
@@ -117,7 +145,23 @@ def find(name: str) -> list[dict[str, Any]]:
                     "added_by": origins.get(base, "site-packages" if "-packages" in base else "sys.path"),
                 }
             )
-    return found
+    return _mark_stale(found)
+
+
+def _mark_stale(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_folder: dict[str, list[dict[str, Any]]] = {}
+    for dist in found:
+        by_folder.setdefault(os.path.realpath(dist["location"]), []).append(dist)
+    ordered: list[dict[str, Any]] = []
+    for dists in by_folder.values():
+        if len(dists) == 1:
+            ordered.extend(dists)
+            continue
+        live_dir = live_metadata([d["metadata"] for d in dists], dists[0]["location"])
+        live = next(d for d in dists if d["metadata"] == live_dir)
+        ordered.append(live)
+        ordered.extend(dict(d, stale=True, live_version=live["version"]) for d in dists if d is not live)
+    return ordered
 
 
 def import_location(name: str, module: Any = None) -> str | None:

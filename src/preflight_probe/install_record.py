@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from preflight_probe import markers
+from preflight_probe.distributions import live_metadata
 from preflight_probe.files import read_text as _read
 
 ROOTS = ("torch", "torchvision")
@@ -35,14 +36,18 @@ def installed(paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
             names = sorted(os.listdir(base))
         except OSError:
             continue
+        here: dict[str, list[str]] = {}
         for name in names:
-            if not name.endswith(".dist-info"):
+            if name.endswith(".dist-info"):
+                here.setdefault(markers.normal(name[: -len(".dist-info")].partition("-")[0]), []).append(name)
+        for key, folders in here.items():
+            if key in found:
                 continue
-            stem = name[: -len(".dist-info")]
-            project, _, version = stem.partition("-")
-            key = markers.normal(project)
-            if key not in found:
-                found[key] = {"name": key, "version": version or None, "location": base, "metadata": os.path.join(base, name)}
+            # Two metadata folders of one project here: the files belong to one of them; the other's RECORD would
+            # call every file damaged and ask to reinstall the wrong version (deps.consistency names the stale one).
+            chosen = folders[0] if len(folders) == 1 else os.path.basename(live_metadata([os.path.join(base, f) for f in folders], base))
+            version = chosen[: -len(".dist-info")].partition("-")[2]
+            found[key] = {"name": key, "version": version or None, "location": base, "metadata": os.path.join(base, chosen)}
     return found
 
 

@@ -124,12 +124,22 @@ def duplicate_problems(found: dict[str, Any], torch: Any = None) -> tuple[list[s
     problems: list[str] = []
     fixes: list[str] = []
     for name in ("torch", "torchvision"):
-        dists = found[name]
+        for stale in (d for d in found[name] if d.get("stale")):
+            problems.append(
+                f"{name} {stale['version']}'s metadata ({stale['metadata']}) sits beside {name} {stale['live_version']}'s in "
+                f"{stale['location']}, but the files there are {stale['live_version']}'s: a leftover of an install over another "
+                "(pip and importlib.metadata may report the wrong version)"
+            )
+            fixes.append(
+                f"delete the leftover folder {stale['metadata']} (not pip uninstall: that would delete the files {name} "
+                f"{stale['live_version']} runs from)"
+            )
+        dists = [d for d in found[name] if not d.get("stale")]
         if len(dists) > 1:
             problems.append(f"{len(dists)} {name} installs are visible to this interpreter (import takes the first): {_listing(dists)}")
             added = [d for d in dists if d["added_by"] != "site-packages"] or dists[1:]
             fixes.append(f"keep one {name}: " + ", or ".join(_removal(d) for d in added))
-    first = found["torch"][0] if found["torch"] else None
+    first = next((d for d in found["torch"] if not d.get("stale")), None)
     where = found["torch_imported_from"]
     # Only for an imported torch: one that failed to import (a shadow, a crash) is torch.import's one failure.
     if (

@@ -86,6 +86,19 @@ def test_a_missing_record_is_its_own_finding(under, tmp_path: Path) -> None:
     assert run.check("torch.import")["status"] == "pass"
 
 
+def test_a_leftover_metadata_folder_is_deleted_never_reinstalled_nor_uninstalled(under, tmp_path: Path) -> None:
+    """Two torch dist-infos in one folder: the files are 2.14.1's. Uninstalling would delete them; reinstalling the
+    leftover's version would downgrade a working torch. The leftover folder is what goes."""
+    runtime = build(bi.leftover_metadata, tmp_path)
+    run = _quick(under, runtime)
+    check = corpus.verify("a leftover torch metadata folder beside the live one", run.report)
+    assert check["error"].startswith(f"torch 2.13.0+cpu's metadata ({runtime.notes['stale']}) sits beside torch 2.14.1")
+    assert check["remedy"].startswith(f"delete the leftover folder {runtime.notes['stale']} (not pip uninstall")
+    assert "pip uninstall -y" not in check["remedy"]
+    assert run.check("install.record")["status"] == "pass"  # the live RECORD is checked: nothing damaged
+    assert run.check("torch.import")["status"] == "pass"
+
+
 def test_a_torchvision_extension_cut_short_reinstalls_torchvision(under, tmp_path: Path) -> None:
     runtime = build(bi.truncated_library, tmp_path, "torchvision/_C_stable.so")
     run = _quick(under, runtime, "--check-torchvision")

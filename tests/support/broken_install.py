@@ -108,3 +108,27 @@ def changed_in_place(root: Path, rel: str) -> tuple[Path, Path]:
     data[middle] = (data[middle] + 1) % 256
     replace(target, bytes(data))
     return python, site
+
+
+def leftover_metadata(root: Path, version: str = "2.13.0+cpu") -> Runtime:
+    """The real torch stack with a second torch metadata folder beside torch's own, listing files of another build
+    (a pip install over a conda one, an interrupted upgrade): its RECORD's sizes are not the files' on disk."""
+    python, site = linked_stack(root)
+    live = next(site.glob("torch-*.dist-info"))
+    stale = site / f"torch-{version}.dist-info"
+    stale.mkdir()
+    for item in live.iterdir():
+        if not item.is_file():
+            continue  # licenses/: nothing the verdict reads
+        text = item.read_text(encoding="utf-8", errors="replace")
+        if item.name == "METADATA":
+            text = "".join(f"Version: {version}\n" if line.startswith("Version:") else line for line in text.splitlines(keepends=True))
+        elif item.name == "RECORD":
+            rows = [
+                # another build's files: none of these sizes is on disk
+                f"{row[0]},,{int(row[2]) + 1}" if len(row) == 3 and row[2].isdigit() else ",".join(row)
+                for row in csv.reader(text.splitlines())
+            ]
+            text = "\n".join(rows) + "\n"
+        (stale / item.name).write_text(text, encoding="utf-8")
+    return Runtime(python, {}, {"site": str(site), "stale": str(stale), "live": live.name})

@@ -43,6 +43,7 @@ CASES: tuple[Case, ...] = (
     Case("install", "torchvision's compiled extension cut short", "torchvision.import", "fail", "medium", "install_damaged", T),
     Case("install", "a file changed in place, same size (sha256)", "install.record", "fail", "high", "install_damaged", T),
     Case("install", "the same torch installed twice", "deps.consistency", "fail", "medium", "install_conflict", B),
+    Case("install", "a leftover torch metadata folder beside the live one", "deps.consistency", "fail", "medium", "install_conflict", T),
     Case("install", "a second, older torch ahead on the path", "deps.consistency", "fail", "medium", "install_conflict", B),
     Case("install", "torchvision built for another torch and CUDA", "deps.consistency", "fail", "medium", "install_conflict", B),
     # loader: which file the dynamic loader took, and why
