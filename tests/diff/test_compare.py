@@ -159,3 +159,106 @@ def test_two_nodes_are_said_to_be_two_nodes_and_the_same_run_twice_differs_in_no
 def test_a_part_s_name_is_its_content() -> None:
     assert ref({"versions": {"a": "1", "b": "2"}}) == ref({"versions": {"b": "2", "a": "1"}})
     assert ref({"versions": {"a": "1"}}) != ref({"versions": {"a": "2"}})
+
+
+def test_another_build_of_the_same_version_is_changed_and_said_so_a_new_release_is_upgraded() -> None:
+    before = parts({"torch": "2.14.1+cu130", "torchvision": "0.29.0+cu130", "triton": "3.5.0", "numpy": "2.4.6"})
+    after = parts({"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", "triton": "3.5.0+rocm", "numpy": "2.4.6"})
+    found, _ = compare.inventories(before, after)
+    assert [(c.kind, c.text) for c in found] == [
+        ("changed", "torch 2.14.1+cu130 -> 2.14.1+cpu (another build of the same version)"),
+        ("upgraded", "torchvision 0.29.0+cu130 -> 0.29.1+cpu"),
+        ("changed", "triton 3.5.0 -> 3.5.0+rocm (another build of the same version)"),
+    ]
+    back, _ = compare.inventories(after, before)
+    assert [c.kind for c in back] == ["changed", "downgraded", "changed"]
+
+
+def test_a_part_one_run_or_neither_recorded_is_said_of_the_right_run() -> None:
+    full = parts({"torch": "2.14.1"}, {"NCCL_ALGO": "Ring"}, {"os_release": "6.8.0"})
+    no_packages = Parts(None, {"variables": {"NCCL_ALGO": "Ring"}}, {"facts": {"os_release": "6.8.0"}})
+    assert compare.inventories(no_packages, no_packages)[1] == ["packages: neither run recorded it; not compared"]
+    assert compare.inventories(no_packages, full)[1] == ["packages: the earlier run did not record it; not compared"]
+    assert compare.inventories(full, no_packages)[1] == ["packages: the later run did not record it; not compared"]
+    nothing = Parts(None, None, None)  # a report with neither an inventory nor a fingerprint's parts
+    assert compare.inventories(nothing, nothing)[1] == [
+        "neither run recorded an inventory: packages, variables and platform facts not compared"
+    ]
+    assert compare.inventories(None, full)[1] == [
+        "the earlier run did not record an inventory: packages, variables and platform facts not compared"
+    ]
+    assert compare.inventories(full, nothing)[1] == [
+        "the later run did not record an inventory: packages, variables and platform facts not compared"
+    ]
+    assert [engine.Side("r.json", "n", "t", None, {}, p).inventory for p in (None, nothing, no_packages, full)] == [
+        "absent",
+        "absent",
+        "partial",
+        "full",
+    ]
+
+
+def test_what_changed_since_cannot_be_told_without_a_part_both_runs_recorded() -> None:
+    nothing = Parts(None, None, None)
+    full = parts({"torch": "2.14.1"})
+    assert engine.changed_since(nothing, full, "a.json", "base run on this lane", 3).note == (
+        "the base run on this lane's inventory is not known: what changed cannot be told"
+    )
+    assert engine.changed_since(full, nothing, "a.json", "base run on this lane", 3).note == (
+        "this run recorded no inventory: what changed cannot be told"
+    )
+    only_packages, only_variables = Parts({"versions": {"torch": "2.14.1"}}, None, None), Parts(None, {"variables": {}}, None)
+    note = engine.changed_since(only_packages, only_variables, "a.json", "base run on this lane", 3).note
+    assert note is not None
+    assert note.startswith("no part of the inventory was recorded by both runs: what changed cannot be told")
+    assert "hardware" not in note
+
+
+def test_a_band_change_of_a_check_failing_in_both_is_an_outcome_an_unknown_band_or_other_words_are_not() -> None:
+    before = side({
+        "kernel.log": engine.Outcome("fail", "low", "Xid 13 (pid 1)"),
+        "tensor.smoke": engine.Outcome("fail", "critical", "boom at 0x7f00"),
+        "gpu.ecc": engine.Outcome("fail", None, "ecc"),
+        "gpu.clocks": engine.Outcome("fail", "high", "throttled"),
+    })  # fmt: skip
+    after = side({
+        "kernel.log": engine.Outcome("fail", "critical", "Xid 79 (pid 2)"),
+        "tensor.smoke": engine.Outcome("fail", "critical", "boom at 0x7f99"),
+        "gpu.ecc": engine.Outcome("fail", "high", "ecc"),
+        "gpu.clocks": engine.Outcome("fail", "medium", "throttled"),
+    })  # fmt: skip
+    found = engine.diff(before, after, POLICY)
+    assert [(c.text, c.before, c.after) for c in found.changes] == [
+        ("kernel.log fail (low) -> fail (critical): Xid 79 (pid 2)", "fail (low)", "fail (critical)"),
+        ("gpu.clocks fail (high) -> fail (medium): throttled", "fail (high)", "fail (medium)"),
+    ]
+
+
+def test_figures_only_one_run_measured_follow_the_moves() -> None:
+    found = engine.performance(
+        {"perf.matmul": {"bf16": 700.0, "fp16": 790.0}, "perf.bandwidth": {"copy_tbs": 3.0}},
+        {"perf.matmul": {"bf16": 490.0, "tf32": 420.0}},
+        10.0,
+    )
+    assert [(c.kind, c.text) for c in found] == [
+        ("slower", "perf.matmul bf16 700 -> 490 (-30%)"),
+        ("removed", "perf.bandwidth copy_tbs 3 -> not measured"),
+        ("removed", "perf.matmul fp16 790 -> not measured"),
+        ("added", "perf.matmul tf32 not measured -> 420"),
+    ]
+
+
+def test_a_verdict_is_one_phrase_and_its_change_alone_makes_the_diff_changed() -> None:
+    healthy = side({"torch.import": engine.Outcome("pass")})
+    blocking = engine.Side("r.json", "node-a", "2026-03-02T02:00:00Z", "blocking", healthy.outcomes, healthy.parts, simulated=False)
+    assert (engine.diff(healthy, healthy, POLICY).verdict, engine.diff(healthy, healthy, POLICY).changed) == ("healthy in both", False)
+    changed = engine.diff(healthy, blocking, POLICY)
+    assert (changed.verdict, changed.changed, changed.changes) == ("healthy -> blocking", True, ())
+    unjudged = engine.Side("r.json", "node-a", "2026-03-02T02:00:00Z", "not_judged", healthy.outcomes, healthy.parts, simulated=True)
+    found = engine.diff(healthy, unjudged, POLICY)
+    assert found.verdict == "healthy -> not judged"
+    assert found.notes == (
+        "the verdict changed though no check's outcome did: the runs were judged differently (the later run is simulated: never judged)",
+    )
+    unknown = engine.Side("h", "node-a", "2026-03-02T02:00:00Z", None, healthy.outcomes, healthy.parts)
+    assert (engine.diff(unknown, unknown, POLICY).verdict, engine.diff(healthy, unknown, POLICY).changed) == (None, False)

@@ -50,7 +50,13 @@ def test_preflight_diff_names_exactly_the_package_and_the_variable_that_differ(
     assert changes == [("packages", "upgraded", "demo-pkg", "1.0.0", "1.1.0"), ("environment", "set", "NCCL_ALGO", None, "Ring")]
     assert document["notes"] == []
     assert (document["before"]["inventory"], document["after"]["inventory"]) == ("full", "full")
-    assert out.splitlines()[1:] == ["Packages:", "  demo-pkg 1.0.0 -> 1.1.0", "Environment variables:", "  NCCL_ALGO set (Ring)"]
+    assert out.splitlines()[1:] == [
+        "verdict: healthy in both",
+        "Packages:",
+        "  demo-pkg 1.0.0 -> 1.1.0",
+        "Environment variables:",
+        "  NCCL_ALGO set (Ring)",
+    ]
     # the two reports are two runs (other interpreters, other times, other durations), and none of that is a change
     first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in reports)
     assert first["interpreter"]["path"] != second["interpreter"]["path"]

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from preflight_action.history import changes, store
+from preflight_action.history import policy as history_policy
+from preflight_action.history import update as history
 from preflight_action.matrix import cli as matrix_cli
+from preflight_action.preflight.report import CheckResult, Report
 from tests.history.test_history import START, night
 from tests.support import environments as envs
-from tests.support.report_factory import report_doc
+from tests.support.report_factory import build, report_doc
 
 
 def doc(
@@ -45,8 +48,10 @@ def test_new_failures_say_what_changed_since_the_node_s_last_good_run_or_that_no
         == "nothing in the inventory changed since the last good run on this node: that points at the hardware or the driver"
     )
     assert "#### Failing since the last good run" in markdown
-    assert "| node-a | cuda | tensor.smoke | torch 2.14.0 -&gt; 2.14.1, NCCL_ALGO set (Ring) |" in markdown
-    assert "| node-b | cuda | tensor.smoke | nothing in the inventory changed since the last good run on this node" in markdown
+    assert "| node-a | cuda | tensor.smoke pass -&gt; fail | torch 2.14.0 -&gt; 2.14.1, NCCL_ALGO set (Ring) |" in markdown
+    assert (
+        "| node-b | cuda | tensor.smoke pass -&gt; fail | nothing in the inventory changed since the last good run on this node" in markdown
+    )
 
 
 def test_the_history_keeps_inventories_by_reference_and_a_reader_resolves_every_recent_one(tmp_path: Path) -> None:
@@ -91,3 +96,41 @@ def test_a_regression_and_its_chart_say_what_changed_and_the_dashboard_links_the
     assert "<td>CUDA driver 13.0 -&gt; 12.8</td>" in html
     assert "changed since the last good run on this node: CUDA driver 13.0 -&gt; 12.8</figcaption>" in html
     assert html.count("what changed since its last good run") == 1  # node-2 is fine: no link
+
+
+def skipping(document: dict[str, Any], check_id: str | None, dropped: str | None = None) -> dict[str, Any]:
+    """``document`` rebuilt by the real triage with ``check_id`` skipped and ``dropped`` never run."""
+    checks = [
+        CheckResult.skipped(c.id, "NVML not readable")
+        if c.id == check_id
+        else CheckResult(c.id, c.status, c.duration_ms, details=c.details)
+        for c in Report.from_dict(document).checks
+        if c.id != dropped
+    ]
+    rebuilt = build(checks, node=document["host"]["node_id"], backend="cuda", finished_at=document["finished_at"])
+    return rebuilt | {"inventory": document["inventory"]}
+
+
+def test_a_check_that_was_skipped_or_not_run_in_the_last_good_run_and_fails_now_is_a_new_failure(tmp_path: Path) -> None:
+    night(tmp_path, 0, [doc(f"node-{n}", 0) for n in "abcd"])
+    past = [
+        doc("node-a", 1),
+        skipping(doc("node-b", 1), "dtype.support"),
+        skipping(doc("node-c", 1), None, "dtype.support"),
+        doc("node-d", 1),
+    ]
+    night(tmp_path, 1, past)
+    assert [r["status"] for r in records(tmp_path)[-4:]] == ["pass"] * 4  # night 1 is every lane's last good run
+    failing = {"dtype.support": "uncorrectable ECC errors: 3 (volatile DBE)"}
+    last = [doc("node-a", 2, failures={"perf.matmul": "bf16 400 TFLOP/s"}), *(doc(f"node-{n}", 2, failures=failing) for n in "bcd")]
+    _, summary, markdown = night(tmp_path, 2, last)
+    found = {c["node_id"]: c["failing"] for c in summary["history"]["changes"]}
+    assert found == {"node-a": ["perf.matmul"], "node-b": ["dtype.support"], "node-c": ["dtype.support"], "node-d": ["dtype.support"]}
+    assert "| node-b | cuda | dtype.support skip -&gt; fail |" in markdown
+    words = {c.node_id: c.failing_words for c in history.latest(tmp_path / "h.jsonl", history_policy.load()).changes}
+    assert words == {
+        "node-a": ("perf.matmul pass -> fail",),
+        "node-b": ("dtype.support skip -> fail",),
+        "node-c": ("dtype.support not run -> fail",),
+        "node-d": ("dtype.support pass -> fail",),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,15 @@ def fleet(scales: list[float], sku: str = H100, level: str | None = "standard", 
         )
         out.append((Report.from_dict(doc), f"report-{i:02d}.json"))
     return out
+
+
+def report(node: str, bf16: float, hours_ago: float = 0.5, device: str | None = None) -> tuple[Report, str]:
+    """One H100 report of ``node`` at the standard level, finished ``hours_ago``, its path naming both."""
+    finished = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+    doc = report_factory.report_doc(node=node, level="standard", figures={"bf16": bf16, "copy_tbs": 3.0}, finished_at=finished)
+    if device is not None:
+        doc["resolved_device"] = device
+    return Report.from_dict(doc), f"{node}-{hours_ago:g}h.json"
 
 
 def steady(count: int, spread: float = 0.05) -> list[float]:
@@ -62,7 +72,11 @@ def test_below_the_threshold_but_far_outside_a_tight_spread_is_no_outlier() -> N
 
 def test_beyond_the_threshold_but_within_a_noisy_fleets_spread_is_no_outlier() -> None:
     scales = [1.0, 0.6, 1.0, 0.6, 1.0, 0.6, 1.0, 0.6, 0.85]  # a bimodal fleet: 0.85 is 15% below, well within its spread
-    assert [o.node for o in peers.compare(fleet(scales), peers.load()).outliers] == []
+    found = peers.compare(fleet(scales), peers.load())
+    assert [o.node for o in found.outliers] == []
+    assert found.groups[0].note == (
+        "the fleet splits in two on bf16 matmul (5 nodes near 782 TFLOP/s, 4 near 469): peers cannot say which is slow"
+    )
 
 
 def test_fewer_than_three_peers_judge_nothing_and_say_so() -> None:
@@ -148,3 +162,67 @@ def test_a_fleet_of_300_finds_its_one_slow_node_and_a_steady_spread_none() -> No
     (outlier,) = peers.compare(fleet(scales, node="gpu-{i:03d}"), peers.load()).outliers
     assert (outlier.node, outlier.peers) == ("gpu-123", 299)
     assert peers.compare(fleet(steady(300), node="gpu-{i:03d}"), peers.load()).outliers == ()
+
+
+def test_a_slow_node_s_retries_are_one_member_never_its_own_peers() -> None:
+    healthy = [report(f"gpu-{i:02d}", 780.0) for i in range(4)]
+    retries = [report("gpu-bad", 468.0, hours_ago=m / 60) for m in (10, 20, 30, 40, 50)]  # its five copies outnumber the four
+    found = peers.compare([*healthy, *retries], peers.load())
+    (outlier,) = found.outliers
+    assert outlier.words == "gpu-bad bf16 matmul 468 TFLOP/s, 40% below its 4 peers' median of 780"
+    assert outlier.path == "gpu-bad-0.166667h.json"  # its latest report
+    (group,) = found.groups
+    assert (group.reports, group.judged) == (9, True)
+    assert group.note == "4 earlier reports of the same node left out (each node and device counts once, with its latest report)"
+
+
+def test_three_copies_of_a_slow_node_among_three_healthy_ones_are_one_outlier_with_three_peers() -> None:
+    reports = [report(f"gpu-{i:02d}", 780.0) for i in range(3)] + [report("gpu-bad", 468.0, hours_ago=h) for h in (0.2, 0.3, 0.4)]
+    assert [(o.node, o.peers) for o in peers.compare(reports, peers.load()).outliers] == [("gpu-bad", 3)]
+
+
+@pytest.mark.parametrize(("old", "new", "slow"), [(468.0, 781.0, []), (781.0, 468.0, ["gpu-06"])])
+def test_a_node_is_judged_on_its_latest_report_in_any_order(old: float, new: float, slow: list[str]) -> None:
+    reports = [report(f"gpu-{i:02d}", 780.0) for i in range(6)] + [report("gpu-06", old, hours_ago=21 * 24), report("gpu-06", new)]
+    for order in (reports, list(reversed(reports))):
+        assert [o.node for o in peers.compare(order, peers.load()).outliers] == slow
+
+
+def test_a_stale_report_takes_no_part_and_its_group_says_so() -> None:
+    reports = [report(f"gpu-{i:02d}", 780.0) for i in range(6)] + [report("gpu-06", 468.0, hours_ago=30)]
+    found = peers.compare(reports, peers.load(), datetime.now(timezone.utc), max_age_hours=24)
+    assert found.outliers == ()
+    assert found.groups[0].note == "1 stale report left out (finished more than 24 h ago)"
+    assert [o.node for o in peers.compare(reports, peers.load()).outliers] == ["gpu-06"]  # no limit given: judged
+    everything_stale = peers.compare(reports[:3], peers.load(), datetime.now(timezone.utc) + timedelta(days=2), max_age_hours=24)
+    (group,) = everything_stale.groups
+    assert (group.reports, group.judged) == (3, False)
+    assert group.note == f"no fresh report of {H100} at the standard level; 3 stale reports left out (finished more than 24 h ago)"
+
+
+def test_each_gpu_of_one_node_is_a_member_and_its_retries_are_not() -> None:
+    reports = [report("gpu-node", BF16, device=f"cuda:{d}") for d in range(3)]
+    reports += [report("gpu-node", BF16 * 0.6, hours_ago=h, device="cuda:3") for h in (0.1, 0.2, 0.3)]
+    (outlier,) = peers.compare(reports, peers.load()).outliers
+    assert (outlier.node, outlier.peers) == ("gpu-node cuda:3", 3)
+
+
+def test_a_fleet_split_in_two_that_the_median_cannot_judge_says_so() -> None:
+    found = peers.compare(fleet([1.0] * 4 + [0.6] * 5), peers.load())  # the slow side is the majority: no outlier
+    assert found.outliers == ()
+    assert found.groups[0].note == (
+        "the fleet splits in two on bf16 matmul (4 nodes near 782 TFLOP/s, 5 near 469): peers cannot say which is slow"
+    )
+    even = peers.compare(fleet([1.0] * 4 + [0.6] * 4), peers.load())  # each slow node's peers lean fast: all four named
+    assert (len(even.outliers), even.groups[0].note) == (4, None)
+    assert peers.compare(fleet(steady(12)), peers.load()).groups[0].note is None
+
+
+def test_the_matrix_text_says_what_each_group_left_out_or_could_not_judge() -> None:
+    reports = fleet([1.0] * 4 + [0.6] * 5)
+    found = peers.compare(reports, peers.load())
+    snapshot = matrix.build_snapshot([matrix.lane_from_report(r, p) for r, p in reports], ttl_seconds=3600)
+    assert (
+        f"\npeers of {H100} (cuda, standard): the fleet splits in two on bf16 matmul (4 nodes near 782 TFLOP/s, 5 near 469): "
+        "peers cannot say which is slow\n"
+    ) in matrix_view.text(snapshot, found)

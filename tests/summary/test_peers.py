@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,47 @@ def test_a_bad_peers_policy_is_one_line_and_exit_2(
     assert len(err) == 1
     assert err[0].startswith(f"preflight-summarize: error: $PREFLIGHT_PEERS_POLICY: {policy}: ")
     assert "/min_peers" in err[0]
+
+
+def node(name: str, bf16: float, hours_ago: float = 0.5) -> dict[str, Any]:
+    """One H100 report of ``name`` at the standard level, finished ``hours_ago``."""
+    finished = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+    return report_doc(node=name, figures={"bf16": bf16, "copy_tbs": 3.0}, level="standard", finished_at=finished)
+
+
+def test_a_slow_node_s_five_retries_do_not_outvote_four_healthy_peers(tmp_path: Path) -> None:
+    documents = [node(f"gpu-{i:02d}", 780.0) for i in range(4)] + [node("gpu-bad", 468.0, m / 60) for m in (10, 20, 30, 40, 50)]
+    code, document, markdown = run(tmp_path, documents, "--fail-on", "outlier")
+    assert code == 1
+    (outlier,) = document["peers"]["outliers"]
+    assert outlier["words"] == "gpu-bad bf16 matmul 468 TFLOP/s, 40% below its 4 peers' median of 780"
+    assert f"| gpu-bad | {H100} (cuda) | standard | bf16 matmul | 468 TFLOP/s | 780 | **-40%** | 4 |" in markdown
+    (group,) = document["peers"]["groups"]
+    assert (group["reports"], group["judged"]) == (9, True)
+    assert group["note"].startswith("4 earlier reports of the same node left out")
+
+
+def test_a_node_slow_three_weeks_ago_and_healthy_now_is_not_an_outlier(tmp_path: Path) -> None:
+    documents = [node(f"gpu-{i:02d}", 780.0) for i in range(6)] + [node("gpu-06", 468.0, 21 * 24), node("gpu-06", 781.0)]
+    code, document, _ = run(tmp_path, documents, "--fail-on", "outlier")
+    assert (code, document["peers"]["outliers"]) == (0, [])
+
+
+def test_a_stale_report_is_left_out_of_the_peers_past_freshness_hours(tmp_path: Path) -> None:
+    documents = [node(f"gpu-{i:02d}", 780.0) for i in range(6)] + [node("gpu-06", 468.0, 30)]
+    code, document, _ = run(tmp_path, documents, "--fail-on", "outlier")  # --freshness-hours 24, the default
+    assert (code, document["peers"]["outliers"]) == (0, [])
+    assert document["peers"]["groups"][0]["note"] == "1 stale report left out (finished more than 24 h ago)"
+    code, document, _ = run(tmp_path, documents, "--fail-on", "outlier", "--freshness-hours", "48")
+    assert code == 1
+    assert [o["node"] for o in document["peers"]["outliers"]] == ["gpu-06"]
+
+
+def test_a_fleet_split_in_two_says_so_in_the_summary_json_and_markdown(tmp_path: Path) -> None:
+    documents = [node(f"gpu-{i:02d}", 780.0) for i in range(4)] + [node(f"gpu-{i:02d}", 468.0) for i in range(4, 9)]
+    code, document, markdown = run(tmp_path, documents, "--fail-on", "outlier")
+    assert "the fleet splits in two on bf16 matmul (4 nodes near 780 TFLOP/s, 5 near 468): peers cannot say which is slow._" in markdown
+    assert (code, document["peers"]["outliers"]) == (0, [])
+    assert document["peers"]["groups"][0]["note"] == (
+        "the fleet splits in two on bf16 matmul (4 nodes near 780 TFLOP/s, 5 near 468): peers cannot say which is slow"
+    )

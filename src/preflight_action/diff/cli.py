@@ -22,7 +22,7 @@ library, CPU, device), performance figures that moved further than their noise
 
 exit codes:
   0  nothing relevant changed
-  1  something changed (listed)
+  1  something changed (listed), or the verdict did
   2  bad input: a file that is not a preflight report (a summary, say), malformed JSON, a
      report that fails its schema, or two reports of different schema majors (one line naming
      the file and the field); or an output that cannot be written

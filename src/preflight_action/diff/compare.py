@@ -14,7 +14,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from preflight_action.diff.parts import Parts, legacy_variable
+from preflight_action.diff.parts import PART_NAMES, Parts, legacy_variable
 from preflight_action.vocab import INVENTORY_ENV_NAMES, ChangeKind, DiffGroup
 
 # Packages that are the runtime itself: their changes lead (group "runtime"), in this order.
@@ -84,15 +84,24 @@ def short(value: Any, limit: int = TEXT_LIMIT) -> str:
 
 
 def _direction(before: str | None, after: str | None) -> ChangeKind:
+    """upgraded / downgraded by PEP 440's public version; "changed" where the public versions are equal (or either is
+    no version): PEP 440 orders local labels too (2.14.1+cu130 > 2.14.1+cpu), but another build is not a newer one."""
     try:
         old, new = Version(str(before)), Version(str(after))
     except InvalidVersion:
         return "changed"
-    if new > old:
-        return "upgraded"
-    if new < old:
-        return "downgraded"
-    return "changed"  # equal by PEP 440, different as written (a local tag: +cu121 vs +cu124 sort the same way)
+    if new.public == old.public:
+        return "changed"  # the same release: another local label (+cu130 -> +cpu), or the same version written otherwise
+    return "upgraded" if new > old else "downgraded"
+
+
+def _another_build(before: Any, after: Any) -> str:
+    """The words " (another build of the same version)" where two versions differ only in their local label (+cu130 -> +cpu)."""
+    try:
+        old, new = Version(str(before)), Version(str(after))
+    except InvalidVersion:
+        return ""
+    return " (another build of the same version)" if old.public == new.public and old.local != new.local else ""
 
 
 def _package_order(name: str) -> tuple[int, str]:
@@ -114,11 +123,8 @@ def packages(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         elif name not in new:
             out.append(Change(group, "removed", name, old[name], None, f"{name} {short(old[name])} removed"))
         elif old[name] != new[name]:
-            out.append(
-                Change(
-                    group, _direction(old[name], new[name]), name, old[name], new[name], f"{name} {short(old[name])} -> {short(new[name])}"
-                )
-            )
+            text = f"{name} {short(old[name])} -> {short(new[name])}{_another_build(old[name], new[name])}"
+            out.append(Change(group, _direction(old[name], new[name]), name, old[name], new[name], text))
         if partial or name not in old or name not in new:
             continue
         was, now = (before.get("sources") or {}).get(name, "site-packages"), (after.get("sources") or {}).get(name, "site-packages")
@@ -194,26 +200,51 @@ def platform(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         group: DiffGroup = "runtime" if fact in RUNTIME_FACTS else "capabilities"
         word = RUNTIME_FACTS.get(fact) or FACT_WORDS.get(fact) or fact
         kind: ChangeKind = "changed"
+        build = ""
         if group == "runtime" and isinstance(was, str) and isinstance(now, str):
-            kind = _direction(was, now)
-        out.append(Change(group, kind, fact, was, now, f"{word} {short(was)} -> {short(now)}"))
+            kind, build = _direction(was, now), _another_build(was, now)
+        out.append(Change(group, kind, fact, was, now, f"{word} {short(was)} -> {short(now)}{build}"))
     return out
 
 
-def inventories(before: Parts | None, after: Parts | None) -> tuple[list[Change], list[str]]:
-    """(what changed between two runs' inventories, notes on what could not be compared)."""
+def known(parts: Parts | None) -> Parts | None:
+    """``parts`` where the run recorded any part of an inventory, else None (a report with neither an inventory nor a
+    fingerprint's packages, variables or facts records nothing to compare)."""
+    if parts is None or all(parts.part(name) is None for name in PART_NAMES):
+        return None
+    return parts
+
+
+def _unrecorded(earlier: bool, later: bool) -> str:
+    """Which run did not record something: neither, the earlier or the later (``earlier``/``later``: whether each did)."""
+    if not earlier and not later:
+        return "neither run recorded"
+    return "the earlier run did not record" if not earlier else "the later run did not record"
+
+
+def compared(before: Parts | None, after: Parts | None) -> tuple[list[Change], list[str], int]:
+    """(what changed between two runs' inventories, notes on what could not be compared, how many parts were compared)."""
+    before, after = known(before), known(after)
     if before is None or after is None:
-        missing = "either run" if before is None and after is None else "the earlier run" if before is None else "the later run"
-        return [], [f"no inventory in {missing}: packages, variables and platform facts not compared"]
+        missing = _unrecorded(before is not None, after is not None)
+        return [], [f"{missing} an inventory: packages, variables and platform facts not compared"], 0
     changes: list[Change] = []
     notes: list[str] = []
+    count = 0
     for name, compare in (("packages", packages), ("environment", environment), ("platform", platform)):
         old, new = before.part(name), after.part(name)
         if old is None or new is None:
-            notes.append(f"{name}: not recorded by {'the earlier run' if old is None else 'the later run'}; not compared")
+            notes.append(f"{name}: {_unrecorded(old is not None, new is not None)} it; not compared")
             continue
         if old.get("partial") or new.get("partial"):
             notes.append(f"{name}: one run was written before the inventory; compared on what both recorded")
         changes.extend(compare(old, new))
+        count += 1
     changes.sort(key=lambda c: c.group != "runtime")  # stable: the runtime's changes lead, each group keeps its order
+    return changes, notes, count
+
+
+def inventories(before: Parts | None, after: Parts | None) -> tuple[list[Change], list[str]]:
+    """(what changed between two runs' inventories, notes on what could not be compared)."""
+    changes, notes, _ = compared(before, after)
     return changes, notes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 SCHEMA_NAME = "preflight_diff"
 SCHEMA_VERSION = "1.0"
 KIND = "preflight-diff"
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")  # as templating.md_cell and md_block neutralise it
 
 
 def _side(side: Side) -> dict[str, Any]:
@@ -44,11 +46,27 @@ def to_dict(diff: Diff) -> dict[str, Any]:
     return document
 
 
+def md_code(value: Any, limit: int = 120) -> str:
+    """Text as a code span in a GitHub Markdown table cell, shown exactly as written.
+
+    GitHub decodes no character reference and honours no backslash escape inside a code span, so nothing is
+    HTML-escaped (``<redacted>`` stays ``<redacted>``, not ``&lt;redacted&gt;``) and links and issue references are
+    left alone: a code span shows them as text. What a code span cannot stop is escaped the way it needs: a pipe
+    as ``\\|`` (the table splits a row before reading code spans, and gives the pipe back inside one), a backtick
+    as ``'`` (it would end the span), newlines and runs of white space as one space (a row is one line), control
+    and bidirectional characters as escapes; an @mention gets a zero-width space as in a fenced block.
+    """
+    text = untrusted.escape(" ".join(str(value).split()))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = _MENTION.sub("@\u200b", text.replace("`", "'").replace("|", "\\|"))
+    return f"`{text}`" if text else "(empty)"  # `` is no code span
+
+
 def _md_value(value: Any) -> str:
     if value is None:
         return "—"
-    text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    return f"`{templating.md_cell(text, 120)}`"
+    return md_code(", ".join(str(v) for v in value) if isinstance(value, list) else value, 120)
 
 
 @lru_cache(maxsize=2)

@@ -17,7 +17,7 @@ from typing import Any
 
 from preflight_action.diff.engine import ChangedSince, changed_since
 from preflight_action.diff.parts import Parts, of_report, ref
-from preflight_action.history.lanes import WHAT, LaneChange
+from preflight_action.history.lanes import NOT_RUN, WHAT, LaneChange
 from preflight_action.history.records import statuses
 from preflight_action.history.trends import Regression, Series
 from preflight_action.preflight.report import Report
@@ -96,7 +96,12 @@ def _table(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def since_last_good(
     past: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]], regressions: Sequence[Regression], lines: int
 ) -> list[LaneChange]:
-    """Each lane of ``current`` that fails where its last good run passed, or regressed, with what changed since that run."""
+    """Each lane of ``current`` with a new failure, or that regressed, with what changed since its last good run.
+
+    A good run has no failed check (one failure makes a report's status fail), so with a good run every
+    check failing now is a new failure, whether it passed, was skipped or did not run there:
+    ``LaneChange.was`` keeps which ("dtype.support skip -> fail"), a skip as much as a pass.
+    """
     table = _table([*past, *current])
     good: dict[tuple[str, str], dict[str, Any]] = {}
     for record in past:
@@ -110,9 +115,11 @@ def since_last_good(
         lane = (record["node"], record["backend"])
         last = good.get(lane)
         failing = sorted(record["checks"]["fail"])
+        was: list[str] = []
         if last is not None:
             before = statuses(last)
-            failing = [c for c in failing if before.get(c) == "pass"]
+            failing = [c for c in failing if before.get(c) != "fail"]  # none did: a good run failed nothing
+            was = [before.get(c, NOT_RUN) for c in failing]
         if not failing and lane not in regressed:
             continue
         if last is None:
@@ -120,7 +127,9 @@ def since_last_good(
         else:
             since = changed_since(resolve(last.get("inventory"), table), resolve(record.get("inventory"), table), last["at"], WHAT, lines)
         out.append(
-            LaneChange(lane[0], lane[1], tuple(failing), tuple(regressed.get(lane, ())), since, last.get("run_url") if last else None)
+            LaneChange(
+                lane[0], lane[1], tuple(failing), tuple(regressed.get(lane, ())), since, last.get("run_url") if last else None, tuple(was)
+            )
         )
     out.sort(key=lambda c: (not c.failing, c.node_id, c.backend))
     return out

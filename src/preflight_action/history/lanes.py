@@ -9,6 +9,7 @@ from typing import Any
 from preflight_action.diff.engine import ChangedSince
 
 WHAT = "last good run on this node"
+NOT_RUN = "not run"  # a check absent from the last good run (a newer check, another level)
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,18 @@ class LaneChange:
 
     node_id: str
     backend: str
-    failing: tuple[str, ...]  # checks failing now that passed in the last good run
+    failing: tuple[str, ...]  # checks failing now that did not fail in the last good run
     regressed: tuple[str, ...]  # "check metric" of each regressed figure
     since: ChangedSince
     since_run_url: str | None
+    was: tuple[str, ...] = ()  # each failing check's status in the last good run (pass | skip | not run); () without one
+
+    @property
+    def failing_words(self) -> tuple[str, ...]:
+        """Each new failure and what it was in the last good run: "dtype.support skip -> fail"."""
+        if len(self.was) != len(self.failing):
+            return self.failing
+        return tuple(f"{check} {before} -> fail" for check, before in zip(self.failing, self.was, strict=True))
 
     @property
     def lines(self) -> tuple[str, ...]:

@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             trends = history.latest(args.history, history_policy.load())
         from preflight_action.matrix import peers as fleet_peers
 
-        peers = fleet_peers.compare(inputs.reports, fleet_peers.load())
+        peers = fleet_peers.compare(
+            inputs.reports, fleet_peers.load(), max_age_hours=args.ttl_seconds / 3600
+        )  # stale lanes' reports: no part
         if args.html:
             outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends, peers))))
         unwritten = cli_args.write_outputs(prog, outputs)

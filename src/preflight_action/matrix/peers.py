@@ -5,7 +5,10 @@ reference per SKU is loose by necessity, the fleet itself is not. Peers are the 
 device model (capabilities.detect's device name) on the same backend at the same level. A figure below
 the peers' median by more than ``drop_percent`` AND by more than ``mad_factor`` scaled MADs of the peers
 (their normal spread) is an outlier; with fewer than ``min_peers`` peers nothing is judged and the group
-says "too few peers". policy/peers.yaml holds the thresholds and which figures count. The summary and the
+says "too few peers". Each node and device counts once, with its latest report: a node's retries and older
+runs are never its own peers, and a report older than the caller's staleness limit takes no part. Where
+a figure's readings split into two clusters that the median cannot judge, the group says so instead of
+staying silent. policy/peers.yaml holds the thresholds and which figures count. The summary and the
 runtime matrix page both read this one implementation.
 """
 
@@ -15,10 +18,12 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from preflight_action import policy_files
+from preflight_action.matrix.model import parse_time
 from preflight_action.preflight.report import CheckResult, Report
 from preflight_action.vocab import DEFAULT_LEVEL
 
@@ -86,9 +91,9 @@ class PeerGroup:
     backend: str
     device_model: str
     level: str
-    reports: int
+    reports: int  # every report of the group read, those left out (earlier, stale) included
     judged: bool
-    note: str | None  # "too few peers: ..." where nothing was judged
+    note: str | None  # "too few peers: ...", what was left out, a fleet split in two; None when there is nothing to say
     figures: tuple[str, ...]  # the labels of the figures its reports carry
 
 
@@ -139,9 +144,27 @@ class _Member:
     values: dict[Figure, float]
 
 
-def compare(reports: Iterable[tuple[Report, str]], policy: PeersPolicy) -> Peers:
-    """Outliers among ``reports`` (report, path); simulated runs and reports without a figure take no part."""
-    groups: dict[tuple[str, str, str], list[_Member]] = {}
+@dataclass
+class _Group:
+    """One device group's reports: each node and device's latest (its member) and how many were left out."""
+
+    latest: dict[tuple[str, str], tuple[datetime, str, _Member]]
+    reports: int = 0
+    earlier: int = 0  # a node and device's reports before its latest: retries, older runs
+    stale: int = 0  # members whose latest report is older than the staleness limit
+
+
+def compare(
+    reports: Iterable[tuple[Report, str]], policy: PeersPolicy, now: datetime | None = None, max_age_hours: float | None = None
+) -> Peers:
+    """Outliers among ``reports`` (report, path); simulated runs and reports without a figure take no part.
+
+    Each node and device counts once, with its latest report (by ``finished_at``; the path breaks a tie): a
+    slow node's five retries are one member, never its own peers. With ``max_age_hours``, a member whose
+    latest report finished longer ago than that before ``now`` is stale and takes no part either. Each
+    group's note says what was left out.
+    """
+    groups: dict[tuple[str, str, str], _Group] = {}
     for report, path in reports:
         if report.simulated:
             continue
@@ -153,32 +176,72 @@ def compare(reports: Iterable[tuple[Report, str]], policy: PeersPolicy) -> Peers
             continue
         backend = report.backend or report.requested_device
         level: str = report.options.level or DEFAULT_LEVEL
-        groups.setdefault((backend, str(model), level), []).append(_Member(report, path, report.host.node_id, values))
+        group = groups.setdefault((backend, str(model), level), _Group({}))
+        group.reports += 1
+        node = report.host.node_id
+        key = (node, report.resolved_device or report.requested_device)
+        entry = (parse_time(report.finished_at), path, _Member(report, path, node, values))
+        held = group.latest.get(key)
+        if held is not None:
+            group.earlier += 1
+            if (held[0], held[1]) >= (entry[0], entry[1]):
+                continue
+        group.latest[key] = entry
+    moment = now or datetime.now(timezone.utc)
     outliers: list[Outlier] = []
     summaries: list[PeerGroup] = []
-    for (backend, model, level), members in sorted(groups.items()):
+    for (backend, model, level), group in sorted(groups.items()):
+        members = [m for finished, _, m in group.latest.values() if not _stale(finished, moment, max_age_hours)]
+        group.stale = len(group.latest) - len(members)
         _name_devices(members)
         labels = tuple(f.label for f in policy.figures if any(f in m.values for m in members))
+        left_out = _left_out(group, max_age_hours)
         peers = len(members) - 1
         if peers < policy.min_peers:
-            note = (
-                f"too few peers: {len(members)} report{'s' if len(members) != 1 else ''} of {model} at the {level} level "
-                f"({peers} peer{'s' if peers != 1 else ''} each; judging needs {policy.min_peers})"
-            )
-            summaries.append(PeerGroup(backend, model, level, len(members), False, note, labels))
+            if members:
+                note = (
+                    f"too few peers: {len(members)} report{'s' if len(members) != 1 else ''} of {model} at the {level} level "
+                    f"({peers} peer{'s' if peers != 1 else ''} each; judging needs {policy.min_peers})"
+                )
+            else:
+                note = f"no fresh report of {model} at the {level} level"
+            summaries.append(PeerGroup(backend, model, level, group.reports, False, "; ".join([note, *left_out]), labels))
             continue
-        summaries.append(PeerGroup(backend, model, level, len(members), True, None, labels))
+        splits: list[str] = []
         for figure in policy.figures:
             having = [m for m in members if figure in m.values]
-            for member, (median, spread, below, count) in _outliers(figure, [m.values[figure] for m in having], policy, having):
+            readings = [m.values[figure] for m in having]
+            found = _outliers(figure, readings, policy, having)
+            for member, (median, spread, below, count) in found:
                 outliers.append(
                     Outlier(
                         member.node, backend, model, level, figure.check, figure.metric, figure.label, figure.unit,
                         member.values[figure], round(median, 4), round(spread, 4), round(below, 1), count, member.path,
                     )
                 )  # fmt: skip
+            split = _split(readings, {id(member) for member, _ in found}, having, policy)
+            if split is not None:
+                splits.append(_split_words(figure, split, having))
+        summaries.append(PeerGroup(backend, model, level, group.reports, True, "; ".join([*splits, *left_out]) or None, labels))
     outliers.sort(key=lambda o: (-o.below_percent, o.node, o.check_id, o.metric))
     return Peers(tuple(outliers), tuple(summaries), policy)
+
+
+def _stale(finished: datetime, now: datetime, max_age_hours: float | None) -> bool:
+    return max_age_hours is not None and (now - finished).total_seconds() > max_age_hours * 3600
+
+
+def _left_out(group: _Group, max_age_hours: float | None) -> list[str]:
+    """What a group's note says it left out: a node's earlier reports, stale ones."""
+    said = []
+    if group.earlier:
+        said.append(
+            f"{group.earlier} earlier report{'s' if group.earlier != 1 else ''} of the same node left out "
+            "(each node and device counts once, with its latest report)"
+        )
+    if group.stale:
+        said.append(f"{group.stale} stale report{'s' if group.stale != 1 else ''} left out (finished more than {max_age_hours:g} h ago)")
+    return said
 
 
 def _outliers(
@@ -236,3 +299,33 @@ def _name_devices(members: list[_Member]) -> None:
         if counts[member.node] > 1:
             device = member.report.resolved_device or member.report.requested_device
             members[index] = _Member(member.report, member.path, f"{member.node} {device}", member.values)
+
+
+def _split(values: list[float], flagged: set[int], members: list[_Member], policy: PeersPolicy) -> tuple[list[float], list[float]] | None:
+    """(lower, upper) where ``values`` split into two clusters the median rule left (partly) unjudged, else None.
+
+    The split is at the widest gap between neighbouring sorted values, when that gap is more than
+    ``drop_percent`` of the value above it and each side has at least two members (one slow member is
+    an outlier, the rule's own case). It is worth saying only while some of the lower side is not named
+    an outlier: 4 nodes at 780 and 5 at 468 leave every median between them or on the slow side.
+    """
+    if len(values) < 4:
+        return None
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranked = [values[i] for i in order]
+    gap, cut = max(((ranked[i + 1] - ranked[i]) / ranked[i + 1], i + 1) for i in range(len(ranked) - 1))
+    if gap * 100 <= policy.drop_percent or cut < 2 or len(ranked) - cut < 2:
+        return None
+    if all(id(members[i]) in flagged for i in order[:cut]):
+        return None  # the slow side is named, one by one, as outliers
+    return ranked[:cut], ranked[cut:]
+
+
+def _split_words(figure: Figure, split: tuple[list[float], list[float]], members: list[_Member]) -> str:
+    """'the fleet splits in two on bf16 matmul (4 nodes near 780 TFLOP/s, 5 near 468): peers cannot say which is slow'."""
+    lower, upper = split
+    each = "nodes" if len({m.report.host.node_id for m in members}) == len(members) else "reports"
+    return (
+        f"the fleet splits in two on {figure.label} ({len(upper)} {each} near {number(statistics.median(upper))} {figure.unit}, "
+        f"{len(lower)} near {number(statistics.median(lower))}): peers cannot say which is slow"
+    )

@@ -69,7 +69,8 @@ def cells(snapshot: dict[str, Any] | Snapshot) -> tuple[list[str], list[str], di
 
 
 def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
-    """A compact grid (node x backend, worst source wins) with the active ttl, then the outliers among peers."""
+    """A compact grid (node x backend, worst source wins) with the active ttl, then the outliers among peers and what
+    each device group's comparison says (too few peers, reports left out, a fleet split in two)."""
     nodes, backends, grid = cells(snapshot)
     lines = [
         f"runtime matrix: {len(nodes)} node{'s' if len(nodes) != 1 else ''} x {len(backends)} backend{'s' if len(backends) != 1 else ''}, "
@@ -109,6 +110,8 @@ def text(snapshot: dict[str, Any], peers: Peers | None = None) -> str:
         lines.append(
             f"... and {len(peers.outliers) - ATTENTION_LINES} more figures below their peers' (summarize --output-json lists them all)"
         )
+    for group in [g for g in (peers.groups if peers else ()) if g.note][:ATTENTION_LINES]:
+        lines.append(f"peers of {group.device_model} ({group.backend}, {group.level}): {group.note}")
     for gang in snapshot.get("gangs", ()):
         lines.append(
             f"gang {gang['id'] or gang['endpoint'] + ' (no gang id)'} ({gang['launcher']}, {gang['size']} members): {gang['words']}"

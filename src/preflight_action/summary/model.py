@@ -173,7 +173,9 @@ def build(
         matrix=view,
         invalid=inputs.invalid,
         ignored=inputs.ignored,
-        peers=fleet_peers.compare(((i.report, i.path) for i in inputs.reports), peers_policy or fleet_peers.load()),
+        peers=fleet_peers.compare(  # a stale report (older than --freshness-hours) is left out, and its group says so
+            ((i.report, i.path) for i in inputs.reports), peers_policy or fleet_peers.load(), moment, freshness_hours
+        ),
         inventories=inputs.inventories.used([r.inventory for r in rows]) if inputs.inventories else {},
     )
 
