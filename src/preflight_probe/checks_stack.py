@@ -7,7 +7,7 @@ import os
 from importlib import metadata
 from typing import Any
 
-from preflight_probe import capabilities, checks_install, distributions, evidence, inventory, pairing, remedies
+from preflight_probe import capabilities, checks_install, distributions, evidence, inventory, markers, pairing, remedies
 from preflight_probe.checks_core import TOLERANCE, _relative_error, _synchronize, torch_module
 from preflight_probe.outcome import Outcome
 from preflight_probe.pairing import expected_torchvision, local_tag, parse_version
@@ -145,7 +145,7 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
         mismatch = _vision_mismatch(torch, tv_meta, f"import failed with {text}")
         if mismatch:
             return mismatch
-        said = _vision_import_diagnosis(tv_meta)
+        said = _vision_import_diagnosis(tv_meta, exc)
         return Outcome.fail(
             f"torchvision {tv_meta} is installed but fails to import with torch {torch.__version__}: {text}",
             remedy=said["remedy"],
@@ -190,8 +190,9 @@ def check_torchvision_import(params: dict[str, Any]) -> Outcome:
     return Outcome.ok(**details)
 
 
-def _vision_import_diagnosis(version: str | None) -> dict[str, Any]:
-    """A reinstall only when torchvision's files differ from its RECORD; else what was ruled out and the next step."""
+def _vision_import_diagnosis(version: str | None, exc: BaseException | None = None) -> dict[str, Any]:
+    """A reinstall only when torchvision's files differ from its RECORD; a dependency that is not installed (its
+    metadata's, or the module the error names); else what was ruled out and the next step."""
     summary = checks_install.stack_record("none")
     mine = {**summary, "problems": [p for p in summary.get("problems") or [] if p["distribution"] == "torchvision"]}
     mine["problem_count"] = len(mine["problems"])
@@ -199,6 +200,21 @@ def _vision_import_diagnosis(version: str | None) -> dict[str, Any]:
     if damage:
         remedy = "reinstall what is damaged: " + "; ".join(damage[1]) + evidence.rests_on(damage[2])
         return {"remedy": remedy, "diagnosis": evidence.diagnosis(evidence.INSTALL_DAMAGED, damage[2])}
+    missing = summary.get("missing_dependencies") or []
+    absent = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing or absent:
+        said = [checks_install._missing_words(m) for m in missing]
+        fixes = [remedies.pip_install(f"{m['name']}{m['spec'] or ''}") for m in missing]
+        top = (absent or "").split(".")[0]
+        if top and not any(markers.normal(m["name"]) == markers.normal(top) for m in missing):
+            said.append(f"the module {absent} that torchvision imports is not installed (No module named '{absent}')")
+            fixes.append(
+                f"install the distribution that provides the module {top} ({remedies.pip_install(top)} where its name is the module's)"
+            )
+        return {
+            "remedy": "install what is missing: " + "; ".join(fixes) + evidence.rests_on(said),
+            "diagnosis": evidence.diagnosis(evidence.DEPENDENCY_MISSING, said),
+        }
     step = f"run {remedies._python()} -c 'import torchvision' to see the whole traceback, and read its last frame"
     ruled_out = [f"torchvision {version} pairs with this torch", "its files match pip's RECORD sizes"]
     return {

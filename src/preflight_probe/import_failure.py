@@ -119,6 +119,42 @@ def _nproc_binds(nproc: dict[str, Any]) -> bool:
     return nproc.get("soft") is not None and not (geteuid is not None and geteuid() == 0)
 
 
+def named_files(exc: BaseException) -> list[str]:
+    """The files an exception names: a SyntaxError's file and every frame of its traceback (and its cause's)."""
+    found: list[str] = []
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            break
+        filename = getattr(current, "filename", None)
+        if isinstance(filename, str):
+            found.append(filename)
+        tb = current.__traceback__
+        while tb is not None:
+            found.append(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+    return list(dict.fromkeys(os.path.realpath(f) for f in found if f and not f.startswith("<")))
+
+
+def hash_named(exc: BaseException) -> dict[str, Any]:
+    """The files the error names, hashed against their RECORD whatever the level: a same-size edit (a patched
+    module, bit rot) passes the size check the import failure's first look makes, and its sha256 does not."""
+    from preflight_probe import install_record
+
+    named = named_files(exc)
+    problems: list[dict[str, Any]] = []
+    if named:
+        dists, _ = install_record.closure()
+        for dist in dists:
+            base = os.path.realpath(dist["location"]) + os.sep
+            mine = {os.path.relpath(f, base).replace(os.sep, "/") for f in named if f.startswith(base)}
+            if mine:
+                result = install_record.verify(dist, "none", only=mine)
+                problems += [{"distribution": result["name"], "version": result["version"], **p} for p in result["problems"]]
+    return {"problems": problems, "problem_count": len(problems)}
+
+
 def raised_at(exc: BaseException, torch_dir: str | None) -> str | None:
     """'FILE:LINE' of the innermost frame outside the standard library, when that file is not torch's."""
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
@@ -161,6 +197,14 @@ def _foreign_from_replay(bundled: dict[str, str]) -> list[dict[str, Any]]:
 def explain(exc: BaseException, text: str, origin: str, version: str | None) -> dict[str, Any]:
     """``{"error", "remedy", "diagnosis"}`` for an import of the torch at ``origin`` that raised ``exc``."""
     head = f"import torch from {origin} failed: {text}"
+    named = checks_install.damage_findings(hash_named(exc))
+    if named:  # a file the error names differs from what pip wrote: nothing is stronger evidence
+        words, fixes, proof = named
+        return _said(
+            f"{head}; the install is damaged: {words[0]}",
+            "reinstall what is damaged: " + "; ".join(fixes) + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.INSTALL_DAMAGED, proof),
+        )
     where = raised_at(exc, origin)
     if where:  # the frame that raised is the strongest evidence: a hook's MemoryError or EAGAIN is the hook's
         proof = [f"the exception was raised at {where}, which is not torch's code ({origin})"]

@@ -78,6 +78,34 @@ def test_a_runtime_dependency_not_installed_is_named_with_its_requirement(under,
     assert re.search(r'-m pip install "sympy>=[\d.]+"', check["remedy"])
 
 
+def test_torchvision_without_numpy_says_the_dependency_is_missing_not_unidentified(under, tmp_path: Path) -> None:
+    runtime = build(bi.dependency_not_installed, tmp_path, "numpy")
+    run = _quick(under, runtime, "--check-torchvision")
+    vision = run.check("torchvision.import")
+    if vision["status"] != "fail":
+        pytest.skip("this torchvision imports without numpy")
+    assert vision["details"]["diagnosis"]["cause"] == "dependency_missing"
+    assert vision["remedy"].startswith("install what is missing: ")
+    assert "numpy" in vision["remedy"]
+    assert "reinstall" not in vision["remedy"]
+
+
+def test_a_same_size_edit_the_import_error_names_is_found_by_its_hash_at_the_quick_level(under, tmp_path: Path) -> None:
+    """The quick level compares sizes only; the files a failed import's traceback names are hashed all the same."""
+    python, site = build(bi.linked_stack, tmp_path)
+    target = site / "torch" / "functional.py"
+    data = target.read_bytes()
+    at = data.index(b"\ndef ") + 1
+    bi.replace(target, data[:at] + b"d(f " + data[at + 4 :])  # same size, no longer Python
+    run = _quick(under, br.Runtime(python))
+    check = run.check("torch.import")
+    assert check["status"] == "fail"
+    assert check["details"]["diagnosis"]["cause"] == "install_damaged"
+    version = next(site.glob("torch-*.dist-info")).name[len("torch-") : -len(".dist-info")]
+    assert f"torch/functional.py (torch {version}) has the right size but not the sha256 its RECORD lists" in check["error"]
+    assert f'"torch=={version.split("+")[0]}"' in check["remedy"]
+
+
 def test_a_missing_record_is_its_own_finding(under, tmp_path: Path) -> None:
     runtime = build(bi.record_missing, tmp_path)
     run = _quick(under, runtime)
@@ -92,7 +120,8 @@ def test_a_leftover_metadata_folder_is_deleted_never_reinstalled_nor_uninstalled
     runtime = build(bi.leftover_metadata, tmp_path)
     run = _quick(under, runtime)
     check = corpus.verify("a leftover torch metadata folder beside the live one", run.report)
-    assert check["error"].startswith(f"torch 2.13.0+cpu's metadata ({runtime.notes['stale']}) sits beside torch 2.14.1")
+    live = runtime.notes["live"][len("torch-") : -len(".dist-info")]
+    assert check["error"].startswith(f"torch 2.13.0+cpu's metadata ({runtime.notes['stale']}) sits beside torch {live}'s")
     assert check["remedy"].startswith(f"delete the leftover folder {runtime.notes['stale']} (not pip uninstall")
     assert "pip uninstall -y" not in check["remedy"]
     assert run.check("install.record")["status"] == "pass"  # the live RECORD is checked: nothing damaged
