@@ -30,6 +30,8 @@ MEMORY_SIGNS = ("cannot allocate memory", "failed to map segment", "bad_alloc", 
 THREAD_SIGNS = ("can't start new thread", "pthread_create")
 THREAD_WORDS = ("thread", "fork", "clone")  # beside EAGAIN's words, they say what could not be started
 FILE_SIGNS = ("too many open files",)
+# glibc's words for a library too old for its user: "/opt/lib/libstdc++.so.6: version `CXXABI_1.3.8' not found (required by .../libtorch_cpu.so)"
+_VERSION_NOT_FOUND = re.compile(r"(/[^\s:]+): version [`']([^'`]+)' not found \(required by ([^)]+)\)")
 # Address space that importing torch maps, measured: 3.2 GB for torch 2.14's CUDA build on a CPU host (VmPeak).
 # A limit at or above policy/surroundings.yaml's as_mib floor (16 GiB) is not what stopped an import.
 AS_ENOUGH_MIB = 16384
@@ -246,6 +248,17 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
             f"{head}; {'; '.join(proof)}",
             "install what is missing: " + "; ".join(fixes) + evidence.rests_on(proof),
             evidence.diagnosis(evidence.DEPENDENCY_MISSING, proof),
+        )
+    older = _VERSION_NOT_FOUND.search(text)
+    if older:  # a library the loader took from elsewhere, too old for what torch's own libraries need (a conda libstdc++)
+        library, needed, requester = older.groups()
+        why, entry = loader.why(library, os.path.basename(library), [requester], dict(os.environ))
+        proof = [f"{library} lacks the symbol version {needed} that {requester} needs", f"the loader took it from {why}"]
+        fix = checks_install._undo({"why": why, "entry": entry, "loaded": library})
+        return _said(
+            f"{head}; the loader took {os.path.basename(library)} from {why}, and it is older than torch's libraries need ({needed})",
+            fix + ", so the loader takes a copy new enough (the system's, or the environment's own)" + evidence.rests_on(proof),
+            evidence.diagnosis(evidence.LIBRARY_ELSEWHERE, proof),
         )
     if any(sign in text.lower() for sign in LOADER_SIGNS):
         bundled = summary.get("libraries") or {}

@@ -190,6 +190,14 @@ def test_an_environment_module_library_path_is_named_with_the_module(under, tmp_
     assert check["remedy"].startswith(f"module unload gcc/12.2.0, or take {runtime.notes['entry']} off LD_LIBRARY_PATH")
 
 
+def test_an_old_libstdcxx_first_on_the_path_is_named_with_the_symbol_version_it_lacks(under, tmp_path: Path) -> None:
+    runtime = build(bl.older_libstdcxx_first, tmp_path)
+    check = corpus.verify("an old libstdc++ first on LD_LIBRARY_PATH (import fails)", _quick(under, runtime).report)
+    assert f"the loader took libstdc++.so.6 from LD_LIBRARY_PATH (entry {runtime.notes['folder']}), and it is older than" in check["error"]
+    assert check["remedy"].startswith(f"take {runtime.notes['folder']} off LD_LIBRARY_PATH")
+    assert "reinstall" not in check["remedy"]
+
+
 # ---- limits -----------------------------------------------------------------------------------------
 
 

@@ -115,3 +115,38 @@ def module_openmp(root: Path) -> Runtime:
     (site / "sitecustomize.py").write_text("import ctypes\nctypes.CDLL('libgomp.so.1')  # a package that needs OpenMP\n", encoding="utf-8")
     env = {"LD_LIBRARY_PATH": str(lib), "LOADEDMODULES": "gcc/12.2.0", "_LMFILES_": str(modulefile)}
     return Runtime(python, env, {"loaded": str(lib / "libgomp.so.1"), "modulefile": str(modulefile), "entry": str(lib)})
+
+
+def older_libstdcxx_first(root: Path) -> Runtime:
+    """An old libstdc++.so.6 first on LD_LIBRARY_PATH (a conda env's, an old compiler module's): torch's libraries
+    need symbol versions (CXXABI_1.3.8, GLIBCXX_3.4.2x) it lacks. Built here with the real gcc: a stub that
+    defines only the oldest version node."""
+    if sys.platform != "linux":
+        raise Unavailable("symbol versions are glibc's loader's (Linux)")
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise Unavailable("needs a C compiler to build an old libstdc++ stand-in")
+    folder = root / "old-compiler" / "lib"
+    folder.mkdir(parents=True)
+    (root / "stub.c").write_text("void __old_placeholder(void) {}\n", encoding="utf-8")
+    (root / "versions.map").write_text("GLIBCXX_3.4 { global: __old_placeholder; local: *; };\n", encoding="utf-8")
+    library = folder / "libstdc++.so.6"
+    done = subprocess.run(
+        [
+            gcc,
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libstdc++.so.6",
+            f"-Wl,--version-script={root / 'versions.map'}",
+            "-o",
+            str(library),
+            str(root / "stub.c"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise Unavailable(f"gcc could not build the stand-in: {done.stderr.strip().splitlines()[-1:]}")
+    return Runtime(Path(sys.executable), {"LD_LIBRARY_PATH": str(folder)}, {"folder": str(folder), "library": str(library)})

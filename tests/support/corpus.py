@@ -53,6 +53,7 @@ CASES: tuple[Case, ...] = (
         "loader", "a plugin with an RPATH into a conda prefix, loaded first", "loader.libraries", "fail", "medium", "library_elsewhere", T
     ),
     Case("loader", "an environment module's LD_LIBRARY_PATH, used first", "loader.libraries", "fail", "medium", "library_elsewhere", T),
+    Case("loader", "an old libstdc++ first on LD_LIBRARY_PATH (import fails)", "torch.import", "fail", "critical", "library_elsewhere", T),
     # limits: getrlimit of the diagnosed process
     Case("limits", "open files limit 64", "host.limits", "fail", "high", "resource_limit", T),
     Case("limits", "address space limit 3 GB (import aborts)", "torch.import", "fail", "critical", "resource_limit", T),
