@@ -6,8 +6,10 @@ stderr so anything torch or a library prints cannot corrupt the stream.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -48,6 +50,9 @@ def run_one(check_id: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     out = private_stdout()
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if usr1 is not None and sys.platform != "win32":  # the client asks for every thread's stack before it kills a hung check
+        faulthandler.register(usr1, all_threads=True)
     hello = {
         "type": "hello",
         "protocol": PROTOCOL_VERSION,

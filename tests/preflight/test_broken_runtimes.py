@@ -229,3 +229,27 @@ def test_a_python_that_drops_privileges_is_not_judged_never_blamed(run_preflight
     assert "could not read the probe this tool copied for it" in check["skip_reason"]
     assert "run the preflight as the user the interpreter runs as" in check["skip_reason"]
     assert not [c for c in run.report["checks"] if c["status"] == "fail"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="faulthandler answers SIGUSR1 on POSIX only")
+def test_a_hung_import_names_the_frame_it_hung_in(run_preflight, monkeypatch, tmp_path: Path) -> None:
+    """Before the timeout kills the worker, faulthandler prints its stacks: the check's thread's innermost frame is named."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "class Licence:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch._C':\n"
+        "            while True:\n"
+        "                time.sleep(0.05)  # waiting on a licence server that never answers\n"
+        "sys.meta_path.insert(0, Licence())\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PYTHONPATH", str(hooks))
+    run = run_preflight("--device", "cpu", "--level", "quick", "--quiet", "--check-timeout", "5")
+    check = run.check("torch.import")
+    assert check["status"] == "fail"
+    assert check["details"]["hung_at"] == f"{hooks / 'sitecustomize.py'}:6 in find_spec"
+    assert f"it was at {hooks / 'sitecustomize.py'}:6 in find_spec when the timeout came" in check["error"]
+    assert check["remedy"].startswith(f"if it hangs on every run, read {hooks / 'sitecustomize.py'}:6 in find_spec")

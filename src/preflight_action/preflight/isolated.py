@@ -39,6 +39,27 @@ def _how(message: str) -> str:
     return re.sub(r"^the worker (was |ended with )?", "", message)
 
 
+_THREAD = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
+_FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def hung_at(lines: list[str]) -> str | None:
+    """'FILE:LINE in FUNC': the innermost frame of the thread that ran the check, from the stacks faulthandler printed
+    (the thread whose stack reaches the probe's worker loop; the probe's own frames are skipped)."""
+    blocks: list[list[str]] = []
+    for line in lines:
+        if _THREAD.match(line):
+            blocks.append([])
+        elif blocks and line.strip():
+            blocks[-1].append(line)
+    for block in reversed(blocks):  # the last dump, if several
+        frames = [m for m in map(_FRAME.match, block) if m]
+        if any("preflight_probe" in m["file"] and m["file"].endswith("worker.py") for m in frames):
+            inner = next((m for m in frames if "preflight_probe" not in m["file"]), frames[0] if frames else None)
+            return f"{inner['file']}:{inner['line']} in {inner['func']}" if inner else None
+    return None
+
+
 def _printed(lines: list[str]) -> str:
     shown = [line for line in lines if not line.startswith(OWN_LINES)][:HEAD_LINES]
     if not shown:
@@ -66,6 +87,14 @@ def explain(check_id: str, message: str, lines: list[str], hello: bool, python: 
     if not hello:
         return _never_started(message, lines, python)
     if message.startswith("timed out"):
+        frame = hung_at(lines)
+        if frame:
+            return Explained(
+                f"{message}; it was at {frame} when the timeout came (its stack, printed by faulthandler){stderr}",
+                f"if it hangs on every run, read {frame} (a lock, a network call or a hung driver call is typical); if {check_id} is "
+                f"only slow on this machine (a cold compile cache, a busy runner), raise --check-timeout above {timeout_s:g} s",
+                details={"hung_at": frame},
+            )
         return Explained(
             message + stderr,
             f"if {check_id} is slow but healthy on this machine (a cold compile cache, a busy runner), raise --check-timeout "

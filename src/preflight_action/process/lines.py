@@ -82,6 +82,26 @@ class JsonLineProcess:
             self._stderr.append(line)
             self._stderr_seen += 1
 
+    def dump_stacks(self, wait_s: float = 1.0) -> None:
+        """Ask the worker for every thread's stack (faulthandler on SIGUSR1) and wait until it has printed it."""
+        import signal
+        import time
+
+        usr1 = getattr(signal, "SIGUSR1", None)
+        if usr1 is None or not self.alive:
+            return
+        before = self._stderr_seen
+        with contextlib.suppress(OSError):
+            self.proc.send_signal(usr1)
+        deadline = time.monotonic() + wait_s
+        seen, still_since = before, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if self._stderr_seen != seen:
+                seen, still_since = self._stderr_seen, time.monotonic()
+            elif seen != before and time.monotonic() - still_since > 0.15:
+                return  # the dump came and ended
+
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -97,6 +97,7 @@ class ProbeWorker:
             try:
                 message = self._child.next(max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
+                self._child.dump_stacks()  # where it hung, in its own words, before it goes
                 self.kill()
                 raise WorkerFailure(f"timed out after {timeout:g} s; the worker was killed", self._child.stderr_since(mark)) from None
             if message is None:
