@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import tempfile
 from importlib import metadata
 from typing import Any
 
@@ -254,8 +256,8 @@ def _compile_cause(text: str) -> str | None:
     return None
 
 
-def _compiler_output(exc: BaseException) -> tuple[str | None, list[str]]:
-    """(compiler path, last lines of its own output) from a CppCompileError anywhere in the chain."""
+def _compiler_output(exc: BaseException) -> tuple[str | None, list[str], list[str]]:
+    """(compiler path, last lines of its own output, every line) from a CppCompileError anywhere in the chain."""
     cur: BaseException | None = exc
     for _ in range(8):
         if cur is None:
@@ -264,9 +266,22 @@ def _compiler_output(exc: BaseException) -> tuple[str | None, list[str]]:
         if isinstance(cmd, (list, tuple)) and cmd and isinstance(output, (str, bytes)):
             text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
             lines = [line.rstrip()[:300] for line in text.splitlines() if line.strip()]
-            return str(cmd[0]), lines[-6:]
+            return str(cmd[0]), lines[-6:], lines
         cur = cur.__cause__ or cur.__context__
-    return None, []
+    return None, [], []
+
+
+_NO_SPACE = re.compile(r"(/[^\s:'\"]+)[^\n]*?No space left on device")
+
+
+def _disk_full(lines: list[str], text: str) -> tuple[str, str] | None:
+    """(the line that says so, the folder) when the compiler or inductor ran out of disk (a full TMPDIR, a full cache)."""
+    for line in [*lines, *text.split(" | ")]:
+        if "No space left on device" in line:
+            found = _NO_SPACE.search(line)
+            folder = os.path.dirname(found.group(1)) if found else os.environ.get("TMPDIR") or tempfile.gettempdir()
+            return line.strip()[:300], folder
+    return None
 
 
 def _compile_failure(exc: BaseException, device: str, torch: Any) -> Outcome:
@@ -277,18 +292,37 @@ def _compile_failure(exc: BaseException, device: str, torch: Any) -> Outcome:
         cur = cur.__cause__ or cur.__context__
     text = " | ".join(chain)
     first = chain[0].splitlines()[0][:300]
-    compiler, tail = _compiler_output(exc)
+    compiler, tail, output = _compiler_output(exc)
     known, _version, source = capabilities.cxx_compiler(torch)
+    full = _disk_full(output, text)
+    if full:
+        said, folder = full
+        return Outcome.fail(
+            f"torch.compile failed on {device}: the disk under {folder} is full ({said})",
+            remedy=f"free space under {folder}, or point TMPDIR (the compiler's scratch files) and TORCHINDUCTOR_CACHE_DIR "
+            "at a folder with room; the compiler itself is not at fault",
+            exception=first,
+            compiler=known,
+            cause="no space left on device",
+            diagnosis=evidence.diagnosis(evidence.INTERPRETER_ENVIRONMENT, [said]),
+        )
     if compiler:
         path = os.path.abspath(compiler) if os.sep in compiler else (capabilities.which(compiler) or compiler)
         message = (
             f"torch.compile failed on {device}: the C++ compiler {path} exists but cannot compile inductor's kernel; "
             f"its last output lines: {' / '.join(tail) or '(none)'}"
         )
-        remedy = (
-            f"repair or replace the compiler at {path} (its headers or backend are broken): {remedies.cxx_compiler_install()}, "
-            "or point CXX at a compiler that works"
-        )
+        chosen = os.environ.get("CXX")
+        if chosen and (capabilities.which(chosen) or chosen) == path:
+            remedy = (
+                f"CXX={chosen} names this compiler, and it cannot compile: repair or replace the compiler at {path}, or unset CXX "
+                "so inductor finds the system's own (installing a system compiler does not change what CXX names)"
+            )
+        else:
+            remedy = (
+                f"repair or replace the compiler at {path} (its headers or backend are broken): {remedies.cxx_compiler_install()}, "
+                "or point CXX at a compiler that works"
+            )
         return Outcome.fail(
             message,
             remedy=remedy,
