@@ -14,7 +14,7 @@ import sys
 import sysconfig
 from typing import Any
 
-from preflight_probe import checks_install, evidence, loader, remedies, surroundings
+from preflight_probe import checks_install, distributions, evidence, loader, remedies, surroundings
 
 LOADER_SIGNS = (
     "cannot open shared object",
@@ -157,6 +157,24 @@ def hash_named(exc: BaseException) -> dict[str, Any]:
     return {"problems": problems, "problem_count": len(problems)}
 
 
+def _unowned(origin: str) -> tuple[str, str] | None:
+    """(what happened, remedy) when the torch imported is a folder no installed distribution owns while an installed
+    torch sits elsewhere on sys.path: a PyTorch source tree or a project's own torch/ on PYTHONPATH, imported first."""
+    installed = [d for d in distributions.find("torch") if not d.get("stale") and d.get("package_dir")]
+    real = os.path.realpath(origin)
+    if not installed or any(os.path.realpath(d["package_dir"]) == real for d in installed):
+        return None
+    parent = os.path.dirname(origin)
+    on_path = "PYTHONPATH" if parent in os.environ.get("PYTHONPATH", "").split(os.pathsep) else "sys.path"
+    first = installed[0]
+    return (
+        f"the torch imported is {origin}, a folder no installed distribution owns (its parent {parent} is on {on_path}), "
+        f"ahead of the installed torch {first['version']} at {first['location']}",
+        f"take {parent} off {on_path} (or rename {origin}) so the installed torch is imported; to use that tree, build it "
+        "(pip install -e . in it) instead",
+    )
+
+
 def raised_at(exc: BaseException, torch_dir: str | None) -> str | None:
     """'FILE:LINE' of the innermost frame outside the standard library, when that file is not torch's."""
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
@@ -206,6 +224,11 @@ def explain(exc: BaseException, text: str, origin: str, version: str | None) -> 
             f"{head}; the install is damaged: {words[0]}",
             "reinstall what is damaged: " + "; ".join(fixes) + evidence.rests_on(proof),
             evidence.diagnosis(evidence.INSTALL_DAMAGED, proof),
+        )
+    stray = _unowned(origin)
+    if stray:  # a torch/ folder no installed distribution owns (a source tree, a project's package) came first
+        return _said(
+            f"{head}; {stray[0]}", stray[1] + evidence.rests_on([stray[0]]), evidence.diagnosis(evidence.INSTALL_CONFLICT, [stray[0]])
         )
     where = raised_at(exc, origin)
     if where:  # the frame that raised is the strongest evidence: a hook's MemoryError or EAGAIN is the hook's

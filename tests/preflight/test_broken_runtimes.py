@@ -284,3 +284,23 @@ def test_a_full_disk_under_the_compiler_is_said_and_the_compiler_is_not_blamed(u
     assert check["error"].startswith(f"torch.compile failed on cpu: the disk under {scratch} is full")
     assert check["remedy"].startswith(f"free space under {scratch}, or point TMPDIR")
     assert check["details"]["diagnosis"]["cause"] == "interpreter_environment"
+
+
+def test_a_source_tree_on_pythonpath_is_named_not_unidentified(run_preflight, monkeypatch, tmp_path: Path) -> None:
+    """A PyTorch checkout (no built extensions) on PYTHONPATH: its own __init__ raises, and the folder no installed
+    distribution owns is what the finding names."""
+    tree = tmp_path / "pytorch"
+    (tree / "torch").mkdir(parents=True)
+    (tree / "torch" / "__init__.py").write_text(
+        "raise ImportError('Failed to load PyTorch C extensions:\\n    It appears that PyTorch has loaded the torch/_C folder')\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tree))
+    run = run_preflight("--device", "cpu", "--level", "quick", "--quiet")
+    check, _ = _failed(run, "torch.import")
+    assert check["details"]["diagnosis"]["cause"] == "install_conflict"
+    assert (
+        f"the torch imported is {tree / 'torch'}, a folder no installed distribution owns (its parent {tree} is on PYTHONPATH)"
+        in check["error"]
+    )
+    assert check["remedy"].startswith(f"take {tree} off PYTHONPATH")
