@@ -17,9 +17,11 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from preflight_action.errors import UsageError
 
 # Each console script and the scripts/*.py files that run the same command from a checkout.
 SCRIPTS = {
@@ -30,6 +32,8 @@ SCRIPTS = {
     "preflight-matrix": ("runtime_matrix.py",),
     "preflight-export": ("export.py",),
     "preflight-gate": ("gate.py",),
+    "preflight-diff": ("diff.py",),
+    "preflight-gang": ("gang.py",),
 }
 
 
@@ -40,10 +44,49 @@ def prog(command: str) -> str:
     return typed if typed == command or typed in SCRIPTS.get(command, ()) else command
 
 
+class _Probing(Exception):
+    """Raised instead of exiting while ``Parser`` parses argv a second time to find unknown flags."""
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one line for a usage error: what is wrong and where --help is, never the usage dump."""
+    """argparse with one line for a usage error: what is wrong and where --help is, never the usage dump.
+
+    An unknown flag is named even when a required argument is missing too (``preflight-diff --bogus``): argparse
+    checks the required ones first, and would blame them for what is a typo.
+    """
+
+    _argv: list[str] | None = None
+    _probing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _unknown_flags(self) -> list[str]:
+        """The flags in argv that no parser here knows, parsed again with nothing required ([] when that fails too)."""
+        relaxed = [action for action in self._actions if action.required]
+        for action in relaxed:
+            action.required = False
+        self._probing = True
+        try:
+            _, extras = super().parse_known_args(self._argv, argparse.Namespace())
+        except _Probing:
+            return []
+        finally:
+            self._probing = False
+            for action in relaxed:
+                action.required = True
+        return [arg for arg in extras if arg.startswith("-") and arg != "-"]
 
     def error(self, message: str) -> NoReturn:
+        if self._probing:
+            raise _Probing(message)
+        if message.startswith("the following arguments are required") and self._argv is not None:
+            unknown = self._unknown_flags()
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}"
         extra = message.partition("unrecognized arguments: ")[2].split()
         if extra and all(os.path.exists(arg) for arg in extra):  # `--input-glob out/*.json` unquoted: the shell expanded it
             message += " (files: did the shell expand a pattern? quote it, e.g. --input-glob 'outputs/*.json')"
@@ -226,6 +269,38 @@ def prom_file(text: str) -> str:
 
 output_dir = _type(dir_problem)
 """argparse type: a directory we can create or write into."""
+
+
+def is_stream(path: str) -> bool:
+    """``-``, ``/dev/null``, ``/dev/stdout`` and the like: written in place, never replaced, so nothing is destroyed."""
+    return path in ("-", os.devnull) or path.startswith("/dev/")
+
+
+def same_file(one: str | os.PathLike[str], other: str | os.PathLike[str]) -> bool:
+    """True when two paths name one file: the same inode (a hard link, a symlink) or, one not there yet, the same real path."""
+    try:
+        if os.path.samefile(one, other):
+            return True
+    except (OSError, ValueError):  # one of them does not exist (yet): compare where it would be
+        pass
+    return os.path.realpath(one) == os.path.realpath(other)
+
+
+def refuse_outputs_over_inputs(
+    outputs: Iterable[tuple[str, str | os.PathLike[str] | None]], inputs: Iterable[tuple[str, str | os.PathLike[str] | None]]
+) -> None:
+    """A ``UsageError`` (exit 2) when an output flag names a file the command reads: writing it would destroy the input.
+
+    ``outputs`` and ``inputs`` are ``(flag, path)`` pairs (a path of None: not given). Called before anything is read
+    or written; ``-``, ``/dev/null`` and ``/dev/std*`` are streams, never the same file as anything.
+    """
+    wanted = [(flag, os.fspath(path)) for flag, path in inputs if path and not is_stream(os.fspath(path))]
+    for out_flag, out in outputs:
+        if not out or is_stream(os.fspath(out)):
+            continue
+        for in_flag, path in wanted:
+            if same_file(out, path):
+                raise UsageError(f"{out_flag} {os.fspath(out)} is the same file as {in_flag} {path}: it would be overwritten")
 
 
 def write_outputs(prog: str, outputs: Sequence[tuple[str, str | os.PathLike[str], Callable[[], object]]]) -> int:

@@ -14,6 +14,21 @@ def test_secret_names():
         assert not redact.is_secret_name(name)
 
 
+def test_a_key_run_into_another_word_is_a_secret_name():
+    for name in ("HF_ACCESSKEY", "NVIDIA_NGCKEY", "TORCH_HUBKEY", "OPENAIKEY", "wandb_apikeys", "SSH_KEYS", "MY_SIGNINGKEY_FILE"):
+        assert redact.is_secret_name(name), name
+    # KEY not at a part's end, and the InfiniBand partition key (a fabric setting, exempted by name)
+    for name in ("KEYBOARD_LAYOUT", "MONKEYPATCH_MODE", "NCCL_IB_PKEY", "UCX_IB_PKEY", "KEYMAP", "XKB_DEFAULT_KEYMAP"):
+        assert not redact.is_secret_name(name), name
+
+
+def test_a_run_in_key_is_redacted_by_name_and_scrubbed_by_value():
+    env = {"HF_ACCESSKEY": "hf-access-123456", "NCCL_IB_PKEY": "0x8001ab", "PATH": "/bin:hf-access-123456"}
+    assert redact.secret_values(env) == ["hf-access-123456"]
+    out = redact.redact_environment(env, ["HF_ACCESSKEY", "NCCL_IB_PKEY", "PATH"])
+    assert out == {"HF_ACCESSKEY": "<redacted>", "NCCL_IB_PKEY": "0x8001ab", "PATH": "/bin:<redacted>"}
+
+
 def test_scrub_replaces_values_in_nested_keys_and_strings():
     env = {"API_TOKEN": "tok-123456789", "SHORT_KEY": "abc", "HOME": "/root"}
     values = redact.secret_values(env)

@@ -314,3 +314,30 @@ def test_another_build_of_the_same_torch_is_changed_not_upgraded(tmp_path: Path,
         assert f"  torch {words} (another build of the same version)" in out.splitlines()
         [change] = schemas.read_json(tmp_path / "d.json", "preflight_diff")["groups"][0]["changes"]
         assert change["kind"] == "changed"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--bogus"], "preflight-diff: error: unrecognized arguments: --bogus"),
+        (["a.json", "b.json", "--bogus"], "preflight-diff: error: unrecognized arguments: --bogus"),
+        (["--outptu-json", "d.json"], "preflight-diff: error: unrecognized arguments: --outptu-json"),
+        ([], "preflight-diff: error: the following arguments are required: A.json, B.json"),
+        (["a.json"], "preflight-diff: error: the following arguments are required: B.json"),
+    ],
+)
+def test_a_usage_error_is_one_line_that_names_the_unknown_flag_first(argv: list[str], said: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", said + "\n")  # no usage dump
+
+
+def test_the_console_script_says_an_unknown_flag_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.argv = ['preflight-diff', '--bogus']; from preflight_entry import diff; sys.exit(diff())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", "preflight-diff: error: unrecognized arguments: --bogus\n")

@@ -13,6 +13,8 @@ from preflight_action.vocab import EXIT_CHANGED, EXIT_OK
 if TYPE_CHECKING:
     from preflight_action.preflight.report import Report
 
+PROG = "preflight-diff"
+
 EPILOG = """\
 groups, in order (most likely to explain a failure first): checks whose outcome changed, the
 runtime (torch, torchvision, CUDA, driver, Python), packages upgraded / downgraded / added /
@@ -25,13 +27,13 @@ exit codes:
   1  something changed (listed), or the verdict did
   2  bad input: a file that is not a preflight report (a summary, say), malformed JSON, a
      report that fails its schema, or two reports of different schema majors (one line naming
-     the file and the field); or an output that cannot be written
+     the file and the field); or an output that cannot be written or is one of the inputs
 """
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="preflight-diff",
+    parser = cli_args.Parser(
+        prog=cli_args.prog(PROG),
         description="What changed between two preflight reports: checks, runtime, packages, environment, capabilities, performance.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--policy", default=None, metavar="PATH", help="the diff policy (default: policy/diff.yaml, or $PREFLIGHT_DIFF_POLICY)"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing; the exit code and the output files say it all")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser.parse_args(argv)
 
 
@@ -92,8 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except PreflightError as error:
-        print(f"preflight-diff: error: {error}", file=sys.stderr)
+        print(f"{cli_args.prog(PROG)}: error: {error}", file=sys.stderr)
         return error.exit_code
+
+
+def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
+    """An output over a report or the policy it reads (or over the other output) would destroy it: refused before reading."""
+    import os
+
+    from preflight_action.diff.policy import DIFF
+
+    named = "--policy" if args.policy else f"${DIFF.env_var}" if os.environ.get(str(DIFF.env_var)) else "the shipped diff policy"
+    policy = (named, str(DIFF.path(args.policy)))
+    inputs = [("A.json", args.before), ("B.json", args.after), policy]
+    cli_args.refuse_outputs_over_inputs([("--output-json", args.output_json), ("--output-md", args.output_md)], inputs)
+    cli_args.refuse_outputs_over_inputs([("--output-md", args.output_md)], [("--output-json", args.output_json)])
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -101,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     from preflight_action.diff import engine, render
     from preflight_action.diff import policy as diff_policy
 
+    _refuse_overwriting_inputs(args)
     _majors(args.before, args.after)
     before, after = read(args.before), read(args.after)
     found = engine.diff(engine.Side.of_report(before, args.before), engine.Side.of_report(after, args.after), diff_policy.load(args.policy))
@@ -110,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         outputs.append(("--output-json", args.output_json, lambda: atomic.write_json(args.output_json, document)))
     if args.output_md:
         outputs.append(("--output-md", args.output_md, lambda: atomic.write_text(args.output_md, render.markdown(found))))
-    unwritten = cli_args.write_outputs("preflight-diff", outputs)
+    unwritten = cli_args.write_outputs(cli_args.prog(PROG), outputs)
     if not args.quiet:
         sys.stdout.write(render.text(found))
     if unwritten:

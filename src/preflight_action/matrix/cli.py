@@ -32,7 +32,8 @@ and print it (a compact grid, or --json).
 
 exit codes:
   0  the snapshot was built from every input
-  2  bad usage, no file matches the globs, an output cannot be written, or an
+  2  bad usage, no file matches the globs, an output cannot be written or is
+     one of the inputs, or an
      input is malformed or fails its schema (each named on one line; the
      snapshot of the other inputs is still printed and written)
 """
@@ -162,9 +163,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(patterns: list[str], ttl_seconds: int, local_node: str) -> tuple[dict[str, Any], Inputs]:
-    """Read the artifacts and build the schema-checked snapshot."""
+def refuse_overwriting_inputs(outputs: list[tuple[str, str | None]], paths: list[Path], patterns: list[str]) -> None:
+    """A ``UsageError`` when an output is one of the artifacts the globs match (a report, a smoke record, a sweep summary):
+    it would be read, then overwritten. An earlier snapshot or dashboard there is ours to replace (it is not read)."""
+    import os
+
+    targets: dict[tuple[int, int], tuple[str, str]] = {}
+    for flag, output in outputs:
+        try:
+            info = os.stat(output) if output and not cli_args.is_stream(output) else None
+        except (OSError, ValueError):
+            info = None  # not there yet: no glob matches it
+        if info is not None and output:
+            targets[(info.st_dev, info.st_ino)] = (flag, output)
+    if not targets:
+        return
+    from preflight_action import documents
+
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        hit = targets.get((info.st_dev, info.st_ino))
+        if hit is None or path.is_dir():
+            continue
+        try:
+            ours = kind_of(documents.read(path).value) is None
+        except InputError:
+            ours = hit[0] == "--html"  # an earlier dashboard is not JSON
+        if not ours:
+            flag, output = hit
+            raise UsageError(
+                f"{flag} {output} is the same file as {path}, which --input-glob {' '.join(patterns)} matches: it would be overwritten"
+            )
+
+
+def build(
+    patterns: list[str], ttl_seconds: int, local_node: str, outputs: list[tuple[str, str | None]] | None = None
+) -> tuple[dict[str, Any], Inputs]:
+    """Read the artifacts and build the schema-checked snapshot (refused first when an output is one of them)."""
     paths = expand(patterns)
+    refuse_overwriting_inputs(outputs or [], paths, patterns)
     if not any(path.is_file() for path in paths):
         raise UsageError(f"--input-glob {' '.join(patterns)}: no file matches (did the artifacts download?)")
     inputs = load(paths, local_node)
@@ -181,13 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from preflight_action.host import node_id
 
-        snapshot, inputs = build(args.input_glob or list(DEFAULT_GLOBS), args.ttl_seconds, args.node_id or node_id())
+        outputs = [("--output-json", args.output_json), ("--html", args.html)]
+        cli_args.refuse_outputs_over_inputs(outputs, [("--history", args.history)])
+        cli_args.refuse_outputs_over_inputs([("--html", args.html)], [("--output-json", args.output_json)])
+        snapshot, inputs = build(args.input_glob or list(DEFAULT_GLOBS), args.ttl_seconds, args.node_id or node_id(), outputs)
         from preflight_action import atomic
         from preflight_action.matrix import view as matrix_view
 
-        outputs = []  # one that fails to be written anyway is one line and exit 2; the others are still written
+        written: list[tuple[str, str, Any]] = []  # one failing anyway is one line and exit 2; the others are written
         if args.output_json:
-            outputs.append(("--output-json", args.output_json, lambda: atomic.write_json(args.output_json, snapshot)))
+            written.append(("--output-json", args.output_json, lambda: atomic.write_json(args.output_json, snapshot)))
         trends = None
         if args.history:
             from preflight_action.history import policy as history_policy
@@ -200,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             inputs.reports, fleet_peers.load(), max_age_hours=args.ttl_seconds / 3600
         )  # stale lanes' reports: no part
         if args.html:
-            outputs.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends, peers))))
-        unwritten = cli_args.write_outputs(prog, outputs)
+            written.append(("--html", args.html, lambda: atomic.write_text(args.html, matrix_view.html(snapshot, trends, peers))))
+        unwritten = cli_args.write_outputs(prog, written)
         print(atomic.dumps(snapshot) if args.json else matrix_view.text(snapshot, peers), end="")
     except PreflightError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

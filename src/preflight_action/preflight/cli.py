@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from preflight_action import __version__, cli_args
@@ -48,8 +50,10 @@ class Outputs:
         pairs += [("--output-junit", self.junit), ("--output-prom", self.prom)]
         return [(flag, path) for flag, path in pairs if path]
 
-    def validated(self) -> Outputs:
-        """A ``UsageError`` when two outputs name one file: the second would destroy the first (the report, often)."""
+    def validated(self, inputs: Sequence[tuple[str, str | None]] = ()) -> Outputs:
+        """A ``UsageError`` when two outputs name one file (the second would destroy the first, the report often), or
+        an output names one of ``inputs``, the ``(flag, path)`` files the run reads (the policy, the interpreter)."""
+        cli_args.refuse_outputs_over_inputs(self.named(), inputs)
         seen: dict[str, str] = {}
         for flag, path in self.named():
             if path in ("-", os.devnull) or path.startswith("/dev/"):
@@ -183,8 +187,16 @@ def command_line(args: argparse.Namespace, default_level: Level = DEFAULT_LEVEL)
         level=args.level or default_level,
         budget_s=args.budget,
     ).validated()
-    outputs = Outputs(args.output_path, args.output_md, args.output_html, args.output_junit, args.output_prom).validated()
+    outputs = Outputs(args.output_path, args.output_md, args.output_html, args.output_junit, args.output_prom)
+    outputs = outputs.validated(read_files(args.python, args.policy))
     return CommandLine(options, outputs, quiet=args.quiet, gate=getattr(args, "gate", None), verbose=args.verbose)
+
+
+def read_files(python: str | None, policy: str | None) -> list[tuple[str, str | None]]:
+    """(flag, path) of the files a run reads that an output must not replace: the policy and the interpreter
+    (a bare name as PATH finds it); the interpreter is also compared through its links (realpath)."""
+    found = shutil.which(python) if python and os.sep not in python else None
+    return [("--policy", policy), ("--python", python), ("--python", found)]
 
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argparse.Namespace:

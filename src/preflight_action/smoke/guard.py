@@ -98,8 +98,20 @@ def _env_float(environ: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def env_flag(environ: dict[str, str], name: str) -> bool:
-    return environ.get(ENV_PREFIX + name, "").strip().lower() in ("1", "true", "yes", "on")
+    """PREFLIGHT_SMOKE_<name> as a switch: unset or empty is off; anything but the usual words is a ``UsageError``,
+    never off (``REQUIRE_REAL=2`` read as off would let a simulated run pass the gate it was set to guard)."""
+    raw = environ.get(ENV_PREFIX + name, "")
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS or word == "":
+        return False
+    raise UsageError(f"{ENV_PREFIX}{name}={raw!r}: not a switch; use one of {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}")
 
 
 def knobs_from(

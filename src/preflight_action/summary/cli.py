@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from preflight_action import __version__, cli_args
@@ -35,7 +36,8 @@ exit codes:
      regressed against its node's history (or no history could be read),
      --fail-on outlier and a node's figure is an outlier among its peers', or
      --require-comment and the PR comment could not be posted
-  2  bad usage or input: no file matches --input-glob, bad --policy, or an
+  2  bad usage or input: no file matches --input-glob, bad --policy, an output
+     that is one of the inputs (refused before anything is written), or an
      input that is unreadable or fails the report schema (all outputs are
      still written and list it; --allow-invalid keeps exit 0 for those)
 
@@ -227,11 +229,14 @@ def _run(args: argparse.Namespace) -> int:
     from preflight_action.summary import model as summary
     from preflight_action.summary import serialise as summary_json
 
-    outputs = [p for p in (args.output_md, args.output_json) if p]
+    outputs = [(flag, path) for flag, path in (("--output-json", args.output_json), ("--output-md", args.output_md)) if path]
+    cli_args.refuse_outputs_over_inputs(outputs, _read_files(args))
+    cli_args.refuse_outputs_over_inputs([("--output-md", args.output_md)], [("--output-json", args.output_json)])
     step_summary = _step_summary_target(args)
-    paths = summary_load.expand(args.input_glob, exclude=outputs)
+    paths, own = _without_own_outputs(summary_load.expand(args.input_glob), outputs, args.input_glob)
     if not paths:
-        raise UsageError(f"--input-glob {' '.join(args.input_glob)}: no file matches (did the report artifacts download?)")
+        only = f" but {' and '.join(own)}, this command's own earlier output" if own else ""
+        raise UsageError(f"--input-glob {' '.join(args.input_glob)}: no file matches{only} (did the report artifacts download?)")
     _say(args, f"summarize: reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
     severity = policy.load(args.policy)
     inputs = summary_load.load_reports(paths)
@@ -298,6 +303,67 @@ def _run(args: argparse.Namespace) -> int:
         if not _post_comment(args, body) and args.require_comment:
             code = max(code, 1)
     return code
+
+
+def _read_files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(flag, path) of every file this run reads besides the reports: an output must be none of them."""
+    baseline = None if args.baseline == "github" else args.baseline
+    return [("--history", args.history), ("--policy", args.policy), ("--history-policy", args.history_policy), ("--baseline", baseline)]
+
+
+def _without_own_outputs(found: list[Path], outputs: list[tuple[str, str]], patterns: list[str]) -> tuple[list[Path], list[str]]:
+    """The matched files less this command's own earlier outputs (a summary JSON, a Markdown file), and which those were.
+
+    An output that is a file the glob matches and that is not one of ours (a report, most often) would be read and then
+    overwritten: a ``UsageError`` before anything is read or written. One stat per matched file, only when an output exists.
+    """
+    import os
+
+    targets: dict[tuple[int, int], tuple[str, str]] = {}
+    for flag, path in outputs:
+        if cli_args.is_stream(path):
+            continue
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue  # not there yet: no glob matches it
+        targets[(info.st_dev, info.st_ino)] = (flag, path)
+    if not targets:
+        return found, []
+    kept: list[Path] = []
+    own: list[str] = []
+    for matched in found:
+        try:
+            info = os.stat(matched)
+        except OSError:
+            kept.append(matched)
+            continue
+        hit = targets.get((info.st_dev, info.st_ino))
+        if hit is None:
+            kept.append(matched)
+            continue
+        flag, output = hit
+        if not _earlier_output(flag, matched):
+            raise UsageError(
+                f"{flag} {output} is the same file as {matched}, which --input-glob {' '.join(patterns)} matches: it would be overwritten"
+            )
+        own.append(f"{flag} {output}")
+    return kept, own
+
+
+def _earlier_output(flag: str, path: Path) -> bool:
+    """True when ``path`` holds what this command writes there: a summary JSON, or for --output-md text that is not JSON."""
+    import json
+
+    from preflight_action.summary.load import KIND
+
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError:
+        return False
+    except ValueError:  # not JSON (nor UTF-8): an earlier Markdown summary, for --output-md
+        return flag == "--output-md"
+    return isinstance(document, dict) and document.get("kind") == KIND
 
 
 def _compare(args: argparse.Namespace, merged: Any, inputs: Any, secrets: list[str]) -> tuple[Any, bool, Callable[[], None] | None]:

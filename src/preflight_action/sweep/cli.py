@@ -244,6 +244,23 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0 if summary["status"] == "passed" else 1
 
 
+def _refuse_overwriting_the_run(run: RunDir, output: str | None) -> None:
+    """``export --output`` over one of the run's own files (its plan, summary, sysinfo, reports, or anything under
+    subruns/, which the export reads) would destroy the run: refused before anything is read or written."""
+    if not output:
+        return  # <run dir>/steps.csv: the export's own file
+    import os
+
+    own = [run.plan, run.summary, run.sysinfo, run.report_md, run.report_html]
+    subruns = run.path / "subruns"
+    inside = os.path.realpath(output).startswith(os.path.realpath(subruns) + os.sep)
+    if inside or os.path.realpath(output) == os.path.realpath(subruns):
+        raise UsageError(f"--output {output} is inside {subruns}, the run's own records: it would overwrite them")
+    if subruns.is_dir():
+        own += sorted(p for p in subruns.rglob("*") if p.is_file())  # a hard link elsewhere to one of them
+    cli_args.refuse_outputs_over_inputs([("--output", output)], [(f"--run-id {run.run_id}'s {p.relative_to(run.path)}", p) for p in own])
+
+
 def dispatch(args: argparse.Namespace, root: Path) -> int:
     if args.command == "list-flows":
         print("\n".join(config.flow_listing(root)))
@@ -263,7 +280,9 @@ def dispatch(args: argparse.Namespace, root: Path) -> int:
     if args.command == "export":
         from preflight_action.sweep.export import export_csv
 
-        print(f"wrote {export_csv(find_run(args.output_root, args.run_id), args.output)}")
+        run = find_run(args.output_root, args.run_id)
+        _refuse_overwriting_the_run(run, args.output)
+        print(f"wrote {export_csv(run, args.output)}")
         return 0
     if args.command == "clean":
         print("\n".join(artifacts.clean(args.output_root, args.older_than, args.dry_run)))
