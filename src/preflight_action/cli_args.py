@@ -154,6 +154,10 @@ def bounded_int(low: int, high: int = MAX_INT, *, what: str = "a whole number") 
 
 
 positive_seconds = finite_float(0.0, MAX_SECONDS, above=True, what="a number of seconds", unit="s")
+# A check's own timeout: below a second no check can answer (the worker's torch import alone takes longer), so a
+# kill at --check-timeout 1e-300 would fail the node on nothing; refused, not judged as a hang.
+MIN_CHECK_TIMEOUT_S = 1.0
+check_timeout_seconds = finite_float(MIN_CHECK_TIMEOUT_S, MAX_SECONDS, what="a number of seconds", unit="s")
 non_negative_seconds = finite_float(0.0, MAX_SECONDS, what="a number of seconds", unit="s")
 non_negative_days = finite_float(0.0, MAX_DAYS, what="a number of days", unit="days")
 positive_hours = finite_float(0.0, MAX_DAYS * 24, above=True, what="a number of hours", unit="h")

@@ -99,7 +99,8 @@ def test_preflight_refuses_an_unwritable_output_before_any_check(flag: str, tmp_
     [
         (["--check-timeout", "inf"], "argument --check-timeout: must be a finite number of seconds, got 'inf'"),
         (["--check-timeout", "nan"], "argument --check-timeout: must be a finite number of seconds, got 'nan'"),
-        (["--check-timeout", "0"], "argument --check-timeout: must be above 0 s, got 0"),
+        (["--check-timeout", "0"], "argument --check-timeout: must be at least 1 s, got 0"),
+        (["--check-timeout", "1e-300"], "argument --check-timeout: must be at least 1 s, got 1e-300"),
         (["--budget", "-5"], "argument --budget: must be above 0 s, got -5"),
         (["--expect-gpus", "nan"], "argument --expect-gpus: 'nan' is not a whole number"),
     ],

@@ -149,10 +149,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--python", default=None, metavar="PATH", help="interpreter to diagnose; checks run under it (default: this interpreter)")
     add(
         "--check-timeout",
-        type=cli_args.positive_seconds,
+        type=cli_args.check_timeout_seconds,
         default=DEFAULT_CHECK_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"kill and fail a check that runs longer than this (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
+        help=f"kill and fail a check that runs longer than this, at least 1 (default: {DEFAULT_CHECK_TIMEOUT_S:g})",
     )
     add("--policy", default=None, metavar="PATH", help="severity policy YAML (default: the shipped policy/severity.yaml)")
     add("--quiet", action="store_true", help="no progress lines and no report on the terminal; the report files only")

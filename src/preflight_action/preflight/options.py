@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from preflight_action.cli_args import MIN_CHECK_TIMEOUT_S
 from preflight_action.errors import UsageError
 from preflight_action.vocab import (
     BANDS,
@@ -112,6 +113,10 @@ class Options:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
                 raise UsageError(f"{flag} must be a finite number of seconds above 0 and at most a year, got {value!r}")
+            if (
+                flag == "--check-timeout" and value < MIN_CHECK_TIMEOUT_S
+            ):  # no check answers that fast: a kill would fail the node on nothing
+                raise UsageError(f"--check-timeout must be at least {MIN_CHECK_TIMEOUT_S:g} s, got {value!r}")
         if self.expect_gpus is not None and (
             isinstance(self.expect_gpus, bool) or not isinstance(self.expect_gpus, int) or self.expect_gpus < 1
         ):
