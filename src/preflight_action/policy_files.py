@@ -89,21 +89,99 @@ def read_yaml(path: str | Path, schema: str) -> Any:
 
 
 def parse_yaml(path: str | Path) -> Any:
-    """Parse a YAML file, turning missing files and syntax errors into one InputError line."""
+    """Parse a YAML file, turning a missing, non-regular or malformed file into one InputError line.
+
+    Policies and flows are plain data: an alias (``*name``, the billion-laughs bomb) is refused from the event
+    stream before anything is built, a mapping key given twice is refused (YAML keeps the last silently),
+    and so are an integer too long to convert and a non-finite float (``.nan``, ``.inf``), each naming the file
+    and the line or the JSON pointer.
+    """
     import yaml
 
+    from preflight_action import documents
+
     file = Path(path)
+    data = documents.read_bytes(file)  # regular files only (a FIFO blocks), at most untrusted.MAX_BYTES
     try:
-        text = file.read_bytes().decode("utf-8")  # also rejects a binary file before the parser sees it
-    except FileNotFoundError:
-        raise InputError(f"{file}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")  # also rejects a binary file before the parser sees it
+    except UnicodeDecodeError as exc:
         raise InputError(f"{file}: cannot read ({exc})") from None
+    loader = _loader()
     try:
-        # libyaml's C loader where present: same documents, ~10x faster than the pure-Python one
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+        if "*" in text:  # an alias needs one: the event scan (in C) costs nothing on files without
+            _refuse_aliases(text, loader)
+        return _finite(yaml.load(text, Loader=loader), file)  # noqa: S506 - a safe loader (SafeLoader subclass)
+    except _Refused as refused:
+        raise InputError(f"{file}: line {refused.line}: {refused}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{file}: malformed YAML{where}: {reason}") from None
+
+
+class _Refused(Exception):
+    """Plain YAML we do not accept, at ``line`` (1-based)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _refuse_aliases(text: str, loader: Any) -> None:
+    import yaml
+
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            raise _Refused(line, f"YAML aliases are not accepted (*{event.anchor}): write the value out")
+
+
+@lru_cache(maxsize=1)
+def _loader() -> Any:
+    """libyaml's C loader where present (same documents, ~10x faster than the pure-Python one), refusing a key given
+    twice and an integer Python will not convert."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[tuple[str, str]] = set()
+                for key, _ in node.value:
+                    if isinstance(key, yaml.ScalarNode):
+                        if (key.tag, key.value) in seen:
+                            raise _Refused(key.start_mark.line + 1, f"duplicate key {_short(key.value)!r} (YAML would keep only the last)")
+                        seen.add((key.tag, key.value))
+            return super().construct_mapping(node, deep)
+
+        def construct_yaml_int(self, node: Any) -> Any:
+            try:
+                return super().construct_yaml_int(node)
+            except ValueError:  # Python refuses to convert more than 4,300 digits
+                digits = sum(ch.isdigit() for ch in str(node.value))
+                raise _Refused(node.start_mark.line + 1, f"an integer of {digits} digits is out of range") from None
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+    return StrictLoader
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def _finite(document: Any, file: Path) -> Any:
+    """``document``, or InputError naming the JSON pointer of its first non-finite float (iterative)."""
+    import math
+
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise InputError(f"{file}: {pointer or '/'}: {node} is not a finite number")
+        if isinstance(node, dict):
+            stack.extend((value, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}") for key, value in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((value, f"{pointer}/{index}") for index, value in reversed(list(enumerate(node))))
+    return document

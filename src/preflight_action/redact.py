@@ -150,6 +150,37 @@ def scrub_text(text: str, values: Iterable[str] | None = None) -> str:
     return text
 
 
+def may_hold_secrets(text: str, values: Iterable[str] | None = None) -> bool:
+    """Whether ``scrub_text`` could change ``text``, without a copy: the quick no a reader pays on a clean file.
+
+    The same test as the scrubber's one pattern, split: ``in`` for each literal form and one search per shape
+    (each keeps its literal prefix, which the engine skips to) is several times faster than the one alternation.
+    A secret inside any string of a JSON document is found in the document's text once its escapes are decoded.
+    """
+    forms, shapes = _parts(_values(values))
+    if any(form in text for form in forms) or any(shape.search(text) for shape in shapes):
+        return True
+    return "://" in text and URL_CREDENTIALS.search(text) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _parts(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
+    forms = tuple(sorted({form for value in values for form in encoded_forms(value)}))
+    return forms, tuple(re.compile(shape, re.S) for shape in SHAPES.values())
+
+
+def current_secret_values() -> list[str]:
+    """``secret_values()`` for this process, worked out once per state of its environment (a reader of 10,000 files
+    asks each time: the names' classification is most of the cost)."""
+    return list(_secret_values_of(tuple(os.environ.items()), frozenset(_LEARNED)))
+
+
+@functools.lru_cache(maxsize=4)
+def _secret_values_of(environ: tuple[tuple[str, str], ...], learned: frozenset[str]) -> tuple[str, ...]:
+    values = set(secret_names.secret_values(dict(environ))) | learned
+    return tuple(sorted(values, key=len, reverse=True))
+
+
 def scrub(document: Any, values: Iterable[str] | None = None) -> Any:
     """A deep copy of any JSON-like ``document`` (report, record, history line) with secrets scrubbed in keys and strings.
 

@@ -216,6 +216,29 @@ def test_bad_inputs_are_named_with_their_pointer_and_the_rest_still_counts(
     assert len(snapshot["inputs"]["invalid"]) == 2
 
 
+def test_a_file_that_is_no_artifact_or_finished_in_the_future_is_invalid_not_ignored(
+    artifacts: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As summarize, diff and export say: null, a list or a report without checks is bad input; a report from ten years
+    ahead would show Ready and never go stale."""
+    write(tmp_path / "good.json", smoke_record(artifacts["stub"], "node-ok", "pass"))
+    write(tmp_path / "null.json", "null")
+    write(tmp_path / "list.json", "[1, 2]")
+    write(tmp_path / "nochecks.json", {"triage": {"top_failed_checks": []}})
+    ahead = (datetime.now(timezone.utc) + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write(tmp_path / "future.json", smoke_record(artifacts["stub"], "node-future", "pass", finished=ahead))
+    code = cli_matrix.main(["status", "--json", "--input-glob", str(tmp_path / "*.json")])
+    captured = capsys.readouterr()
+    assert code == 2
+    errors = captured.err
+    assert "null.json: /: null, not a JSON object" in errors
+    assert "list.json: /: list, not a JSON object" in errors
+    assert "nochecks.json" in errors
+    assert "'checks' is a required property" in errors
+    assert f"future.json: /finished_at: {ahead} is " in errors
+    assert list(json.loads(captured.out)["items"]) == ["node-ok"]
+
+
 def test_sweep_lanes_take_the_local_node_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path / "sweeps" / "r1" / "summary.json", sweep_summary("passed"))
     monkeypatch.setenv("PREFLIGHT_NODE_ID", "lab-box-7")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight_action import redact
-from preflight_action.errors import PreflightError
+from preflight_action.errors import PreflightError, UsageError
 
 if TYPE_CHECKING:  # PyGithub loads when a call is made: the action helper imports this room without it
     from github import Github
@@ -51,12 +51,28 @@ class Connection:
         environ: Mapping[str, str] | None = None,
     ) -> Connection:
         env = os.environ if environ is None else environ
+        named = "--api-url" if api_url else "$GITHUB_API_URL"
         return cls(
             repo=repo or env.get("GITHUB_REPOSITORY") or None,
-            api_url=(api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            api_url=checked_api_url((api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"), named),
             token=env.get(token_env, ""),
             token_env=token_env,
         )
+
+
+def checked_api_url(url: str, named: str = "--api-url") -> str:
+    """``url`` when it is an http(s) URL with a host (the REST API root); a UsageError naming ``named`` otherwise."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("https", "http") and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number, a malformed IPv6 host
+        valid = False
+    if not valid:
+        shown = url if len(url) <= 120 else f"{url[:120]}…"
+        raise UsageError(f"{named} {shown!r}: not an http(s) URL with a host (the REST API root, e.g. {DEFAULT_API_URL})")
+    return url
 
 
 @contextmanager

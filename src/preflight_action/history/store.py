@@ -45,8 +45,12 @@ def _loads(data: bytes) -> Any:
     except ImportError:  # declared dependency; stay correct without it
         import json
 
-        return json.loads(data)
+        return json.loads(data, parse_constant=_not_a_number)  # as orjson: bare NaN and Infinity are not JSON
     return orjson.loads(data)
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _line_number(handle: IO[bytes], offset: int) -> int:
@@ -80,13 +84,20 @@ def read_tail(path: str | Path, window_runs: int) -> Tail:
     """The records of the last ``window_runs`` runs (a missing file is an empty history)."""
     file = Path(path)
     try:
-        handle = file.open("rb")
+        kind = _not_regular(file.stat().st_mode)  # before opening: opening a FIFO waits for a writer
+        if kind is not None:
+            raise InputError(f"{file}: not a regular file ({kind}): a history is a JSON-lines file")
+        handle = open(os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)), "rb")  # noqa: SIM115 - the with below closes it
     except FileNotFoundError:
         return Tail(file, 0, (), (), 0, True)
     except OSError as exc:
-        raise InputError(f"{file}: cannot read ({exc})") from None
+        raise InputError(f"{file}: cannot read ({exc.strerror or exc})") from None
     with handle:
-        size = os.fstat(handle.fileno()).st_size
+        info = os.fstat(handle.fileno())
+        kind = _not_regular(info.st_mode)  # swapped in since the stat
+        if kind is not None:
+            raise InputError(f"{file}: not a regular file ({kind}): a history is a JSON-lines file")
+        size = info.st_size
         if size and not _ends_with_newline(handle, size):
             where = _line_number(handle, size)
             raise InputError(f"{file}: line {where}: cut short (no newline at the end): the file was not written by summarize --history")
@@ -118,6 +129,12 @@ def read_tail(path: str | Path, window_runs: int) -> Tail:
     records.reverse()
     offsets.reverse()
     return Tail(file, size, tuple(records), tuple(offsets), len(stamps), complete)
+
+
+def _not_regular(mode: int) -> str | None:
+    from preflight_action import documents
+
+    return documents.not_regular(mode)
 
 
 def _ends_with_newline(handle: IO[bytes], size: int) -> bool:

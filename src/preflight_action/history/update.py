@@ -32,10 +32,19 @@ def _dumps(record: dict[str, Any]) -> bytes:
 
 
 def _stamp(file: Path) -> tuple[int, int] | None:
+    """(size, mtime) of the --history file, None when there is none yet; a path that cannot be one is one InputError
+    (a parent that is a file, a symlink loop, a directory or FIFO there)."""
     try:
         info = file.stat()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # ENOTDIR: a parent is a file; ELOOP: a symlink loop; EACCES
+        raise InputError(f"--history {file}: cannot be read or written ({exc.strerror or exc})") from None
+    from preflight_action import documents
+
+    kind = documents.not_regular(info.st_mode)
+    if kind is not None:
+        raise InputError(f"--history {file}: not a regular file ({kind}): a history is a JSON-lines file")
     return (info.st_size, info.st_mtime_ns)
 
 
@@ -152,6 +161,7 @@ def update(
 def latest(path: str | Path, policy: HistoryPolicy) -> trends.Trends:
     """The history's last run judged against the runs before it (read only: the matrix dashboard)."""
     file = Path(path)
+    _stamp(file)  # a path that cannot be a history (a FIFO, a parent that is a file) names --history
     tail = store.read_tail(file, policy.window_runs + 1)
     stamps = list(dict.fromkeys(r["at"] for r in tail.records))
     last = stamps[-1] if stamps else None

@@ -58,7 +58,7 @@ def kind_of(document: Any) -> str | None:
         return None
     if document.get("kind") == "smoke_run":
         return "smoke"
-    if "checks" in document and "triage" in document:
+    if "checks" in document or "triage" in document:  # either: a report missing the other fails its schema, by name
         return "preflight"
     if "points" in document and "flow" in document and "counts" in document:  # plan.json has no counts
         return "sweep"
@@ -83,6 +83,8 @@ def load(paths: list[Path], local_node: str) -> Inputs:
         try:
             parsed = documents.read(path)
             document = parsed.value
+            if not isinstance(document, dict):  # no artifact is null, a list, a string or a number: as summarize says
+                raise InputError(f"{path}: /: {type(document).__name__ if document is not None else 'null'}, not a JSON object")
             kind = kind_of(document)
             if kind is None:
                 inputs.ignored.append(str(path))
@@ -98,6 +100,7 @@ def load(paths: list[Path], local_node: str) -> Inputs:
             else:
                 schemas.validate(document, "sweep_summary", str(path))
                 lane = matrix.lane_from_sweep(document, str(path), local_node, _sweep_backend(path.parent / "sysinfo.json"))
+            _refuse_future(lane, path, kind)
         except InputError as error:
             inputs.invalid.append({"path": str(path), "error": str(error)})
             continue
@@ -106,6 +109,19 @@ def load(paths: list[Path], local_node: str) -> Inputs:
         inputs.lanes.append(lane)
         inputs.read[kind] += 1
     return inputs
+
+
+def _refuse_future(lane: matrix.Lane, path: Path, kind: str) -> None:
+    """A lane finished beyond the gates' clock-skew allowance in the future would show Ready and never go stale."""
+    from datetime import datetime, timezone
+
+    from preflight_action.gates import policy as gates_policy
+
+    skew = gates_policy.load().future_skew_s  # the rule the gate's --from-report applies (policy/gates.yaml)
+    ahead = (matrix.parse_time(lane.updated) - datetime.now(timezone.utc)).total_seconds()
+    if ahead > skew:
+        field = "/finished_at" if kind in ("preflight", "smoke") else "/finished_utc"
+        raise InputError(f"{path}: {field}: {lane.updated} is {ahead:.0f} s in the future (more than the {skew:g} s of clock skew allowed)")
 
 
 def _sweep_backend(sysinfo: Path) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from preflight_action.errors import PolicyViolation
-from preflight_action.sweep.records import Bound, Hardware, HardwareProfile, Limits, ProfileRef, SafetyPolicy, Scalar, SweepPlan
+from preflight_action.sweep.records import Bound, Flow, Hardware, HardwareProfile, Limits, ProfileRef, SafetyPolicy, Scalar, SweepPlan
 
 
 def profile_matches(profile: HardwareProfile, hardware: Hardware) -> tuple[bool, str]:
@@ -58,16 +58,32 @@ def bound_violation(name: str, value: Scalar, bound: Bound) -> str | None:
     return None
 
 
-def violations(policy: SafetyPolicy, plan: SweepPlan) -> list[str]:
-    """Every planned value outside the bounds, each naming value, bound and the file that sets it."""
-    found: list[str] = []
+def size_violations(policy: SafetyPolicy, points: int, steps: int) -> list[str]:
+    """max_points and max_steps against the counts a flow expands to (``planner.size``), before it is expanded."""
     limits: Limits = policy.limits
-    points = plan.points
-    steps = plan.step_count
-    if limits.max_points is not None and len(points) > limits.max_points:
-        found.append(f"{len(points)} points exceed max_points {limits.max_points} ({policy.sources['max_points']} /limits/max_points)")
+    found: list[str] = []
+    if limits.max_points is not None and points > limits.max_points:
+        found.append(f"{points} points exceed max_points {limits.max_points} ({policy.sources['max_points']} /limits/max_points)")
     if limits.max_steps is not None and steps > limits.max_steps:
         found.append(f"{steps} steps exceed max_steps {limits.max_steps} ({policy.sources['max_steps']} /limits/max_steps)")
+    return found
+
+
+def enforce_size(policy: SafetyPolicy, flow: Flow) -> None:
+    """Refuse a flow whose axes multiply past the limits at once, from their sizes: 2,000 x 2,000 values is four
+    million points, which expanding first would take minutes and all the memory to count."""
+    from preflight_action.sweep import planner
+
+    found = size_violations(policy, *planner.size(flow))
+    if found:
+        raise PolicyViolation(f"{flow.path}: outside the safety bounds: {'; '.join(found)} (counted from the axes before expanding)")
+
+
+def violations(policy: SafetyPolicy, plan: SweepPlan) -> list[str]:
+    """Every planned value outside the bounds, each naming value, bound and the file that sets it."""
+    limits: Limits = policy.limits
+    points = plan.points
+    found = size_violations(policy, len(points), plan.step_count)
     seen: set[str] = set()
     for point in points:
         for step in point.steps:

@@ -76,6 +76,7 @@ def seed(given: int | None, flow: Flow) -> tuple[int, str]:
 
 def checked_plan(inputs: Inputs, policy: SafetyPolicy, device: str, seed_value: int, source: str, **extra: Any) -> SweepPlan:
     """The expanded plan for this flow, refused (exit 2) before anything runs when a value breaks a bound."""
+    bounds.enforce_size(policy, inputs.flow)  # before expanding: the axes' sizes alone say it is too many
     plan = planner.build_plan(
         inputs.flow,
         inputs.adapters,

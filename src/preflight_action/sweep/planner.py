@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 from datetime import datetime, timezone
@@ -19,6 +20,9 @@ from preflight_action.sweep.records import Adapter, Flow, FlowRef, PlannedPoint,
 
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 DEFAULT_TIMEOUT_S = 600.0
+# Whatever the policy allows, a plan is held in memory: past these the expansion itself would exhaust it.
+MAX_POINTS = 100_000
+MAX_STEPS = 1_000_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
@@ -93,6 +97,14 @@ def _step_variants(spec: StepSpec) -> list[tuple[str, dict[str, Scalar]]]:
     return out
 
 
+def size(flow: Flow) -> tuple[int, int]:
+    """(points, steps) the flow expands to, from the axis and sweep sizes alone (nothing expanded): an upper bound on
+    the steps, which a value its manifest refuses removes."""
+    points = math.prod(len(values) for values in flow.axes.values())
+    variants = sum(math.prod(len(values) for values in spec.sweep.values()) for spec in flow.steps)
+    return points, points * variants
+
+
 def expand_points(flow: Flow) -> list[dict[str, Scalar]]:
     """The cartesian product of the axes, in the flow's axis order, last axis fastest."""
     names = list(flow.axes)
@@ -123,6 +135,12 @@ def build_plan(
 ) -> SweepPlan:
     """The whole expansion as a schema-checked plan; every value checked against its manifest."""
     moment = moment or utc_now()
+    planned = size(flow)
+    if planned[0] > MAX_POINTS or planned[1] > MAX_STEPS:
+        raise InputError(
+            f"{flow.path}: {planned[0]:,} points and {planned[1]:,} steps, more than the {MAX_POINTS:,} points or "
+            f"{MAX_STEPS:,} steps the planner expands (the product of the axes' and sweeps' sizes): split the flow"
+        )
     points = []
     problems: dict[str, str] = {}
     for index, axes in enumerate(expand_points(flow)):

@@ -45,6 +45,10 @@ def check_tree(root: Path) -> tuple[list[str], dict[str, int]]:
     for path in config.flow_files(root):
         try:
             flow = config.load_flow(path)
+            too_many = bounds.size_violations(policy, *planner.size(flow)) if policy is not None else []
+            if too_many:  # refused from the axes' sizes, never expanded
+                problems.extend(f"{path}: {v}" for v in too_many)
+                continue
             plan = planner.build_plan(
                 flow, adapters, seed=0, seed_source="chosen", python=sys.executable, device="auto", policy_path="", profile=None
             )
