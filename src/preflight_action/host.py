@@ -13,6 +13,24 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def from_the_future(stamp: str, field: str, source: str) -> str | None:
+    """Why a document finished at ``stamp`` cannot be taken as it is (it claims a time past now and the clock skew
+    policy/gates.yaml allows: it would read as fresh forever and lead every "latest"), else None."""
+    from preflight_action.gates import policy as gates_policy
+
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None  # the schema says what is wrong with a time that is no time
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    skew = gates_policy.load().future_skew_s
+    ahead = (moment - datetime.now(timezone.utc)).total_seconds()
+    if ahead <= skew:
+        return None
+    return f"{source}: {field}: {stamp} is {ahead:.0f} s in the future (more than the {skew:g} s of clock skew allowed)"
+
+
 def node_id(environ: dict[str, str] | None = None) -> str:
     """PREFLIGHT_NODE_ID, else the Actions runner name, else the hostname."""
     env = os.environ if environ is None else environ

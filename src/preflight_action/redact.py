@@ -28,6 +28,13 @@ from preflight_probe.secret_names import MIN_SCRUB_LENGTH, is_secret_name
 REDACTED = "<redacted>"
 # userinfo in URLs such as PIP_INDEX_URL=https://user:pass@host/simple
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
+# A secret-named word given a value in free text or a JSON document: "token=abc123...", "password: hunter22",
+# '"WANDB_API_KEY": "wb..."'. The value goes, the name stays. The word must end there (tokenizer=, max_tokens= do not).
+# Found by a substring search per word, then the value matched where the word ends: one regex over the whole text
+# costs 2 ms a report, this a few microseconds.
+ASSIGNMENT_WORDS = ("token", "secret", "password", "passwd", "passphrase", "apikey", "api_key", "accesskey", "access_key", "private_key")
+_ASSIGNED = re.compile(r"""(?![A-Za-z])(?P<sep>['"]?\s*[=:]\s*['"]?)(?P<value>(?!<redacted>)[^\s'",;&]{6,})""")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 # A derived form (a base64 fragment) shorter than this could match ordinary text by chance.
 MIN_DERIVED_LENGTH = 8
 
@@ -147,7 +154,35 @@ def scrub_text(text: str, values: Iterable[str] | None = None) -> str:
     text = _scrubber(_values(values)).sub(REDACTED, text)
     if "://" in text:
         text = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
-    return text
+    return _assignments(text)
+
+
+def _assigned(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each value given to a secret-named word in ``text``."""
+    if "=" not in text and ":" not in text:
+        return []
+    lowered = text.lower()
+    spans: list[tuple[int, int]] = []
+    for word in ASSIGNMENT_WORDS:
+        at = lowered.find(word)
+        while at != -1:
+            found = _ASSIGNED.match(text, at + len(word))
+            if found:
+                spans.append(found.span("value"))
+            at = lowered.find(word, at + 1)
+    return sorted(set(spans))
+
+
+def _assignments(text: str) -> str:
+    spans = _assigned(text)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        if start >= last:
+            out += [text[last:start], REDACTED]
+            last = end
+    return "".join([*out, text[last:]])
 
 
 def may_hold_secrets(text: str, values: Iterable[str] | None = None) -> bool:
@@ -159,6 +194,8 @@ def may_hold_secrets(text: str, values: Iterable[str] | None = None) -> bool:
     """
     forms, shapes = _parts(_values(values))
     if any(form in text for form in forms) or any(shape.search(text) for shape in shapes):
+        return True
+    if _assigned(text):  # also a secret-named key's value in a JSON document's own text
         return True
     return "://" in text and URL_CREDENTIALS.search(text) is not None
 
@@ -192,13 +229,20 @@ def scrub(document: Any, values: Iterable[str] | None = None) -> Any:
         value = pattern.sub(REDACTED, value)
         if "://" in value:
             value = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", value)
-        return value
+        return _assignments(value)
+
+    def entry(key: str, value: Any) -> Any:
+        # An environment map (a report's inventory, a fingerprint): a secret-named variable's value goes whatever it
+        # is, as when it was recorded; a hostile report may hold one in clear. Only UPPER_CASE keys: schema fields are not.
+        if isinstance(value, str) and value and _ENV_NAME.fullmatch(key) and is_secret_name(key):
+            return REDACTED
+        return walk(value)
 
     def walk(node: Any) -> Any:
         if isinstance(node, str):
             return text(node)
         if isinstance(node, dict):
-            return {text(str(k)): walk(v) for k, v in node.items()}
+            return {text(str(k)): entry(str(k), v) for k, v in node.items()}
         if isinstance(node, (list, tuple)):
             return [walk(v) for v in node]
         return node

@@ -271,15 +271,17 @@ def _compiler_output(exc: BaseException) -> tuple[str | None, list[str], list[st
     return None, [], []
 
 
-_NO_SPACE = re.compile(r"(/[^\s:'\"]+)[^\n]*?No space left on device")
+_PATH = re.compile(r"/[^\s:'\"]+")
 
 
 def _disk_full(lines: list[str], text: str) -> tuple[str, str] | None:
     """(the line that says so, the folder) when the compiler or inductor ran out of disk (a full TMPDIR, a full cache)."""
     for line in [*lines, *text.split(" | ")]:
         if "No space left on device" in line:
-            found = _NO_SPACE.search(line)
-            folder = os.path.dirname(found.group(1)) if found else os.environ.get("TMPDIR") or tempfile.gettempdir()
+            # gcc names the file it could not write last ("In file included from /site/torch/include/...: error
+            # closing /tmp/ccX.s: No space left on device"): the path nearest the words is the full one
+            paths = _PATH.findall(line[: line.index("No space left on device")])
+            folder = os.path.dirname(paths[-1]) if paths else os.environ.get("TMPDIR") or tempfile.gettempdir()
             return line.strip()[:300], folder
     return None
 
@@ -336,6 +338,15 @@ def _compile_failure(exc: BaseException, device: str, torch: Any) -> Outcome:
     details: dict[str, Any] = {"cause": cause, "exception": first, "compiler": known, "compiler_source": source}
     proof = [f"torch.compile raised: {first}"]
     if cause and cause.startswith("no working C++ compiler"):
+        chosen = os.environ.get("CXX")
+        if chosen:  # inductor takes CXX first: installing a system compiler would change nothing while CXX names this one
+            proof.append(f"CXX={chosen} names the compiler inductor tried")
+            details["diagnosis"] = evidence.diagnosis(evidence.TOOLCHAIN, proof)
+            return Outcome.fail(
+                f"torch.compile failed on {device}: CXX={chosen} is not a working C++ compiler",
+                remedy=f"unset CXX so inductor finds the system's compiler, or point CXX at one that works ({chosen} does not)",
+                **details,
+            )
         details["diagnosis"] = evidence.diagnosis(evidence.TOOLCHAIN, proof)
         return Outcome.fail(f"torch.compile failed on {device}: {cause}", remedy=remedies.cxx_compiler_install(), **details)
     if cause and cause.startswith("Triton"):

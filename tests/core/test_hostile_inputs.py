@@ -296,3 +296,27 @@ def test_the_github_runner_gate_carries_no_secret_into_the_step_summary(tmp_path
     text = summary.read_text(encoding="utf-8")
     assert "boom token=" in text
     _clean(text + done.stdout)
+
+
+def test_secrets_the_reader_never_held_are_scrubbed_by_their_names(tmp_path: Path) -> None:
+    """A hostile report may carry a secret-named variable in clear, or 'password=...' in an error: neither value is in the
+    reading job's environment, so only the names can say it is a secret. diff and export show neither value."""
+    document = report_doc(failures={"torch.import": "licence refused: password=Hunter2xQ9 for user"})
+    document["env_fingerprint"]["payload"]["environment"] = {"WANDB_API_KEY": "wbSecretValue998877665544", "NCCL_DEBUG": "INFO"}
+    leaky = tmp_path / "after.json"
+    leaky.write_text(json.dumps(document), encoding="utf-8")
+    before = tmp_path / "before.json"
+    earlier = report_doc()
+    earlier["env_fingerprint"]["payload"]["environment"] = {"NCCL_DEBUG": "INFO"}
+    before.write_text(json.dumps(earlier), encoding="utf-8")
+    md, junit = tmp_path / "diff.md", tmp_path / "junit.xml"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GITHUB_", "RUNNER_", "PREFLIGHT_"))}
+    diffed = _cli("-m", "preflight_action.diff.cli", str(before), str(leaky), "--output-md", str(md), env=env)
+    exported = _cli(str(EXPORT), "--from-report", str(leaky), "--output-junit", str(junit), env=env)
+    assert (diffed.returncode, exported.returncode) == (1, 0), diffed.stderr + exported.stderr
+    for text in (diffed.stdout, md.read_text(encoding="utf-8"), junit.read_text(encoding="utf-8")):
+        assert "Hunter2xQ9" not in text
+        assert "wbSecretValue998877665544" not in text
+    read = documents.read(leaky).value["env_fingerprint"]["payload"]["environment"]
+    assert read == {"WANDB_API_KEY": "<redacted>", "NCCL_DEBUG": "INFO"}  # the variable is named, its value is not
+    assert "password=&lt;redacted&gt;" in junit.read_text(encoding="utf-8") or "password=<redacted>" in junit.read_text(encoding="utf-8")

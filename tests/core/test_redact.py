@@ -277,3 +277,15 @@ def test_finalize_makes_any_bytes_a_valid_utf8_report_and_rehashes_a_changed_fin
     assert doc["host"]["hostname"] == "evil\\x07host"
     clean = {"env_fingerprint": fingerprint({"environment": {"A": "b"}})}
     assert finalize(clean)["env_fingerprint"] == clean["env_fingerprint"]  # nothing to clean: the same hash
+
+
+def test_a_value_given_to_a_secret_named_word_goes_and_the_name_stays() -> None:
+    said = "login failed: token=SuperSecretValue_12345; password: hunter22x; api_key='k3y-abcdef'"
+    assert redact.scrub_text(said, []) == "login failed: token=<redacted>; password: <redacted>; api_key='<redacted>'"
+    ordinary = "max_tokens=512 tokenizer=bert-base-uncased monkey=bananas123 HF_TOKEN=<redacted> token=abc"
+    assert redact.scrub_text(ordinary, []) == ordinary  # a longer word, a short value, one already redacted
+
+
+def test_an_environment_map_loses_secret_named_values_whatever_they_are() -> None:
+    document = {"environment": {"WANDB_API_KEY": "wb-anything", "NCCL_DEBUG": "INFO"}, "token_env": "GITHUB_TOKEN"}
+    assert redact.scrub(document, []) == {"environment": {"WANDB_API_KEY": "<redacted>", "NCCL_DEBUG": "INFO"}, "token_env": "GITHUB_TOKEN"}

@@ -108,3 +108,10 @@ def test_a_diagnosis_names_a_known_cause_and_an_unknown_one_gives_the_next_step(
     assert schemas.problems(_with(evidence.diagnosis("resource_limit", ["RLIMIT_NOFILE soft 64"])), "preflight_report") == []
     assert "next_step" in " ".join(schemas.problems(_with({"cause": "not_identified", "evidence": ["x"]}), "preflight_report"))
     assert schemas.problems(_with({"cause": "a guess", "evidence": []}), "preflight_report")
+
+
+def test_every_unfinished_cause_has_words_in_every_renderer() -> None:
+    """A cause the renderers cannot name crashed --output-md and --output-html (KeyError: 'tool_error', exit 3)."""
+    from preflight_action.preflight.describe import UNFINISHED_WORDS
+
+    assert set(UNFINISHED_WORDS) == set(vocab.UNFINISHED)

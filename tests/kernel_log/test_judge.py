@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -132,6 +133,15 @@ def test_a_missing_saved_log_fails_naming_the_variable(monkeypatch: pytest.Monke
     assert verdict.status == "fail"
     assert verdict.message == f"{LOG_ENV}={tmp_path / 'nope.log'}: cannot read it (No such file or directory)"
     assert verdict.worst_band is None  # no finding: the severity policy's own kernel.log score applies
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_saved_log_that_is_a_fifo_is_refused_never_waited_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fifo = tmp_path / "kern.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv(LOG_ENV, str(fifo))
+    verdict = judge.judge("medium", 5.0)  # opening it would block until a writer came
+    assert (verdict.status, verdict.message) == ("fail", f"{LOG_ENV}={fifo}: not a regular file (a FIFO)")
 
 
 def test_the_live_log_is_read_or_each_source_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:

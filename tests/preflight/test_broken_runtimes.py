@@ -222,8 +222,24 @@ def test_a_python_that_drops_privileges_is_not_judged_never_blamed(run_preflight
     wrapper = tmp_path / "python-as-nobody"
     wrapper.write_text(f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {sys.executable} "$@"\n', encoding="utf-8")
     wrapper.chmod(0o755)
-    run = run_preflight("--python", str(wrapper), "--level", "quick", "--device", "cpu", "--gate", "slurm")
+    md, html = tmp_path / "r.md", tmp_path / "r.html"
+    run = run_preflight(
+        "--python",
+        str(wrapper),
+        "--level",
+        "quick",
+        "--device",
+        "cpu",
+        "--gate",
+        "slurm",
+        "--output-md",
+        str(md),
+        "--output-html",
+        str(html),
+    )
     assert run.exit_code == 2  # not judged: the node is left as it is
+    assert "the tool could not run it" in md.read_text(encoding="utf-8")  # every renderer names the cause (a KeyError once)
+    assert "the tool could not run it" in html.read_text(encoding="utf-8")
     assert run.report["verdict"] == "not_judged"
     check = run.check("torch.import")
     assert (check["status"], check["unfinished"]) == ("skip", "tool_error")
@@ -270,7 +286,7 @@ def test_a_full_disk_under_the_compiler_is_said_and_the_compiler_is_not_blamed(u
     wrapper.write_text(  # answers inductor's questions (--version) as g++ does, fails as gcc does on a full disk
         "#!/bin/sh\n"
         'case " $* " in *" -o "*) ;; *) exec ' + gxx + ' "$@" ;; esac\n'
-        f'echo "g++: fatal error: error writing to {scratch}/ccQ2x9Lb.s: No space left on device" >&2\n'
+        f'echo "In file included from {tmp_path}/include/cpp_prefix.h:1: g++: fatal error: error writing to {scratch}/ccQ2x9Lb.s: No space left on device" >&2\n'
         'echo "compilation terminated." >&2\n'
         "exit 1\n",
         encoding="utf-8",
@@ -304,3 +320,14 @@ def test_a_source_tree_on_pythonpath_is_named_not_unidentified(run_preflight, mo
         in check["error"]
     )
     assert check["remedy"].startswith(f"take {tree} off PYTHONPATH")
+
+
+@pytest.mark.integration
+def test_a_cxx_that_names_no_compiler_is_told_to_unset_cxx_not_to_install_one(under, tmp_path: Path) -> None:
+    missing = tmp_path / "toolchain" / "bin" / "g++"  # a module that was unloaded, a typo
+    runtime = br.Runtime(Path(sys.executable), {"CXX": str(missing), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    run = under(runtime, "--device", "cpu", "--check-compile", "--check-timeout", "400")
+    check, _ = _failed(run, "compile.smoke")
+    assert check["error"] == f"torch.compile failed on cpu: CXX={missing} is not a working C++ compiler"
+    assert check["remedy"].startswith("unset CXX so inductor finds the system's compiler")
+    assert "apt-get" not in check["remedy"]

@@ -111,3 +111,21 @@ def test_control_and_bidi_characters_never_reach_what_github_renders(
     assert not untrusted.has_unsafe((tmp_path / "out" / "s.json").read_text(encoding="utf-8").replace("\n", ""))
     [failed] = written["top_failed_checks"]  # type: ignore[misc]
     assert failed["error"] == "RuntimeError: evil\\u202egnp.exe \\x1b[2J\\x1b[31mred\\x07"
+
+
+def test_a_report_from_the_future_is_invalid_input_not_the_freshest(tmp_path) -> None:
+    """A report dated years ahead would be every node's 'latest' and never stale: refused like the gate refuses it."""
+    from datetime import datetime, timedelta, timezone
+
+    from preflight_action.summary import load
+    from tests.support.report_factory import report_doc, write
+
+    ahead = (datetime.now(timezone.utc) + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    future = report_doc(node="gpu-07")
+    future["finished_at"] = ahead
+    pattern = write(tmp_path / "reports", [future, report_doc(node="gpu-08")])
+    found = load.load_reports(load.expand([pattern]))
+    assert [r.report.host.node_id for r in found.reports] == ["gpu-08"]
+    (bad,) = found.invalid
+    assert bad.reason.startswith(f"/finished_at: {ahead} is ")
+    assert "s in the future (more than the 300 s of clock skew allowed)" in bad.reason

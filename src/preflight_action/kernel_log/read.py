@@ -57,7 +57,12 @@ def read(timeout_s: float) -> Log | Unreadable:
 
 
 def read_saved(path: str) -> Log:
+    from preflight_action.documents import not_regular
+
     try:
+        kind = not_regular(os.stat(path).st_mode)
+        if kind is not None:  # opening a FIFO blocks until a writer comes: refused from its stat, never opened
+            raise InputError(f"{LOG_ENV}={path}: not a regular file ({kind})")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"{LOG_ENV}={path}: cannot read it ({exc.strerror or exc})") from None

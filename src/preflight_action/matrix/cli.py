@@ -113,15 +113,11 @@ def load(paths: list[Path], local_node: str) -> Inputs:
 
 def _refuse_future(lane: matrix.Lane, path: Path, kind: str) -> None:
     """A lane finished beyond the gates' clock-skew allowance in the future would show Ready and never go stale."""
-    from datetime import datetime, timezone
+    from preflight_action.host import from_the_future
 
-    from preflight_action.gates import policy as gates_policy
-
-    skew = gates_policy.load().future_skew_s  # the rule the gate's --from-report applies (policy/gates.yaml)
-    ahead = (matrix.parse_time(lane.updated) - datetime.now(timezone.utc)).total_seconds()
-    if ahead > skew:
-        field = "/finished_at" if kind in ("preflight", "smoke") else "/finished_utc"
-        raise InputError(f"{path}: {field}: {lane.updated} is {ahead:.0f} s in the future (more than the {skew:g} s of clock skew allowed)")
+    why = from_the_future(lane.updated, "/finished_at" if kind in ("preflight", "smoke") else "/finished_utc", str(path))
+    if why:
+        raise InputError(why)
 
 
 def _sweep_backend(sysinfo: Path) -> str | None:

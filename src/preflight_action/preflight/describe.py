@@ -14,6 +14,8 @@ UNFINISHED_WORDS = {
     "budget_cut": "cut by the budget",
     "budget_exhausted": "the budget ran out before it started",
     "needs_unfinished": "a check it needs did not finish",
+    "tool_error": "the tool could not run it (its own policy, probe or an input it was given)",
+    "gang_incomplete": "another member kept the gang from finishing",
 }
 
 

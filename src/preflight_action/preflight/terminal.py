@@ -82,7 +82,7 @@ def unfinished(report: Report, width: int) -> list[Text]:
     for check in report.unfinished:
         by_cause.setdefault(check.unfinished or "", []).append(check)
     for cause, checks in by_cause.items():
-        if cause == "budget_cut":  # each cut has its own figures
+        if cause in ("budget_cut", "tool_error"):  # each has its own words: a cut's figures, what stopped the tool
             for check in checks:
                 lines += _wrapped(f"{check.id}: {check.skip_reason}", width, "  ")
         else:

@@ -19,6 +19,7 @@ from typing import Any
 from preflight_action import documents, schemas
 from preflight_action.diff.parts import Table
 from preflight_action.errors import InputError
+from preflight_action.host import from_the_future
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
 
@@ -101,6 +102,10 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
             if found:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
+                continue
+            ahead = from_the_future(document["finished_at"], "/finished_at", name)
+            if ahead:  # it would count as the node's latest and freshest until that date
+                invalid.append(InvalidInput(name, _without_prefix(ahead, name)))
                 continue
             if parsed.note:
                 notes.append(parsed.note)
