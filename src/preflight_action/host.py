@@ -13,17 +13,23 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_utc(stamp: str) -> datetime | None:
+    """An artifact's timestamp (``...Z`` or with an offset; naive means UTC) as an aware datetime, else None."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def from_the_future(stamp: str, field: str, source: str) -> str | None:
     """Why a document finished at ``stamp`` cannot be taken as it is (it claims a time past now and the clock skew
     policy/gates.yaml allows: it would read as fresh forever and lead every "latest"), else None."""
     from preflight_action.gates import policy as gates_policy
 
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
+    moment = parse_utc(stamp)
+    if moment is None:
         return None  # the schema says what is wrong with a time that is no time
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     skew = gates_policy.load().future_skew_s
     ahead = (moment - datetime.now(timezone.utc)).total_seconds()
     if ahead <= skew:

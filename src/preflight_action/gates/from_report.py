@@ -7,7 +7,7 @@ it is and how old. Each refusal is one line, and the gate's verdict is "not judg
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from preflight_action.gates.policy import duration
@@ -26,11 +26,9 @@ def this_node(gate_node: str | None = None) -> str:
 
 
 def _finished(report: Report) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(report.finished_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    from preflight_action.host import parse_utc
+
+    return parse_utc(report.finished_at)
 
 
 def refusal(report: Report, path: str, node: str, max_age_s: float, future_skew_s: float, now: datetime, limit_source: str) -> str | None:
