@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,12 @@ class Document:
         return f"{self.source}: {self.escaped}: control or bidirectional-override characters, shown as escapes"
 
 
-def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES) -> Document:
+def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None) -> Document:
     """Parse the JSON file at ``path``; InputError naming it when it is missing, unreadable, not a regular file, too large,
-    malformed or too deep."""
+    malformed or too deep. ``secrets``: the values to scrub (default: this process's, worked out per call; a reader
+    of thousands of files passes them once)."""
     name = str(Path(path))  # the name every message gives, as the user wrote it (normalised)
-    return loads(read_bytes(path, max_bytes), name, max_bytes)
+    return loads(read_bytes(path, max_bytes), name, max_bytes, secrets)
 
 
 def read_bytes(path: str | Path, max_bytes: int = untrusted.MAX_BYTES) -> bytes:
@@ -97,7 +99,7 @@ def not_regular(mode: int) -> str | None:
     return next((word for test, word in _KINDS if test(mode)), "neither a file nor a directory")
 
 
-def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES) -> Document:
+def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None) -> Document:
     """Parse JSON bytes (a file's, or a zip member's) named ``source`` in every error."""
     if len(data) > max_bytes:
         raise _too_large(source, len(data), max_bytes)
@@ -105,7 +107,7 @@ def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES) -> Doc
     if not _within_shape(data, value):
         problem = untrusted.check_shape(value) or f"nested more than {untrusted.MAX_DEPTH} levels deep"
         raise InputError(f"{source}: {problem}")
-    value = _scrubbed(data, value)
+    value = _scrubbed(data, value, secrets)
     escaped = None
     if untrusted.may_hold_unsafe(data):
         value, escaped = untrusted.escape_document(value)
@@ -125,7 +127,7 @@ def _too_large(source: str, size: int, max_bytes: int) -> InputError:
     return InputError(f"{source}: {size:,} bytes, more than the {max_bytes:,} a reader accepts")
 
 
-def _scrubbed(data: bytes, value: Any) -> Any:
+def _scrubbed(data: bytes, value: Any, secrets: Sequence[str] | None = None) -> Any:
     """``value`` with every secret scrubbed (``redact.scrub``); as it is, without a copy, when its text holds none.
 
     The quick no is sound: a secret in a string is in the text once the escapes are decoded, and a token shape's
@@ -133,7 +135,7 @@ def _scrubbed(data: bytes, value: Any) -> Any:
     """
     from preflight_action import redact
 
-    values = redact.current_secret_values()
+    values = redact.current_secret_values() if secrets is None else list(secrets)
     text = data.decode("utf-8", "replace")  # the parser accepted it: UTF-8 already
     if "\\" in text:
         text = _ESCAPE.sub(_unescape, text)

@@ -22,16 +22,22 @@ def parse_utc(stamp: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def from_the_future(stamp: str, field: str, source: str) -> str | None:
-    """Why a document finished at ``stamp`` cannot be taken as it is (it claims a time past now and the clock skew
-    policy/gates.yaml allows: it would read as fresh forever and lead every "latest"), else None."""
+def future_skew_s() -> float:
+    """How far in the future an artifact may say it finished (clocks drift): policy/gates.yaml ``future_skew_s``."""
     from preflight_action.gates import policy as gates_policy
 
+    return gates_policy.load().future_skew_s
+
+
+def from_the_future(stamp: str, field: str, source: str, skew: float | None = None, now: datetime | None = None) -> str | None:
+    """Why a document finished at ``stamp`` cannot be taken as it is (it claims a time past ``now`` and the clock skew
+    policy/gates.yaml allows: it would read as fresh forever and lead every "latest"), else None. A reader of many
+    files passes ``skew`` and ``now`` once."""
     moment = parse_utc(stamp)
     if moment is None:
         return None  # the schema says what is wrong with a time that is no time
-    skew = gates_policy.load().future_skew_s
-    ahead = (moment - datetime.now(timezone.utc)).total_seconds()
+    skew = future_skew_s() if skew is None else skew
+    ahead = (moment - (now or datetime.now(timezone.utc))).total_seconds()
     if ahead <= skew:
         return None
     return f"{source}: {field}: {stamp} is {ahead:.0f} s in the future (more than the {skew:g} s of clock skew allowed)"

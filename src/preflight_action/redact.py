@@ -30,9 +30,15 @@ REDACTED = "<redacted>"
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 # A secret-named word given a value in free text or a JSON document: "token=abc123...", "password: hunter22",
 # '"WANDB_API_KEY": "wb..."'. The value goes, the name stays. The word must end there (tokenizer=, max_tokens= do not).
-# Found by a substring search per word, then the value matched where the word ends: one regex over the whole text
-# costs 2 ms a report, this a few microseconds.
-ASSIGNMENT_WORDS = ("token", "secret", "password", "passwd", "passphrase", "apikey", "api_key", "accesskey", "access_key", "private_key")
+# The words by the stem searched for: five substring searches over a lowered text, not one per word (a 36 KB report
+# pays about 90 microseconds; an IGNORECASE alternation of the words costs forty times that).
+_STEMS = {
+    "token": ("token",),
+    "secret": ("secret",),
+    "passw": ("password", "passwd"),
+    "passp": ("passphrase",),
+    "key": ("apikey", "api_key", "accesskey", "access_key", "private_key"),
+}
 _ASSIGNED = re.compile(r"""(?![A-Za-z])(?P<sep>['"]?\s*[=:]\s*['"]?)(?P<value>(?!<redacted>)[^\s'",;&]{6,})""")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 # A derived form (a base64 fragment) shorter than this could match ordinary text by chance.
@@ -163,14 +169,18 @@ def _assigned(text: str) -> list[tuple[int, int]]:
         return []
     lowered = text.lower()
     spans: list[tuple[int, int]] = []
-    for word in ASSIGNMENT_WORDS:
-        at = lowered.find(word)
+    for stem, words in _STEMS.items():
+        at = lowered.find(stem)
         while at != -1:
-            found = _ASSIGNED.match(text, at + len(word))
-            if found:
-                spans.append(found.span("value"))
-            at = lowered.find(word, at + 1)
-    return sorted(set(spans))
+            for word in words:
+                start = at - word.index(stem)
+                if start >= 0 and lowered.startswith(word, start):
+                    found = _ASSIGNED.match(text, start + len(word))
+                    if found:
+                        spans.append(found.span("value"))
+                    break
+            at = lowered.find(stem, at + 1)
+    return sorted(spans)
 
 
 def _assignments(text: str) -> str:

@@ -13,13 +13,14 @@ import glob
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from preflight_action import documents, schemas
+from preflight_action import documents, redact, schemas
 from preflight_action.diff.parts import Table
 from preflight_action.errors import InputError
-from preflight_action.host import from_the_future
+from preflight_action.host import from_the_future, future_skew_s
 from preflight_action.preflight.report import SCHEMA_NAME as REPORT_SCHEMA
 from preflight_action.preflight.report import Report
 
@@ -80,13 +81,15 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
     ignored: list[InvalidInput] = []
     notes: list[str] = []
     table = Table()
+    secrets = redact.current_secret_values()  # once for all the files, not once each
+    skew, now = future_skew_s(), datetime.now(timezone.utc)
     collecting = gc.isenabled()
     gc.disable()  # parsed JSON holds no cycles; a full collection per 700 allocations made 10k reports quadratic
     try:
         for path in paths:
             name = str(path)
             try:
-                parsed = documents.read(name)
+                parsed = documents.read(name, secrets=secrets)
             except InputError as error:
                 invalid.append(InvalidInput(name, _without_prefix(str(error), name)))
                 continue
@@ -103,7 +106,7 @@ def load_reports(paths: Iterable[Path]) -> Inputs:
                 shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
                 invalid.append(InvalidInput(name, f"does not match the {REPORT_SCHEMA} schema: {shown}", tuple(found)))
                 continue
-            ahead = from_the_future(document["finished_at"], "/finished_at", name)
+            ahead = from_the_future(document["finished_at"], "/finished_at", name, skew, now)
             if ahead:  # it would count as the node's latest and freshest until that date
                 invalid.append(InvalidInput(name, _without_prefix(ahead, name)))
                 continue
