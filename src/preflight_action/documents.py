@@ -43,12 +43,13 @@ class Document:
         return f"{self.source}: {self.escaped}: control or bidirectional-override characters, shown as escapes"
 
 
-def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None) -> Document:
+def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None, scrub: bool = True) -> Document:
     """Parse the JSON file at ``path``; InputError naming it when it is missing, unreadable, not a regular file, too large,
     malformed or too deep. ``secrets``: the values to scrub (default: this process's, worked out per call; a reader
-    of thousands of files passes them once)."""
+    of thousands of files passes them once). ``scrub=False`` only for a reader that scrubs everything it publishes
+    itself (summarize: its outputs pass ``redact.scrub_text``), so a fleet's reports are not scanned twice."""
     name = str(Path(path))  # the name every message gives, as the user wrote it (normalised)
-    return loads(read_bytes(path, max_bytes), name, max_bytes, secrets)
+    return loads(read_bytes(path, max_bytes), name, max_bytes, secrets, scrub)
 
 
 def read_bytes(path: str | Path, max_bytes: int = untrusted.MAX_BYTES) -> bytes:
@@ -99,7 +100,9 @@ def not_regular(mode: int) -> str | None:
     return next((word for test, word in _KINDS if test(mode)), "neither a file nor a directory")
 
 
-def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None) -> Document:
+def loads(
+    data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None, scrub: bool = True
+) -> Document:
     """Parse JSON bytes (a file's, or a zip member's) named ``source`` in every error."""
     if len(data) > max_bytes:
         raise _too_large(source, len(data), max_bytes)
@@ -107,7 +110,7 @@ def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, secret
     if not _within_shape(data, value):
         problem = untrusted.check_shape(value) or f"nested more than {untrusted.MAX_DEPTH} levels deep"
         raise InputError(f"{source}: {problem}")
-    value = _scrubbed(data, value, secrets)
+    value = _scrubbed(data, value, secrets) if scrub else redact_environment_maps(value)
     escaped = None
     if untrusted.may_hold_unsafe(data):
         value, escaped = untrusted.escape_document(value)
@@ -125,6 +128,23 @@ def _within_shape(data: bytes, value: Any) -> bool:
 
 def _too_large(source: str, size: int, max_bytes: int) -> InputError:
     return InputError(f"{source}: {size:,} bytes, more than the {max_bytes:,} a reader accepts")
+
+
+def redact_environment_maps(value: Any) -> Any:
+    """A report's two environment maps (its inventory's, its fingerprint's) with secret-named variables' values
+    replaced, as the report's writer does: a text scrub finds a value by its name only where the name says TOKEN,
+    SECRET, PASSWORD or an API key, not DB_PASS or NPM_AUTH."""
+    from preflight_action import redact
+    from preflight_probe import secret_names
+
+    if not isinstance(value, dict):
+        return value
+    maps = [((value.get("inventory") or {}), "environment"), (((value.get("env_fingerprint") or {}).get("payload") or {}), "environment")]
+    for holder, key in maps:
+        found = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(found, dict) and any(secret_names.is_secret_name(str(name)) for name in found):
+            holder[key] = redact.scrub(found, [])
+    return value
 
 
 def _scrubbed(data: bytes, value: Any, secrets: Sequence[str] | None = None) -> Any:

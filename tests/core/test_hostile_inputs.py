@@ -320,3 +320,19 @@ def test_secrets_the_reader_never_held_are_scrubbed_by_their_names(tmp_path: Pat
     read = documents.read(leaky).value["env_fingerprint"]["payload"]["environment"]
     assert read == {"WANDB_API_KEY": "<redacted>", "NCCL_DEBUG": "INFO"}  # the variable is named, its value is not
     assert "password=&lt;redacted&gt;" in junit.read_text(encoding="utf-8") or "password=<redacted>" in junit.read_text(encoding="utf-8")
+
+
+def test_summarize_publishes_no_secret_of_a_hostile_report_it_read_without_the_readers_scrub(tmp_path: Path) -> None:
+    """summarize reads without the per-file scrub (it scrubs what it writes): what it writes still holds no secret."""
+    from preflight_action.summary import cli as summarize
+
+    document = report_doc(failures={"torch.import": "licence refused: password=Hunter2xQ9 for user"})
+    document["env_fingerprint"]["payload"]["environment"] = {"MY_DB_PASS": "dbSecret77665544", "NCCL_DEBUG": "INFO"}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "r.json").write_text(json.dumps(document), encoding="utf-8")
+    md, js = tmp_path / "s.md", tmp_path / "s.json"
+    code = summarize.main(["--input-glob", str(tmp_path / "in" / "*.json"), "--output-md", str(md), "--output-json", str(js), "--quiet"])
+    assert code in (0, 1)
+    for text in (md.read_text(encoding="utf-8"), js.read_text(encoding="utf-8")):
+        assert "Hunter2xQ9" not in text
+        assert "dbSecret77665544" not in text
