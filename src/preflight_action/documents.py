@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,12 @@ class Document:
         return f"{self.source}: {self.escaped}: control or bidirectional-override characters, shown as escapes"
 
 
-def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None, scrub: bool = True) -> Document:
+def read(path: str | Path, max_bytes: int = untrusted.MAX_BYTES, scrub: bool = True) -> Document:
     """Parse the JSON file at ``path``; InputError naming it when it is missing, unreadable, not a regular file, too large,
-    malformed or too deep. ``secrets``: the values to scrub (default: this process's, worked out per call; a reader
-    of thousands of files passes them once). ``scrub=False`` only for a reader that scrubs everything it publishes
+    malformed or too deep. ``scrub=False`` only for a reader that scrubs everything it publishes
     itself (summarize: its outputs pass ``redact.scrub_text``), so a fleet's reports are not scanned twice."""
     name = str(Path(path))  # the name every message gives, as the user wrote it (normalised)
-    return loads(read_bytes(path, max_bytes), name, max_bytes, secrets, scrub)
+    return loads(read_bytes(path, max_bytes), name, max_bytes, scrub)
 
 
 def read_bytes(path: str | Path, max_bytes: int = untrusted.MAX_BYTES) -> bytes:
@@ -100,9 +98,7 @@ def not_regular(mode: int) -> str | None:
     return next((word for test, word in _KINDS if test(mode)), "neither a file nor a directory")
 
 
-def loads(
-    data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, secrets: Sequence[str] | None = None, scrub: bool = True
-) -> Document:
+def loads(data: bytes, source: str, max_bytes: int = untrusted.MAX_BYTES, scrub: bool = True) -> Document:
     """Parse JSON bytes (a file's, or a zip member's) named ``source`` in every error."""
     if len(data) > max_bytes:
         raise _too_large(source, len(data), max_bytes)
@@ -110,7 +106,7 @@ def loads(
     if not _within_shape(data, value):
         problem = untrusted.check_shape(value) or f"nested more than {untrusted.MAX_DEPTH} levels deep"
         raise InputError(f"{source}: {problem}")
-    value = _scrubbed(data, value, secrets) if scrub else redact_environment_maps(value)
+    value = _scrubbed(data, value) if scrub else redact_environment_maps(value)
     escaped = None
     if untrusted.may_hold_unsafe(data):
         value, escaped = untrusted.escape_document(value)
@@ -147,7 +143,7 @@ def redact_environment_maps(value: Any) -> Any:
     return value
 
 
-def _scrubbed(data: bytes, value: Any, secrets: Sequence[str] | None = None) -> Any:
+def _scrubbed(data: bytes, value: Any) -> Any:
     """``value`` with every secret scrubbed (``redact.scrub``); as it is, without a copy, when its text holds none.
 
     The quick no is sound: a secret in a string is in the text once the escapes are decoded, and a token shape's
@@ -155,7 +151,7 @@ def _scrubbed(data: bytes, value: Any, secrets: Sequence[str] | None = None) -> 
     """
     from preflight_action import redact
 
-    values = redact.current_secret_values() if secrets is None else list(secrets)
+    values = redact.current_secret_values()
     text = data.decode("utf-8", "replace")  # the parser accepted it: UTF-8 already
     if "\\" in text:
         text = _ESCAPE.sub(_unescape, text)
