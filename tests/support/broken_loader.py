@@ -45,34 +45,23 @@ def preloaded_older_torch_library(root: Path) -> Runtime:
     return Runtime(Path(sys.executable), {"LD_PRELOAD": str(old)}, {"loaded": str(old)})
 
 
-def _compile_plugin(source_dir: Path, rpath: Path) -> Path:
+def _gcc(what: str, args: list[str]) -> None:
+    """Build ``what`` with this machine's C compiler (``args`` after the compiler's name); Unavailable when it cannot."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
-        raise Unavailable("needs a C compiler to build a plugin with an RPATH")
+        raise Unavailable(f"needs a C compiler to build {what}")
+    done = subprocess.run([gcc, *args], capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise Unavailable(f"gcc could not build {what}: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def _compile_plugin(source_dir: Path, rpath: Path) -> Path:
     (source_dir / "plugin.c").write_text(
         "extern int omp_get_max_threads(void);\nint plugin_threads(void) { return omp_get_max_threads(); }\n"
     )
     plugin = source_dir / "libplugin.so"
-    done = subprocess.run(
-        [
-            gcc,
-            "-shared",
-            "-fPIC",
-            "-o",
-            str(plugin),
-            str(source_dir / "plugin.c"),
-            f"-Wl,-rpath,{rpath}",
-            "-Wl,--disable-new-dtags",
-            f"-L{rpath}",
-            "-l:libgomp.so.1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise Unavailable(f"gcc could not build the plugin: {done.stderr.strip().splitlines()[-1:]}")
+    args = ["-shared", "-fPIC", "-o", str(plugin), str(source_dir / "plugin.c"), f"-Wl,-rpath,{rpath}", "-Wl,--disable-new-dtags"]
+    _gcc("a plugin with an RPATH", [*args, f"-L{rpath}", "-l:libgomp.so.1"])
     return plugin
 
 
@@ -123,30 +112,11 @@ def older_libstdcxx_first(root: Path) -> Runtime:
     defines only the oldest version node."""
     if sys.platform != "linux":
         raise Unavailable("symbol versions are glibc's loader's (Linux)")
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        raise Unavailable("needs a C compiler to build an old libstdc++ stand-in")
     folder = root / "old-compiler" / "lib"
     folder.mkdir(parents=True)
     (root / "stub.c").write_text("void __old_placeholder(void) {}\n", encoding="utf-8")
     (root / "versions.map").write_text("GLIBCXX_3.4 { global: __old_placeholder; local: *; };\n", encoding="utf-8")
     library = folder / "libstdc++.so.6"
-    done = subprocess.run(
-        [
-            gcc,
-            "-shared",
-            "-fPIC",
-            "-Wl,-soname,libstdc++.so.6",
-            f"-Wl,--version-script={root / 'versions.map'}",
-            "-o",
-            str(library),
-            str(root / "stub.c"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise Unavailable(f"gcc could not build the stand-in: {done.stderr.strip().splitlines()[-1:]}")
+    script = f"-Wl,--version-script={root / 'versions.map'}"
+    _gcc("an old libstdc++ stand-in", ["-shared", "-fPIC", "-Wl,-soname,libstdc++.so.6", script, "-o", str(library), str(root / "stub.c")])
     return Runtime(Path(sys.executable), {"LD_LIBRARY_PATH": str(folder)}, {"folder": str(folder), "library": str(library)})
